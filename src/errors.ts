@@ -24,6 +24,8 @@ export const ERROR_MESSAGES = {
   not_found: 'Nothing exists with that id',
   store_error: 'The catalog store could not complete the operation',
   query_invalid: 'The query could not be understood',
+  model_mismatch: 'The catalog was built with a different model; run reindex',
+  queue_error: 'The job queue could not complete the operation',
   // service
   unauthorized: 'A valid API key is required',
   overloaded: 'The service is busy; retry later',

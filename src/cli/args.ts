@@ -1,0 +1,18 @@
+// Argument parsing on node:util's parseArgs, with errors turned into invalid_argument.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { GroknetError } from '../errors.ts';
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new GroknetError('invalid_argument', (error as Error).message.split('\n')[0]);
+  }
+}
+
+export function intOption(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new GroknetError('invalid_argument', `--${name} must be an integer from ${min} to ${max}, got '${value}'`);
+  return n;
+}

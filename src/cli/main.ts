@@ -1,0 +1,38 @@
+// The groknet command line: one file per command under commands/, all over the library.
+import { GroknetError, isGroknetError } from '../errors.ts';
+import { analyzeCommand } from './commands/analyze.ts';
+import { trainBaseCommand } from './commands/train-base.ts';
+
+export type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  analyze: { run: analyzeCommand, summary: 'analyze [--model DIR] [--json] [--batch N] FILE|DIR...   heads, embedding and code per image' },
+  'train-base': { run: trainBaseCommand, summary: 'train-base --datasets DIR [--out DIR] [--epochs N]   rebuild the shipped base model' },
+};
+
+export function usage(): string {
+  return ['usage: groknet <command> [options]', '', 'commands:', ...Object.values(COMMANDS).map((c) => `  ${c.summary}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`groknet: unknown command '${name}'\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    const known = isGroknetError(error) ? error : undefined;
+    process.stderr.write(`groknet ${name}: ${known ? `${known.message} [${known.code}]` : (error as Error).message}\n`);
+    if (process.env.GROKNET_DEBUG && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+    return known?.code === 'invalid_argument' ? 2 : 1;
+  }
+}
+
+export { GroknetError };

@@ -1,0 +1,74 @@
+// Writes the trained part of the model (GeM pooling -> feature standardisation ->
+// shared layers -> heads, embedding and code projection) as an ONNX graph whose input
+// is a backbone feature map. The trainer computes exactly this function in TF.js.
+import { GraphBuilder } from '../onnx/graph-builder.ts';
+
+export interface DenseWeights {
+  /** Row-major [inDim, outDim]. */
+  kernel: Float32Array;
+  bias: Float32Array;
+  inDim: number;
+  outDim: number;
+}
+
+export interface TrainedHeads {
+  /** Backbone tensor feeding the heads, NHWC [batch, h, w, channels]. */
+  inputNode: string;
+  channels: number;
+  /** GeM exponent (1 = average pooling). */
+  gemP: number;
+  featureMean: Float32Array;
+  featureStd: Float32Array;
+  /** Shared layers, each followed by ReLU. */
+  shared: DenseWeights[];
+  heads: Array<{ name: string; kind: 'single' | 'multi'; dense: DenseWeights }>;
+  /** Code = sign((embedding - codeMean) x rotation), an ITQ-style learned rotation. */
+  embedding: { dense: DenseWeights; codeMean: Float32Array; rotation: Float32Array; bits: number };
+}
+
+export const EMBEDDING_OUTPUT = 'embedding';
+export const CODE_OUTPUT = 'code_projection';
+export const headOutputName = (name: string): string => `head_${name}`;
+
+const GEM_EPS = 1e-6;
+
+function dense(g: GraphBuilder, x: string, w: DenseWeights, hint: string): string {
+  const kernel = g.constFloat(`${hint}/kernel`, [w.inDim, w.outDim], w.kernel);
+  const bias = g.constFloat(`${hint}/bias`, [w.outDim], w.bias);
+  const product = g.op1('MatMul', [x, kernel], {}, `${hint}/matmul`);
+  return g.op1('Add', [product, bias], {}, `${hint}/out`);
+}
+
+export function buildHeadsGraph(heads: TrainedHeads): GraphBuilder {
+  const g = new GraphBuilder('groknet_heads');
+  const x = g.input(heads.inputNode, ['batch', 'height', 'width', heads.channels]);
+
+  // GeM pooling over the spatial axes: (mean(clip(x, eps)^p))^(1/p).
+  const clipped = g.op1('Clip', [x, g.constFloat('gem/eps', [], [GEM_EPS])], {}, 'gem/clip');
+  const powered = g.op1('Pow', [clipped, g.constFloat('gem/p', [], [heads.gemP])], {}, 'gem/pow');
+  const mean = g.op1('ReduceMean', [powered], { axes: [1, 2], keepdims: 0 }, 'gem/mean');
+  const pooled = g.op1('Pow', [mean, g.constFloat('gem/inv_p', [], [1 / heads.gemP])], {}, 'gem/root');
+
+  const centred = g.op1('Sub', [pooled, g.constFloat('features/mean', [heads.channels], heads.featureMean)], {}, 'features/centred');
+  let h = g.op1('Div', [centred, g.constFloat('features/std', [heads.channels], heads.featureStd)], {}, 'features/standard');
+
+  heads.shared.forEach((layer, i) => {
+    h = g.op1('Relu', [dense(g, h, layer, `shared_${i}`)], {}, `shared_${i}/relu`);
+  });
+
+  for (const head of heads.heads) {
+    const logits = dense(g, h, head.dense, `head_${head.name}`);
+    g.opInto(head.kind === 'single' ? 'Softmax' : 'Sigmoid', [logits], [headOutputName(head.name)], head.kind === 'single' ? { axis: -1 } : {});
+    g.output(headOutputName(head.name), ['batch', head.dense.outDim]);
+  }
+
+  const raw = dense(g, h, heads.embedding.dense, 'embedding');
+  g.opInto('LpNormalization', [raw], [EMBEDDING_OUTPUT], { axis: -1, p: 2 });
+  g.output(EMBEDDING_OUTPUT, ['batch', heads.embedding.dense.outDim]);
+  const rotation = g.constFloat('code/rotation', [heads.embedding.dense.outDim, heads.embedding.bits], heads.embedding.rotation);
+  const dim = heads.embedding.dense.outDim;
+  const codeCentred = g.op1('Sub', [EMBEDDING_OUTPUT, g.constFloat('code/mean', [dim], heads.embedding.codeMean)], {}, 'code/centred');
+  g.opInto('MatMul', [codeCentred, rotation], [CODE_OUTPUT]);
+  g.output(CODE_OUTPUT, ['batch', heads.embedding.bits]);
+  return g;
+}

@@ -1,0 +1,109 @@
+// model.json: what a model artifact declares about its graph, validated with Zod so a
+// wrong or hand-edited manifest fails with a clear message instead of wrong answers.
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { GroknetError } from '../errors.ts';
+
+export const MANIFEST_FORMAT_VERSION = 1;
+
+const preprocessSchema = z.strictObject({
+  size: z.tuple([z.number().int().min(16).max(2048), z.number().int().min(16).max(2048)]),
+  mode: z.enum(['center-crop', 'letterbox', 'stretch']),
+  layout: z.enum(['NHWC', 'NCHW']),
+  channelOrder: z.enum(['RGB', 'BGR']),
+  scale: z.number().positive(),
+  mean: z.tuple([z.number(), z.number(), z.number()]),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+});
+
+const headSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+    kind: z.literal('single'),
+    output: z.string().min(1),
+    labels: z.array(z.string().min(1)).min(2),
+    /** Below this top score the head abstains (the listing leaves the field for the seller). */
+    abstainBelow: z.number().min(0).max(1).default(0),
+    trainedOn: z.string().optional(),
+  }),
+  z.strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+    kind: z.literal('multi'),
+    output: z.string().min(1),
+    labels: z.array(z.string().min(1)).min(1),
+    /** Per-label score thresholds (calibrated); one value for all when a single number. */
+    thresholds: z.union([z.number().min(0).max(1), z.array(z.number().min(0).max(1))]),
+    trainedOn: z.string().optional(),
+  }),
+]);
+
+const embeddingSchema = z.strictObject({
+  output: z.string().min(1),
+  dim: z.number().int().min(2).max(4096),
+  /** Output holding the projection whose signs are the binary code. */
+  codeOutput: z.string().min(1),
+  codeBits: z.number().int().min(8).max(4096),
+  /** Cosine similarity at or above which two images are the same product. */
+  exactMatchThreshold: z.number().min(-1).max(1),
+});
+
+export const manifestSchema = z.strictObject({
+  formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+  name: z.string().min(1),
+  version: z.string().min(1),
+  description: z.string().optional(),
+  backbone: z.strictObject({
+    id: z.string().min(1),
+    /** TF.js node names of the backbone whose values feed the trained part. */
+    tensors: z.array(z.string().min(1)).min(1),
+  }),
+  input: preprocessSchema,
+  /** The trained part (pooling + shared layers + heads) as an ONNX graph, relative to the manifest. */
+  headsFile: z.string().min(1),
+  /** Present when the directory holds the complete graph (backbone included). */
+  modelFile: z.string().min(1).optional(),
+  heads: z.array(headSchema),
+  embedding: embeddingSchema,
+  training: z.record(z.string(), z.unknown()).optional(),
+  evaluation: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type ModelManifest = z.infer<typeof manifestSchema>;
+export type HeadSpec = z.infer<typeof headSchema>;
+export type PreprocessSpec = z.infer<typeof preprocessSchema>;
+
+export function parseManifest(value: unknown, where = 'model.json'): ModelManifest {
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw new GroknetError('model_invalid', `${where}: ${problems}`);
+  }
+  const names = new Set<string>();
+  for (const head of parsed.data.heads) {
+    if (names.has(head.name)) throw new GroknetError('model_invalid', `${where}: head '${head.name}' is declared twice`);
+    names.add(head.name);
+    if (head.kind === 'multi' && Array.isArray(head.thresholds) && head.thresholds.length !== head.labels.length) {
+      throw new GroknetError('model_invalid', `${where}: head '${head.name}' has ${head.thresholds.length} thresholds for ${head.labels.length} labels`);
+    }
+  }
+  return parsed.data;
+}
+
+export async function readManifest(path: string): Promise<ModelManifest> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new GroknetError('model_not_found', `no model.json at ${path}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new GroknetError('model_invalid', 'model.json is not valid JSON');
+  }
+  return parseManifest(json);
+}

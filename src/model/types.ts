@@ -1,0 +1,34 @@
+// The shapes every capability exchanges: what the model says about one image.
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export type HeadKind = 'single' | 'multi' | 'embedding';
+
+export type HeadResult =
+  | { kind: 'single'; top: LabelScore[]; abstain?: boolean }
+  | { kind: 'multi'; labels: LabelScore[] };
+
+export interface Analysis {
+  /** Classification heads by name. */
+  heads: Record<string, HeadResult>;
+  /** L2-normalised embedding for retrieval. */
+  embedding: Float32Array;
+  /** Binary code of the embedding, as a hex string (256 bits = 64 hex characters). */
+  code: string;
+  /** Identifies the model that produced this analysis (name@version). */
+  modelVersion: string;
+}
+
+/** What catalog, search and server need from the model, so they can be tested with any implementation. */
+export interface Analyzer {
+  readonly modelVersion: string;
+  /** Cosine similarity above which two images show the same product (calibrated, from model.json). */
+  readonly exactMatchThreshold: number;
+  readonly embeddingDim: number;
+  /** Analyse encoded image bytes; each item either succeeds or fails alone. */
+  analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | import('../errors.ts').GroknetError>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,136 @@
+// The analyze pipeline: encoded images -> preprocessing -> one batched run of the
+// unified graph -> heads, embedding and binary code per image. Decoding the next batch
+// overlaps with inference of the current one; a bad image fails alone.
+import { GroknetError, toGroknetError } from '../errors.ts';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.ts';
+import { loadForModel } from '../image/preprocess.ts';
+import type { SessionOptions } from '../model/backend/onnxruntime.ts';
+import { signsToHex } from '../model/binary-code.ts';
+import { loadModel, type LoadedModel } from '../model/load-model.ts';
+import type { HeadSpec } from '../model/manifest.ts';
+import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
+
+export interface AnalyzeOptions extends SessionOptions {
+  /** Images per ONNX Runtime run. */
+  batchSize?: number;
+  limits?: Partial<ImageLimits>;
+}
+
+export const MAX_BATCH_SIZE = 256;
+const TOP_K = 5;
+
+export class ModelAnalyzer implements Analyzer {
+  private readonly batchSize: number;
+  private readonly limits: ImageLimits;
+
+  private constructor(
+    readonly model: LoadedModel,
+    options: AnalyzeOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > MAX_BATCH_SIZE) {
+      throw new GroknetError('invalid_argument', `batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
+    }
+    this.limits = { ...DEFAULT_IMAGE_LIMITS, ...options.limits };
+  }
+
+  static async open(modelDir?: string, options: AnalyzeOptions = {}): Promise<ModelAnalyzer> {
+    const model = await loadModel(modelDir, options);
+    return new ModelAnalyzer(model, options);
+  }
+
+  get modelVersion(): string {
+    return `${this.model.manifest.name}@${this.model.manifest.version}`;
+  }
+
+  get exactMatchThreshold(): number {
+    return this.model.manifest.embedding.exactMatchThreshold;
+  }
+
+  get embeddingDim(): number {
+    return this.model.manifest.embedding.dim;
+  }
+
+  async analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | GroknetError>> {
+    const results: Array<Analysis | GroknetError> = [];
+    const batches: Buffer[][] = [];
+    for (let i = 0; i < images.length; i += this.batchSize) batches.push(images.slice(i, i + this.batchSize));
+    let prepared = batches.length > 0 ? this.prepare(batches[0]!) : undefined;
+    for (let b = 0; b < batches.length; b++) {
+      const current = await prepared!;
+      // Start decoding the next batch while this one runs in ONNX Runtime.
+      prepared = b + 1 < batches.length ? this.prepare(batches[b + 1]!) : undefined;
+      results.push(...(await this.infer(current)));
+    }
+    return results;
+  }
+
+  private async prepare(batch: readonly Buffer[]): Promise<Array<Float32Array | GroknetError>> {
+    const spec = this.model.manifest.input;
+    return Promise.all(
+      batch.map(async (bytes) => {
+        try {
+          return (await loadForModel(bytes, spec, this.limits)).tensor;
+        } catch (error) {
+          return toGroknetError(error);
+        }
+      }),
+    );
+  }
+
+  private async infer(prepared: Array<Float32Array | GroknetError>): Promise<Array<Analysis | GroknetError>> {
+    const ok = prepared.filter((p): p is Float32Array => p instanceof Float32Array);
+    if (ok.length === 0) return prepared as GroknetError[];
+    const { manifest, session } = this.model;
+    const [h, w] = manifest.input.size;
+    const perImage = ok[0]!.length;
+    const batch = new Float32Array(perImage * ok.length);
+    ok.forEach((t, i) => batch.set(t, i * perImage));
+    const dims = manifest.input.layout === 'NHWC' ? [ok.length, h, w, 3] : [ok.length, 3, h, w];
+    const outputs = await session.run(session.inputNames[0]!, batch, dims, [
+      ...manifest.heads.map((head) => head.output),
+      manifest.embedding.output,
+      manifest.embedding.codeOutput,
+    ]);
+
+    let row = 0;
+    return prepared.map((item) => {
+      if (!(item instanceof Float32Array)) return item;
+      const i = row++;
+      const heads: Record<string, HeadResult> = {};
+      for (const head of manifest.heads) {
+        const out = outputs[head.output]!;
+        heads[head.name] = readHead(head, out.data.subarray(i * head.labels.length, (i + 1) * head.labels.length));
+      }
+      const dim = manifest.embedding.dim;
+      const bits = manifest.embedding.codeBits;
+      return {
+        heads,
+        embedding: outputs[manifest.embedding.output]!.data.slice(i * dim, (i + 1) * dim),
+        code: signsToHex(outputs[manifest.embedding.codeOutput]!.data, i * bits, bits),
+        modelVersion: this.modelVersion,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.model.session.close();
+  }
+}
+
+export function readHead(head: HeadSpec, scores: Float32Array): HeadResult {
+  const ranked = Array.from(scores, (score, index) => ({ label: head.labels[index]!, score })).sort((a, b) => b.score - a.score);
+  if (head.kind === 'single') {
+    const top = ranked.slice(0, TOP_K).map(roundScore);
+    return { kind: 'single', top, abstain: (top[0]?.score ?? 0) < head.abstainBelow };
+  }
+  const thresholdOf = (label: string): number => {
+    const t = head.thresholds;
+    return typeof t === 'number' ? t : (t[head.labels.indexOf(label)] ?? 0.5);
+  };
+  return { kind: 'multi', labels: ranked.filter((r) => r.score >= thresholdOf(r.label)).map(roundScore) };
+}
+
+function roundScore(entry: { label: string; score: number }): { label: string; score: number } {
+  return { label: entry.label, score: Math.round(entry.score * 1e4) / 1e4 };
+}
