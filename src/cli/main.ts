@@ -1,12 +1,14 @@
 // The groknet command line: one file per command under commands/, all over the library.
 import { GroknetError, isGroknetError } from '../errors.ts';
 import { analyzeCommand } from './commands/analyze.ts';
+import { evalCommand } from './commands/eval.ts';
 import { trainBaseCommand } from './commands/train-base.ts';
 
 export type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   analyze: { run: analyzeCommand, summary: 'analyze [--model DIR] [--json] [--batch N] FILE|DIR...   heads, embedding and code per image' },
+  eval: { run: evalCommand, summary: 'eval [--model DIR] [--datasets DIR] [--json] [--out FILE]   score a model on held-out data' },
   'train-base': { run: trainBaseCommand, summary: 'train-base --datasets DIR [--out DIR] [--epochs N]   rebuild the shipped base model' },
 };
 

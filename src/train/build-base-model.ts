@@ -9,11 +9,21 @@ import { BACKBONES } from '../model/backbones/registry.ts';
 import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../model/heads/heads-graph.ts';
 import { MANIFEST_FORMAT_VERSION, parseManifest, type ModelManifest } from '../model/manifest.ts';
 import { CLOTHING_LABELS, loadClothing } from './datasets/clothing.ts';
+import { loadClothingParsing } from './datasets/clothing-parsing.ts';
 import { loadGrocery } from './datasets/grocery.ts';
 import type { Sample } from './datasets/types.ts';
-import { binaryRecall, calibrateAbstain, calibrateExactThreshold, retrievalRecall, topKAccuracy } from './evaluate.ts';
+import {
+  binaryRecall,
+  calibrateAbstain,
+  calibrateExactThreshold,
+  calibrateMultiThresholds,
+  meanAveragePrecision,
+  microF1,
+  retrievalRecall,
+  topKAccuracy,
+} from './evaluate.ts';
 import { extractPooledFeatures } from './extract-features.ts';
-import { fitHeads, type SingleTask } from './fit-heads.ts';
+import { fitHeads, type MultiTask, type SingleTask } from './fit-heads.ts';
 
 export interface BuildOptions {
   datasets: string;
@@ -32,8 +42,9 @@ export async function buildBaseModel(options: BuildOptions): Promise<ModelManife
   const started = Date.now();
   const clothing = await loadClothing(path.join(options.datasets, 'clothing'));
   const grocery = await loadGrocery(path.join(options.datasets, 'grocery'));
-  const samples: Sample[] = [...clothing.samples, ...grocery.samples];
-  log(`samples: clothing ${clothing.samples.length}, grocery ${grocery.samples.length}`);
+  const parsing = await loadClothingParsing(path.join(options.datasets, 'clothing-parsing'));
+  const samples: Sample[] = [...clothing.samples, ...grocery.samples, ...parsing.samples];
+  log(`samples: clothing ${clothing.samples.length}, grocery ${grocery.samples.length}, clothing-parsing ${parsing.samples.length}`);
 
   const gemP = options.gemP ?? 3;
   const features = await extractPooledFeatures(
@@ -55,6 +66,14 @@ export async function buildBaseModel(options: BuildOptions): Promise<ModelManife
     for (const s of kept) if (s.single[name] !== undefined) targets[rowOf(s)] = s.single[name]!;
     return { name, labels, targets, weight: 1 };
   });
+  const tagLabels = parsing.tasks.garment_tags!;
+  const multiTasks: MultiTask[] = [{ name: 'garment_tags', labels: tagLabels, targets: new Float32Array(rows * tagLabels.length), labelled: new Uint8Array(rows), weight: 1 }];
+  for (const s of kept) {
+    const present = s.multi?.garment_tags;
+    if (!present) continue;
+    multiTasks[0]!.labelled[rowOf(s)] = 1;
+    for (const l of present) multiTasks[0]!.targets[rowOf(s) * tagLabels.length + l] = 1;
+  }
   const productIndex = new Map<string, number>();
   const productIds = new Int32Array(rows).fill(-1);
   for (const s of kept) {
@@ -71,6 +90,7 @@ export async function buildBaseModel(options: BuildOptions): Promise<ModelManife
     dim,
     trainRows,
     tasks,
+    multiTasks,
     productIds,
     productCount: productIndex.size,
     sharedSizes: [512],
@@ -107,6 +127,32 @@ export async function buildBaseModel(options: BuildOptions): Promise<ModelManife
     abstain[task.name] = calibrateAbstain(probs, task.labels.length, targets, 0.85);
     entry.abstain_below_for_precision_0_85 = abstain[task.name]!;
     evaluation[task.name] = entry;
+  }
+
+  // Multi-label tags: thresholds calibrated on one half of the validation rows and scored on
+  // the other (both ways, averaged); the shipped thresholds use all validation rows.
+  const thresholds: Record<string, number[]> = {};
+  for (const task of multiTasks) {
+    const L = task.labels.length;
+    const val = valSamples.filter((s) => s.multi?.[task.name]);
+    const probs = fit.predict(Int32Array.from(val.map(rowOf))).probs[task.name]!;
+    const targets = new Float32Array(val.length * L);
+    val.forEach((s, i) => targets.set(task.targets.subarray(rowOf(s) * L, (rowOf(s) + 1) * L), i * L));
+    const idx = val.map((_, i) => i);
+    const even = idx.filter((i) => i % 2 === 0);
+    const odd = idx.filter((i) => i % 2 === 1);
+    const f1 =
+      (microF1(probs, targets, L, odd, calibrateMultiThresholds(probs, targets, L, even)) +
+        microF1(probs, targets, L, even, calibrateMultiThresholds(probs, targets, L, odd))) /
+      2;
+    thresholds[task.name] = calibrateMultiThresholds(probs, targets, L, idx);
+    evaluation[task.name] = {
+      split: 'clothing-parsing: stable 15% hash split of annotations.jsonl',
+      images: val.length,
+      mAP: round(meanAveragePrecision(probs, targets, L, idx)),
+      micro_f1_at_calibrated_thresholds: round(f1),
+      micro_f1_at_0_5: round(microF1(probs, targets, L, idx, new Array(L).fill(0.5))),
+    };
   }
 
   // Retrieval: grocery validation photos against the 81 catalog images.
@@ -160,14 +206,24 @@ export async function buildBaseModel(options: BuildOptions): Promise<ModelManife
     backbone: { id: BACKBONE.id, tensors: [BACKBONE.tensors[TENSOR]!.node] },
     input: BACKBONE.input,
     headsFile: 'heads.onnx',
-    heads: tasks.map((task) => ({
-      name: task.name,
-      kind: 'single',
-      output: headOutputName(task.name),
-      labels: task.labels,
-      abstainBelow: abstain[task.name]!,
-      trainedOn: task.name === 'clothing' ? 'clothing (labels.csv, 85% hash split)' : 'grocery train.txt + catalog images',
-    })),
+    heads: [
+      ...tasks.map((task) => ({
+        name: task.name,
+        kind: 'single',
+        output: headOutputName(task.name),
+        labels: task.labels,
+        abstainBelow: abstain[task.name]!,
+        trainedOn: task.name === 'clothing' ? 'clothing (labels.csv, 85% hash split)' : 'grocery train.txt + catalog images',
+      })),
+      ...multiTasks.map((task) => ({
+        name: task.name,
+        kind: 'multi',
+        output: headOutputName(task.name),
+        labels: task.labels,
+        thresholds: thresholds[task.name]!,
+        trainedOn: 'clothing-parsing tags (85% hash split), without null, skin and hair',
+      })),
+    ],
     embedding: { output: EMBEDDING_OUTPUT, dim: 256, codeOutput: CODE_OUTPUT, codeBits: 256, exactMatchThreshold: exact.threshold },
     training: {
       command: 'groknet train-base --datasets ../shared/datasets',

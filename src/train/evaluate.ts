@@ -95,3 +95,60 @@ export function calibrateExactThreshold(positives: readonly number[], negatives:
   }
   return { threshold: Math.round(best.threshold * 1000) / 1000, accuracy: best.accuracy };
 }
+
+/** Average precision of one label: mean precision at each positive, ranked by score. */
+export function averagePrecision(scores: readonly number[], positives: readonly boolean[]): number {
+  const order = scores.map((s, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  let hits = 0;
+  let sum = 0;
+  order.forEach((i, rank) => {
+    if (positives[i]) {
+      hits++;
+      sum += hits / (rank + 1);
+    }
+  });
+  return hits === 0 ? NaN : sum / hits;
+}
+
+/** Per-label threshold maximising F1 on the given rows (0.5 where a label has no positive). */
+export function calibrateMultiThresholds(probs: Float32Array, targets: Float32Array, labels: number, rows: readonly number[]): number[] {
+  return Array.from({ length: labels }, (_, l) => {
+    const scored = rows.map((r) => ({ s: probs[r * labels + l]!, p: targets[r * labels + l]! > 0.5 })).sort((a, b) => b.s - a.s);
+    const positives = scored.filter((x) => x.p).length;
+    if (positives === 0) return 0.5;
+    let tp = 0;
+    let best = { f1: 0, t: 0.5 };
+    scored.forEach((x, k) => {
+      if (x.p) tp++;
+      const f1 = (2 * tp) / (k + 1 + positives);
+      if (f1 > best.f1) best = { f1, t: x.s };
+    });
+    return Math.round(best.t * 1000) / 1000;
+  });
+}
+
+/** Micro-averaged F1 over all labels of the given rows at the given thresholds. */
+export function microF1(probs: Float32Array, targets: Float32Array, labels: number, rows: readonly number[], thresholds: readonly number[]): number {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (const r of rows) {
+    for (let l = 0; l < labels; l++) {
+      const predicted = probs[r * labels + l]! >= thresholds[l]!;
+      const actual = targets[r * labels + l]! > 0.5;
+      if (predicted && actual) tp++;
+      else if (predicted) fp++;
+      else if (actual) fn++;
+    }
+  }
+  return tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn);
+}
+
+export function meanAveragePrecision(probs: Float32Array, targets: Float32Array, labels: number, rows: readonly number[]): number {
+  const aps: number[] = [];
+  for (let l = 0; l < labels; l++) {
+    const ap = averagePrecision(rows.map((r) => probs[r * labels + l]!), rows.map((r) => targets[r * labels + l]! > 0.5));
+    if (!Number.isNaN(ap)) aps.push(ap);
+  }
+  return aps.length === 0 ? NaN : aps.reduce((a, b) => a + b, 0) / aps.length;
+}

@@ -14,12 +14,23 @@ export interface SingleTask {
   weight: number;
 }
 
+export interface MultiTask {
+  name: string;
+  labels: string[];
+  /** Row-major [rows, labels] 0/1 targets. */
+  targets: Float32Array;
+  /** 1 where the row is labelled for this task, 0 where unknown. */
+  labelled: Uint8Array;
+  weight: number;
+}
+
 export interface FitInput {
   /** Row-major [rows, dim] pooled features. */
   features: Float32Array;
   dim: number;
   trainRows: Int32Array;
   tasks: SingleTask[];
+  multiTasks?: MultiTask[];
   /** Product index per row for ArcFace (-1 where unknown). */
   productIds: Int32Array;
   productCount: number;
@@ -39,7 +50,7 @@ export interface FitResult {
   featureMean: Float32Array;
   featureStd: Float32Array;
   shared: DenseWeights[];
-  heads: Array<{ name: string; kind: 'single'; dense: DenseWeights }>;
+  heads: Array<{ name: string; kind: 'single' | 'multi'; dense: DenseWeights }>;
   embedding: DenseWeights;
   /** Scores per task and the embedding for given rows, computed like the exported graph. */
   predict: (rows: Int32Array) => { probs: Record<string, Float32Array>; embedding: Float32Array };
@@ -89,6 +100,11 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     w: variable(`${task.name}_w`, [width, task.labels.length], glorot(random, width, task.labels.length)),
     b: variable(`${task.name}_b`, [task.labels.length], new Float32Array(task.labels.length)),
   }));
+  const multiVars = (input.multiTasks ?? []).map((task) => ({
+    task,
+    w: variable(`${task.name}_w`, [width, task.labels.length], glorot(random, width, task.labels.length)),
+    b: variable(`${task.name}_b`, [task.labels.length], new Float32Array(task.labels.length)),
+  }));
   const embW = variable('emb_w', [width, input.embeddingDim], glorot(random, width, input.embeddingDim));
   const embB = variable('emb_b', [input.embeddingDim], new Float32Array(input.embeddingDim));
   const centres = variable('arc_centres', [input.embeddingDim, Math.max(1, input.productCount)], glorot(random, input.embeddingDim, Math.max(1, input.productCount)));
@@ -106,8 +122,8 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
   };
 
   const optimizer = tf.train.adam(input.learningRate);
-  const trainable = [...sharedVars.flatMap((l) => [l.w, l.b]), ...headVars.flatMap((h) => [h.w, h.b]), embW, embB, centres];
-  const decayed = [...sharedVars.map((l) => l.w), ...headVars.map((h) => h.w), embW];
+  const trainable = [...sharedVars.flatMap((l) => [l.w, l.b]), ...headVars.flatMap((h) => [h.w, h.b]), ...multiVars.flatMap((h) => [h.w, h.b]), embW, embB, centres];
+  const decayed = [...sharedVars.map((l) => l.w), ...headVars.map((h) => h.w), ...multiVars.map((h) => h.w), embW];
   const order = Array.from(input.trainRows);
   const stepsPerEpoch = Math.ceil(order.length / input.batchSize);
   const totalSteps = stepsPerEpoch * input.epochs;
@@ -142,6 +158,20 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
           const logits = tf.add(tf.matMul(h, w), b);
           const loss = tf.losses.softmaxCrossEntropy(onehot, logits, mask, input.labelSmoothing, tf.Reduction.SUM);
           const mean = tf.div(loss, count);
+          total = tf.add(total, tf.mul(mean, task.weight));
+          lossParts[task.name] = tf.keep(mean);
+        }
+        for (const { task, w, b } of multiVars) {
+          const labelled = rows.filter((r) => task.labelled[r] === 1);
+          if (labelled.length === 0) continue;
+          const L = task.labels.length;
+          const targets = new Float32Array(rows.length * L);
+          rows.forEach((r, i) => targets.set(task.targets.subarray(r * L, (r + 1) * L), i * L));
+          const mask = tf.tensor2d(rows.map((r) => task.labelled[r]!), [rows.length, 1]);
+          const logits = tf.add(tf.matMul(h, w), b);
+          // Sigmoid cross-entropy summed over labels, averaged over the labelled rows.
+          const loss = tf.losses.sigmoidCrossEntropy(tf.tensor2d(targets, [rows.length, L]), logits, tf.mul(mask, tf.onesLike(logits)), 0, tf.Reduction.SUM);
+          const mean = tf.div(loss, labelled.length);
           total = tf.add(total, tf.mul(mean, task.weight));
           lossParts[task.name] = tf.keep(mean);
         }
@@ -193,6 +223,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       const h = trunk(x);
       const probs: Record<string, Float32Array> = {};
       for (const { task, w, b } of headVars) probs[task.name] = tf.softmax(tf.add(tf.matMul(h, w), b)).dataSync() as Float32Array;
+      for (const { task, w, b } of multiVars) probs[task.name] = tf.sigmoid(tf.add(tf.matMul(h, w), b)).dataSync() as Float32Array;
       return { probs, embedding: embed(h).dataSync() as Float32Array };
     });
 
@@ -200,7 +231,10 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     featureMean,
     featureStd,
     shared: sharedVars.map((l) => toDense(l.w, l.b)),
-    heads: headVars.map(({ task, w, b }) => ({ name: task.name, kind: 'single' as const, dense: toDense(w, b) })),
+    heads: [
+      ...headVars.map(({ task, w, b }) => ({ name: task.name, kind: 'single' as const, dense: toDense(w, b) })),
+      ...multiVars.map(({ task, w, b }) => ({ name: task.name, kind: 'multi' as const, dense: toDense(w, b) })),
+    ],
     embedding: toDense(embW, embB),
     predict,
     dispose: () => {

@@ -22,6 +22,7 @@ const { DataType } = onnx.TensorProto;
 export const ONNX_FLOAT = DataType.FLOAT;
 export const ONNX_INT64 = DataType.INT64;
 export const ONNX_INT32 = DataType.INT32;
+export const ONNX_BOOL = DataType.BOOL;
 
 function attribute(name: string, value: AttrValue): import('onnx-proto').onnx.IAttributeProto {
   if (typeof value === 'number') {
@@ -59,6 +60,11 @@ export function floatTensor(name: string, dims: readonly number[], data: Float32
 export function int64Tensor(name: string, dims: readonly number[], data: readonly number[]): OnnxTensor {
   const array = BigInt64Array.from(data.map((v) => BigInt(v)));
   return { name, dims: [...dims], dataType: DataType.INT64, rawData: new Uint8Array(array.buffer) };
+}
+
+export function boolTensor(name: string, dims: readonly number[], data: ArrayLike<number | boolean>): OnnxTensor {
+  const bytes = Uint8Array.from(Array.from(data, (v) => (v ? 1 : 0)));
+  return { name, dims: [...dims], dataType: DataType.BOOL, rawData: bytes };
 }
 
 export class GraphBuilder {
@@ -106,6 +112,12 @@ export class GraphBuilder {
     return name;
   }
 
+  constBool(hint: string, dims: readonly number[], data: ArrayLike<number | boolean>): string {
+    const name = this.fresh(hint);
+    this.initializers.push(boolTensor(name, dims, data));
+    return name;
+  }
+
   /** Adds a node and returns its output names (fresh names derived from `hint`). */
   op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, hint = opType, outputCount = 1): string[] {
     const outputs = Array.from({ length: outputCount }, (_, i) => this.fresh(outputCount === 1 ? hint : `${hint}:${i}`));
@@ -127,6 +139,25 @@ export class GraphBuilder {
 
   op1(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, hint = opType): string {
     return this.op(opType, inputs, attrs, hint, 1)[0] as string;
+  }
+
+  /**
+   * Drops nodes none of whose outputs reach a graph output, then initializers nothing reads.
+   * Lets writers emit eagerly and fuse afterwards (a fused pattern leaves its pieces unused).
+   * Assumes nodes were added after the nodes producing their inputs, as writers do.
+   */
+  removeUnused(): void {
+    const live = new Set(this.outputs.map((o) => o.name as string));
+    const kept: OnnxNode[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i] as OnnxNode;
+      if (!(node.output ?? []).some((o) => live.has(o))) continue;
+      kept.push(node);
+      for (const input of node.input ?? []) if (input) live.add(input);
+    }
+    this.nodes.splice(0, this.nodes.length, ...kept.reverse());
+    const usedInits = this.initializers.filter((t) => live.has(t.name as string));
+    this.initializers.splice(0, this.initializers.length, ...usedInits);
   }
 
   graph(): OnnxGraph {

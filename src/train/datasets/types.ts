@@ -9,6 +9,8 @@ export interface Sample {
   dataset: string;
   /** Class index per single-label task. */
   single: Record<string, number>;
+  /** Present label indices per multi-label task (an empty list means "none of them", not unknown). */
+  multi?: Record<string, number[]>;
   /** Product identity, for exact-product retrieval (ArcFace over products, photo/catalog pairs). */
   productId?: string;
   /** True for a product's catalog ("iconic") image rather than a photo of it. */

@@ -1,0 +1,143 @@
+// `groknet eval`: scores a model artifact end to end (image bytes -> the exported ONNX
+// graph) on the held-out rows of the datasets its heads were trained on, so the figures
+// describe exactly what users run, not the training-time TF.js copy.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createProgress } from '../cli/progress.ts';
+import { loadForModel } from '../image/preprocess.ts';
+import { hexToBytes, signsToHex } from '../model/binary-code.ts';
+import { loadModel, type LoadedModel } from '../model/load-model.ts';
+import { loadClothing } from './datasets/clothing.ts';
+import { loadClothingParsing } from './datasets/clothing-parsing.ts';
+import { loadGrocery } from './datasets/grocery.ts';
+import type { Sample } from './datasets/types.ts';
+import { binaryRecall, meanAveragePrecision, microF1, retrievalRecall, topKAccuracy } from './evaluate.ts';
+
+export interface EvalReport {
+  model: string;
+  heads: Record<string, Record<string, number | string>>;
+  retrieval?: Record<string, number | string>;
+}
+
+interface Outputs {
+  probs: Record<string, Float32Array>;
+  embedding: Float32Array;
+  code: Float32Array;
+  ok: boolean[];
+}
+
+async function runModel(model: LoadedModel, samples: readonly Sample[], batchSize = 16): Promise<Outputs> {
+  const { manifest, session } = model;
+  const [h, w] = manifest.input.size;
+  const n = samples.length;
+  const probs: Record<string, Float32Array> = Object.fromEntries(manifest.heads.map((head) => [head.name, new Float32Array(n * head.labels.length)]));
+  const embedding = new Float32Array(n * manifest.embedding.dim);
+  const code = new Float32Array(n * manifest.embedding.codeBits);
+  const ok = new Array<boolean>(n).fill(false);
+  const progress = createProgress('eval', n);
+  for (let start = 0; start < n; start += batchSize) {
+    const batch = samples.slice(start, start + batchSize);
+    const tensors = await Promise.all(batch.map(async (s) => loadForModel(await readFile(s.path), manifest.input).then((r) => r.tensor).catch(() => undefined)));
+    const good = tensors.map((t, i) => (t ? i : -1)).filter((i) => i >= 0);
+    if (good.length === 0) continue;
+    const per = tensors[good[0]!]!.length;
+    const input = new Float32Array(per * good.length);
+    good.forEach((i, k) => input.set(tensors[i]!, k * per));
+    const dims = manifest.input.layout === 'NHWC' ? [good.length, h, w, 3] : [good.length, 3, h, w];
+    const out = await session.run(session.inputNames[0]!, input, dims);
+    good.forEach((i, k) => {
+      const row = start + i;
+      ok[row] = true;
+      for (const head of manifest.heads) {
+        const L = head.labels.length;
+        probs[head.name]!.set(out[head.output]!.data.subarray(k * L, (k + 1) * L), row * L);
+      }
+      const d = manifest.embedding.dim;
+      embedding.set(out[manifest.embedding.output]!.data.subarray(k * d, (k + 1) * d), row * d);
+      const b = manifest.embedding.codeBits;
+      code.set(out[manifest.embedding.codeOutput]!.data.subarray(k * b, (k + 1) * b), row * b);
+    });
+    progress.tick(Math.min(n, start + batchSize));
+  }
+  progress.finish();
+  return { probs, embedding, code, ok };
+}
+
+export async function evaluateModel(modelDir: string | undefined, datasetsRoot: string): Promise<EvalReport> {
+  const model = await loadModel(modelDir);
+  const { manifest } = model;
+  const headNames = new Set(manifest.heads.map((h) => h.name));
+  const report: EvalReport = { model: `${manifest.name}@${manifest.version}`, heads: {} };
+  const val: Sample[] = [];
+  let catalog: Sample[] = [];
+  if (headNames.has('clothing')) val.push(...(await loadClothing(path.join(datasetsRoot, 'clothing'))).samples.filter((s) => s.split === 'val'));
+  if (headNames.has('grocery_fine') || headNames.has('grocery_coarse')) {
+    const grocery = await loadGrocery(path.join(datasetsRoot, 'grocery'));
+    val.push(...grocery.samples.filter((s) => s.split === 'val'));
+    catalog = grocery.samples.filter((s) => s.catalogImage).sort((a, b) => a.single.grocery_fine! - b.single.grocery_fine!);
+  }
+  if (headNames.has('garment_tags')) val.push(...(await loadClothingParsing(path.join(datasetsRoot, 'clothing-parsing'))).samples.filter((s) => s.split === 'val'));
+
+  const out = await runModel(model, [...val, ...catalog]);
+  const failed = out.ok.filter((v) => !v).length;
+  for (const head of manifest.heads) {
+    const L = head.labels.length;
+    const rows = val.map((s, i) => ({ s, i })).filter(({ s, i }) => out.ok[i] && (head.kind === 'single' ? s.single[head.name] !== undefined : s.multi?.[head.name] !== undefined));
+    const probs = new Float32Array(rows.length * L);
+    rows.forEach(({ i }, k) => probs.set(out.probs[head.name]!.subarray(i * L, (i + 1) * L), k * L));
+    if (head.kind === 'single') {
+      const targets = rows.map(({ s }) => s.single[head.name]!);
+      report.heads[head.name] = { images: rows.length, accuracy: round(topKAccuracy(probs, L, targets, 1)), top5: round(topKAccuracy(probs, L, targets, 5)) };
+    } else {
+      const targets = new Float32Array(rows.length * L);
+      rows.forEach(({ s }, k) => {
+        for (const l of s.multi![head.name]!) targets[k * L + l] = 1;
+      });
+      const idx = rows.map((_, k) => k);
+      const thresholds = typeof head.thresholds === 'number' ? new Array<number>(L).fill(head.thresholds) : head.thresholds;
+      report.heads[head.name] = { images: rows.length, mAP: round(meanAveragePrecision(probs, targets, L, idx)), micro_f1_at_shipped_thresholds: round(microF1(probs, targets, L, idx, thresholds)) };
+    }
+  }
+  if (catalog.length > 0) {
+    const d = manifest.embedding.dim;
+    const bits = manifest.embedding.codeBits;
+    const gallery = catalog.map((_, k) => val.length + k);
+    const queries = val.map((s, i) => ({ s, i })).filter(({ s, i }) => s.dataset === 'grocery' && out.ok[i]);
+    const pick = (src: Float32Array, width: number, rows: number[]): Float32Array => {
+      const o = new Float32Array(rows.length * width);
+      rows.forEach((r, k) => o.set(src.subarray(r * width, (r + 1) * width), k * width));
+      return o;
+    };
+    const targets = queries.map(({ s }) => s.single.grocery_fine!);
+    const float = retrievalRecall(pick(out.embedding, d, queries.map((q) => q.i)), pick(out.embedding, d, gallery), d, targets);
+    const codes = (rows: number[]) => rows.map((r) => hexToBytes(signsToHex(out.code, r * bits, bits)));
+    const binary = binaryRecall(codes(queries.map((q) => q.i)), codes(gallery), targets);
+    const threshold = manifest.embedding.exactMatchThreshold;
+    report.retrieval = {
+      task: 'grocery val photos -> 81 catalog images',
+      queries: queries.length,
+      recall_at_1: round(float.recallAt1),
+      recall_at_5: round(float.recallAt5),
+      binary_recall_at_1: round(binary.recallAt1),
+      binary_recall_at_5: round(binary.recallAt5),
+      exact_threshold: threshold,
+      own_catalog_image_at_or_above_threshold: round(float.positives.filter((p) => p >= threshold).length / float.positives.length),
+      other_catalog_image_at_or_above_threshold: round(float.hardestNegatives.filter((n) => n >= threshold).length / float.hardestNegatives.length),
+    };
+  }
+  (report as EvalReport & { failedImages: number }).failedImages = failed;
+  await model.session.close();
+  return report;
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+export function reportMarkdown(report: EvalReport): string {
+  const lines = [`# Evaluation of ${report.model}`, ''];
+  lines.push('| head | measure | value |', '|---|---|---|');
+  for (const [head, figures] of Object.entries(report.heads)) for (const [k, v] of Object.entries(figures)) lines.push(`| ${head} | ${k} | ${v} |`);
+  if (report.retrieval) for (const [k, v] of Object.entries(report.retrieval)) lines.push(`| embedding | ${k} | ${v} |`);
+  return `${lines.join('\n')}\n`;
+}
