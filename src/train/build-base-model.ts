@@ -49,7 +49,7 @@ export async function buildBaseModel(options: BuildOptions): Promise<ModelManife
   const gemP = options.gemP ?? 3;
   const features = await extractPooledFeatures(
     samples.map((s) => s.path),
-    { backboneId: BACKBONE.id, tensor: TENSOR, pValues: [1, 3] },
+    { backboneId: BACKBONE.id, tensors: [TENSOR], pValues: [1, 3] },
   );
   const featureSeconds = (Date.now() - started) / 1000;
   log(`features: ${features.rowOf.size} images (${features.failed.length} failed) in ${featureSeconds.toFixed(0)} s`);

@@ -5,13 +5,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createProgress } from '../cli/progress.ts';
-import { isGroknetError } from '../errors.ts';
-import { DEFAULT_IMAGE_LIMITS } from '../image/limits.ts';
-import { loadForModel } from '../image/preprocess.ts';
+import { GroknetError, isGroknetError } from '../errors.ts';
 import { OnnxSession } from '../model/backend/onnxruntime.ts';
 import { backboneOnnx } from '../model/backbones/convert-backbone.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
+import { loadViewTensor } from './augment.ts';
 import { gemPoolNHWC } from './gem-pool.ts';
 
 export interface PooledFeatures {
@@ -25,23 +24,27 @@ export interface PooledFeatures {
 
 export interface ExtractOptions {
   backboneId: string;
-  tensor: string;
+  /** Backbone tensors (registry names), each pooled; their features are concatenated in this order. */
+  tensors: string[];
   pValues: number[];
   batchSize?: number;
 }
 
 export async function extractPooledFeatures(paths: readonly string[], options: ExtractOptions): Promise<PooledFeatures> {
   const spec = backboneSpec(options.backboneId);
-  const tensor = spec.tensors[options.tensor];
-  if (!tensor) throw new Error(`backbone ${spec.id} has no tensor '${options.tensor}'`);
-  const key = cacheKey(spec.id, tensor.node, options.pValues.join(','), ...paths);
+  const tensors = options.tensors.map((name) => {
+    const t = spec.tensors[name];
+    if (!t) throw new GroknetError('invalid_config', `backbone ${spec.id} has no tensor '${name}' (known: ${Object.keys(spec.tensors).join(', ')})`);
+    return t;
+  });
+  const key = cacheKey(spec.id, ...tensors.map((t) => t.node), options.pValues.join(','), ...paths);
+  const channels = tensors.reduce((sum, t) => sum + t.channels, 0);
   const file = path.join(cacheDir(), 'features', `${spec.id.replace(/\//g, '__')}-${key}`);
-  const cachedResult = await readCache(file, options.pValues, tensor.channels);
+  const cachedResult = await readCache(file, options.pValues, channels);
   if (cachedResult) return cachedResult;
 
-  const graph = await backboneOnnx(spec.id, [tensor.node]);
+  const graph = await backboneOnnx(spec.id, tensors.map((t) => t.node));
   const session = await OnnxSession.create(graph.bytes);
-  const channels = tensor.channels;
   const batchSize = options.batchSize ?? 16;
   const byP = new Map(options.pValues.map((p) => [p, new Float32Array(paths.length * channels)]));
   const rowOf = new Map<string, number>();
@@ -54,7 +57,7 @@ export async function extractPooledFeatures(paths: readonly string[], options: E
     Promise.all(
       batch.map(async (p) => {
         try {
-          return { path: p, tensor: (await loadForModel(await readFile(p), spec.input, DEFAULT_IMAGE_LIMITS)).tensor };
+          return { path: p, tensor: await loadViewTensor(p, spec.input) };
         } catch (error) {
           return { path: p, error: isGroknetError(error) ? error.code : 'not_an_image' };
         }
@@ -71,10 +74,15 @@ export async function extractPooledFeatures(paths: readonly string[], options: E
       const input = new Float32Array(per * ok.length);
       ok.forEach((item, i) => input.set(item.tensor, i * per));
       const dims = spec.input.layout === 'NHWC' ? [ok.length, h, w, 3] : [ok.length, 3, h, w];
-      const out = (await session.run(session.inputNames[0]!, input, dims, [tensor.node]))[tensor.node]!;
-      const spatial = out.data.length / (ok.length * channels);
+      const out = await session.run(session.inputNames[0]!, input, dims, tensors.map((t) => t.node));
       ok.forEach((item, i) => {
-        for (const [p, target] of byP) gemPoolNHWC(out.data, i * spatial * channels, spatial, channels, p, target, rows * channels);
+        let offset = 0;
+        for (const t of tensors) {
+          const map = out[t.node]!.data;
+          const spatial = map.length / (ok.length * t.channels);
+          for (const [p, target] of byP) gemPoolNHWC(map, i * spatial * t.channels, spatial, t.channels, p, target, rows * channels + offset);
+          offset += t.channels;
+        }
         rowOf.set(item.path, rows++);
       });
     }

@@ -1,10 +1,14 @@
 // Trains the shared layers, the classification heads and the embedding jointly on
 // pooled backbone features with TensorFlow.js. Each sample supervises only the heads its
-// dataset labels (missing labels are masked, not guessed); losses are summed with
-// weights: softmax with label smoothing per single-label head, ArcFace over product ids
-// for the embedding.
-import { readyTf, tf } from './tf.ts';
+// dataset labels (missing labels are masked, not guessed); the losses are summed with
+// weights: softmax with label smoothing per single-label head, sigmoid BCE or multi-label
+// softmax per multi-label head, ArcFace over product ids and a double-margin contrastive
+// loss over same-product pairs for the embedding. AdamW, warm-up then cosine decay,
+// checkpoints that a run can resume from, and a stop on a non-finite loss.
+import { readFile } from 'node:fs/promises';
 import type { DenseWeights } from '../model/heads/heads-graph.ts';
+import { writeAtomic } from '../model/cache.ts';
+import { readyTf, tf } from './tf.ts';
 
 export interface SingleTask {
   name: string;
@@ -12,6 +16,7 @@ export interface SingleTask {
   /** Class index per row, -1 where the row has no label for this task. */
   targets: Int32Array;
   weight: number;
+  labelSmoothing?: number;
 }
 
 export interface MultiTask {
@@ -21,6 +26,17 @@ export interface MultiTask {
   targets: Float32Array;
   /** 1 where the row is labelled for this task, 0 where unknown. */
   labelled: Uint8Array;
+  weight: number;
+  loss?: 'bce' | 'multilabel-softmax';
+}
+
+export interface PairLoss {
+  /** Row of the same product or instance to pair with each row (-1: none). */
+  partner: Int32Array;
+  /** Rows of one group show the same product; pairs across groups are negatives. */
+  group: Int32Array;
+  positiveMargin: number;
+  negativeMargin: number;
   weight: number;
 }
 
@@ -34,16 +50,23 @@ export interface FitInput {
   /** Product index per row for ArcFace (-1 where unknown). */
   productIds: Int32Array;
   productCount: number;
+  pairs?: PairLoss;
+  /** Sampling weight of each training row (e.g. its dataset's weight / its dataset's size). */
+  rowWeights?: Float32Array;
   sharedSizes: number[];
   embeddingDim: number;
   epochs: number;
   batchSize: number;
   learningRate: number;
   weightDecay: number;
+  warmupEpochs?: number;
   labelSmoothing: number;
   arcface: { scale: number; margin: number; weight: number };
   seed: number;
-  onEpoch?: (epoch: number, losses: Record<string, number>) => void;
+  checkpoint?: { file: string; everySteps: number; resume: boolean };
+  /** Stop (with a checkpoint) after this many steps in total, e.g. to split a run across sessions. */
+  stopAfterSteps?: number;
+  onEpoch?: (epoch: number, losses: Record<string, number>, seconds: number) => void;
 }
 
 export interface FitResult {
@@ -54,6 +77,7 @@ export interface FitResult {
   embedding: DenseWeights;
   /** Scores per task and the embedding for given rows, computed like the exported graph. */
   predict: (rows: Int32Array) => { probs: Record<string, Float32Array>; embedding: Float32Array };
+  steps: number;
   dispose: () => void;
 }
 
@@ -74,10 +98,117 @@ function glorot(random: () => number, inDim: number, outDim: number): Float32Arr
   return Float32Array.from({ length: inDim * outDim }, () => (random() * 2 - 1) * limit);
 }
 
+/**
+ * The batches of one epoch, a pure function of (seed, epoch) so a resumed run replays the
+ * same batches. With row weights, rows are drawn with replacement in proportion to them
+ * (datasets mixed by sampling weight); otherwise each row is seen once. With pairs, each
+ * anchor brings its partner into the batch.
+ */
+export function epochBatches(input: Pick<FitInput, 'trainRows' | 'rowWeights' | 'batchSize' | 'seed' | 'pairs'>, epoch: number): number[][] {
+  const random = rng(input.seed * 7919 + epoch + 1);
+  const rows = Array.from(input.trainRows);
+  const anchorsPerBatch = input.pairs ? Math.max(1, Math.floor(input.batchSize / 2)) : input.batchSize;
+  let order: number[];
+  if (input.rowWeights) {
+    const cumulative = new Float64Array(rows.length);
+    let total = 0;
+    rows.forEach((r, i) => {
+      total += input.rowWeights![r]!;
+      cumulative[i] = total;
+    });
+    order = Array.from({ length: rows.length }, () => {
+      const x = random() * total;
+      let lo = 0;
+      let hi = rows.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cumulative[mid]! < x) lo = mid + 1;
+        else hi = mid;
+      }
+      return rows[lo]!;
+    });
+  } else {
+    order = rows;
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+  }
+  const stepsPerEpoch = Math.ceil(rows.length / input.batchSize);
+  const batches: number[][] = [];
+  for (let s = 0; s < stepsPerEpoch; s++) {
+    const anchors = order.slice(s * anchorsPerBatch, (s + 1) * anchorsPerBatch);
+    if (anchors.length === 0) break;
+    if (!input.pairs) {
+      batches.push(anchors);
+      continue;
+    }
+    const batch = [...anchors];
+    for (const a of anchors) {
+      const p = input.pairs.partner[a]!;
+      if (p >= 0 && batch.length < input.batchSize) batch.push(p);
+    }
+    batches.push(batch);
+  }
+  return batches;
+}
+
+interface Checkpoint {
+  epoch: number;
+  step: number;
+  variables: Float32Array[];
+  optimizer: Array<{ name: string; shape: number[]; data: Float32Array }>;
+}
+
+async function saveCheckpoint(file: string, checkpoint: Checkpoint): Promise<void> {
+  const arrays = [...checkpoint.variables, ...checkpoint.optimizer.map((o) => o.data)];
+  const header = JSON.stringify({
+    format: 'groknet-checkpoint-1',
+    epoch: checkpoint.epoch,
+    step: checkpoint.step,
+    variables: checkpoint.variables.map((v) => v.length),
+    optimizer: checkpoint.optimizer.map((o) => ({ name: o.name, shape: o.shape, length: o.data.length })),
+  });
+  const headerBytes = Buffer.from(header);
+  const lengthBytes = Buffer.alloc(4);
+  lengthBytes.writeUInt32LE(headerBytes.length);
+  const body = Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
+  await writeAtomic(file, Buffer.concat([lengthBytes, headerBytes, body]));
+}
+
+async function loadCheckpoint(file: string): Promise<Checkpoint | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch {
+    return undefined;
+  }
+  const headerLength = bytes.readUInt32LE(0);
+  const header = JSON.parse(bytes.subarray(4, 4 + headerLength).toString()) as {
+    format: string;
+    epoch: number;
+    step: number;
+    variables: number[];
+    optimizer: Array<{ name: string; shape: number[]; length: number }>;
+  };
+  if (header.format !== 'groknet-checkpoint-1') throw new Error(`checkpoint ${file} has an unknown format`);
+  let offset = 4 + headerLength;
+  const take = (n: number): Float32Array => {
+    const out = new Float32Array(n);
+    Buffer.from(out.buffer).set(bytes.subarray(offset, offset + n * 4));
+    offset += n * 4;
+    return out;
+  };
+  const variables = header.variables.map(take);
+  const optimizer = header.optimizer.map((o) => ({ name: o.name, shape: o.shape, data: take(o.length) }));
+  return { epoch: header.epoch, step: header.step, variables, optimizer };
+}
+
 export async function fitHeads(input: FitInput): Promise<FitResult> {
   await readyTf();
   const random = rng(input.seed);
   const { dim } = input;
+  if (input.trainRows.length === 0) throw new Error('no training rows');
 
   // Feature standardisation from the training rows.
   const featureMean = new Float32Array(dim);
@@ -88,26 +219,19 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
   for (let j = 0; j < dim; j++) featureStd[j] = Math.sqrt(featureStd[j]! / input.trainRows.length) + 1e-6;
 
   // Unnamed variables: names are global in TF.js and would clash between runs.
-  const variable = (_name: string, shape: number[], values: Float32Array): tf.Variable => tf.variable(tf.tensor(values, shape), true);
+  const variable = (shape: number[], values: Float32Array): tf.Variable => tf.variable(tf.tensor(values, shape), true);
+  const dense = (inDim: number, outDim: number) => ({ w: variable([inDim, outDim], glorot(random, inDim, outDim)), b: variable([outDim], new Float32Array(outDim)) });
   const sharedVars: Array<{ w: tf.Variable; b: tf.Variable }> = [];
   let width = dim;
-  input.sharedSizes.forEach((size, i) => {
-    sharedVars.push({ w: variable(`shared_${i}_w`, [width, size], glorot(random, width, size)), b: variable(`shared_${i}_b`, [size], new Float32Array(size)) });
+  for (const size of input.sharedSizes) {
+    sharedVars.push(dense(width, size));
     width = size;
-  });
-  const headVars = input.tasks.map((task) => ({
-    task,
-    w: variable(`${task.name}_w`, [width, task.labels.length], glorot(random, width, task.labels.length)),
-    b: variable(`${task.name}_b`, [task.labels.length], new Float32Array(task.labels.length)),
-  }));
-  const multiVars = (input.multiTasks ?? []).map((task) => ({
-    task,
-    w: variable(`${task.name}_w`, [width, task.labels.length], glorot(random, width, task.labels.length)),
-    b: variable(`${task.name}_b`, [task.labels.length], new Float32Array(task.labels.length)),
-  }));
-  const embW = variable('emb_w', [width, input.embeddingDim], glorot(random, width, input.embeddingDim));
-  const embB = variable('emb_b', [input.embeddingDim], new Float32Array(input.embeddingDim));
-  const centres = variable('arc_centres', [input.embeddingDim, Math.max(1, input.productCount)], glorot(random, input.embeddingDim, Math.max(1, input.productCount)));
+  }
+  const headVars = input.tasks.map((task) => ({ task, ...dense(width, task.labels.length) }));
+  const multiVars = (input.multiTasks ?? []).map((task) => ({ task, ...dense(width, task.labels.length) }));
+  const emb = dense(width, input.embeddingDim);
+  const products = Math.max(1, input.productCount);
+  const centres = variable([input.embeddingDim, products], glorot(random, input.embeddingDim, products));
 
   const meanT = tf.tensor1d(featureMean);
   const stdT = tf.tensor1d(featureStd);
@@ -117,97 +241,173 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     return h;
   };
   const embed = (h: tf.Tensor2D): tf.Tensor2D => {
-    const raw = tf.add(tf.matMul(h, embW), embB) as tf.Tensor2D;
+    const raw = tf.add(tf.matMul(h, emb.w), emb.b) as tf.Tensor2D;
     return tf.div(raw, tf.add(tf.norm(raw, 2, 1, true), 1e-12)) as tf.Tensor2D;
   };
 
   const optimizer = tf.train.adam(input.learningRate);
-  const trainable = [...sharedVars.flatMap((l) => [l.w, l.b]), ...headVars.flatMap((h) => [h.w, h.b]), ...multiVars.flatMap((h) => [h.w, h.b]), embW, embB, centres];
-  const decayed = [...sharedVars.map((l) => l.w), ...headVars.map((h) => h.w), ...multiVars.map((h) => h.w), embW];
-  const order = Array.from(input.trainRows);
-  const stepsPerEpoch = Math.ceil(order.length / input.batchSize);
+  const trainable = [...sharedVars.flatMap((l) => [l.w, l.b]), ...headVars.flatMap((h) => [h.w, h.b]), ...multiVars.flatMap((h) => [h.w, h.b]), emb.w, emb.b, centres];
+  const decayed = [...sharedVars.map((l) => l.w), ...headVars.map((h) => h.w), ...multiVars.map((h) => h.w), emb.w];
+  const stepsPerEpoch = epochBatches(input, 0).length;
   const totalSteps = stepsPerEpoch * input.epochs;
-  let step = 0;
+  const warmupSteps = Math.max(1, Math.round((input.warmupEpochs ?? 1) * stepsPerEpoch));
 
-  for (let epoch = 0; epoch < input.epochs; epoch++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
+  let startEpoch = 0;
+  let skipSteps = 0;
+  let step = 0;
+  if (input.checkpoint?.resume) {
+    const saved = await loadCheckpoint(input.checkpoint.file);
+    if (saved) {
+      if (saved.variables.length !== trainable.length) throw new Error('the checkpoint does not match this configuration');
+      saved.variables.forEach((values, i) => trainable[i]!.assign(tf.tensor(values, trainable[i]!.shape)));
+      // Adam's slots are created on the first update; make them exist before restoring them.
+      if (saved.optimizer.length > 0) {
+        await optimizer.setWeights(saved.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.data, o.shape) })));
+      }
+      step = saved.step;
+      startEpoch = Math.floor(step / stepsPerEpoch);
+      skipSteps = step % stepsPerEpoch;
     }
+  }
+  const checkpointNow = async (epoch: number): Promise<void> => {
+    if (!input.checkpoint) return;
+    const weights = await optimizer.getWeights();
+    await saveCheckpoint(input.checkpoint.file, {
+      epoch,
+      step,
+      variables: trainable.map((v) => v.dataSync() as Float32Array),
+      // Float32Array.from: the iteration count is an int32 tensor, whose raw bits are not a float.
+      optimizer: await Promise.all(weights.map(async (w) => ({ name: w.name, shape: w.tensor.shape, data: Float32Array.from(await w.tensor.data()) }))),
+    });
+  };
+
+  for (let epoch = startEpoch; epoch < input.epochs; epoch++) {
+    const started = Date.now();
+    const batches = epochBatches(input, epoch);
     const sums: Record<string, number> = {};
-    for (let s = 0; s < stepsPerEpoch; s++) {
-      const rows = order.slice(s * input.batchSize, (s + 1) * input.batchSize);
-      // Cosine decay after a short warm-up.
-      const warm = Math.min(1, (step + 1) / Math.max(1, stepsPerEpoch));
+    let counted = 0;
+    for (let s = epoch === startEpoch ? skipSteps : 0; s < batches.length; s++) {
+      if (input.stopAfterSteps !== undefined && step >= input.stopAfterSteps) break;
+      const rows = batches[s]!;
+      const warm = Math.min(1, (step + 1) / warmupSteps);
       const lr = input.learningRate * warm * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
-      step++;
 
       const batch = gatherRows(input.features, dim, rows);
       const lossParts: Record<string, tf.Tensor> = {};
       const { value, grads } = tf.variableGrads(() => {
         const x = tf.tensor2d(batch, [rows.length, dim]);
         const h = trunk(x);
-        let total = tf.scalar(0);
+        let total: tf.Tensor = tf.scalar(0);
+        const add = (name: string, loss: tf.Tensor, weight: number): void => {
+          total = tf.add(total, tf.mul(loss, weight));
+          lossParts[name] = tf.keep(loss);
+        };
         for (const { task, w, b } of headVars) {
           const targets = rows.map((r) => task.targets[r]!);
-          const mask = tf.tensor1d(targets.map((t) => (t >= 0 ? 1 : 0)), 'float32');
           const count = targets.filter((t) => t >= 0).length;
           if (count === 0) continue;
+          const mask = tf.tensor1d(targets.map((t) => (t >= 0 ? 1 : 0)), 'float32');
           const onehot = tf.oneHot(tf.tensor1d(targets.map((t) => Math.max(0, t)), 'int32'), task.labels.length);
           const logits = tf.add(tf.matMul(h, w), b);
-          const loss = tf.losses.softmaxCrossEntropy(onehot, logits, mask, input.labelSmoothing, tf.Reduction.SUM);
-          const mean = tf.div(loss, count);
-          total = tf.add(total, tf.mul(mean, task.weight));
-          lossParts[task.name] = tf.keep(mean);
+          const loss = tf.losses.softmaxCrossEntropy(onehot, logits, mask, task.labelSmoothing ?? input.labelSmoothing, tf.Reduction.SUM);
+          add(task.name, tf.div(loss, count), task.weight);
         }
         for (const { task, w, b } of multiVars) {
-          const labelled = rows.filter((r) => task.labelled[r] === 1);
-          if (labelled.length === 0) continue;
+          const labelled = rows.filter((r) => task.labelled[r] === 1).length;
+          if (labelled === 0) continue;
           const L = task.labels.length;
           const targets = new Float32Array(rows.length * L);
           rows.forEach((r, i) => targets.set(task.targets.subarray(r * L, (r + 1) * L), i * L));
-          const mask = tf.tensor2d(rows.map((r) => task.labelled[r]!), [rows.length, 1]);
+          const targetT = tf.tensor2d(targets, [rows.length, L]);
+          const mask = tf.tensor1d(rows.map((r) => task.labelled[r]!), 'float32');
           const logits = tf.add(tf.matMul(h, w), b);
-          // Sigmoid cross-entropy summed over labels, averaged over the labelled rows.
-          const loss = tf.losses.sigmoidCrossEntropy(tf.tensor2d(targets, [rows.length, L]), logits, tf.mul(mask, tf.onesLike(logits)), 0, tf.Reduction.SUM);
-          const mean = tf.div(loss, labelled.length);
-          total = tf.add(total, tf.mul(mean, task.weight));
-          lossParts[task.name] = tf.keep(mean);
+          let loss: tf.Tensor;
+          if ((task.loss ?? 'bce') === 'bce') {
+            // Sigmoid cross-entropy summed over labels, averaged over the labelled rows.
+            loss = tf.losses.sigmoidCrossEntropy(targetT, logits, tf.mul(tf.expandDims(mask, 1), tf.onesLike(logits)), 0, tf.Reduction.SUM);
+          } else {
+            // Multi-label softmax: cross-entropy against the present labels, spread evenly.
+            const norm = tf.maximum(tf.sum(targetT, 1, true), 1);
+            loss = tf.sum(tf.mul(mask, tf.neg(tf.sum(tf.mul(tf.div(targetT, norm), tf.logSoftmax(logits)), 1))));
+          }
+          add(task.name, tf.div(loss, labelled), task.weight);
         }
         const productTargets = rows.map((r) => input.productIds[r]!);
         const withProduct = productTargets.filter((p) => p >= 0).length;
-        if (withProduct > 0) {
-          const e = embed(h);
+        const needsEmbedding = (withProduct > 0 && input.arcface.weight > 0) || input.pairs;
+        const e = needsEmbedding ? embed(h) : undefined;
+        if (e && withProduct > 0 && input.arcface.weight > 0) {
           const c = tf.div(centres, tf.add(tf.norm(centres, 2, 0, true), 1e-12));
           const cos = tf.clipByValue(tf.matMul(e, c), -1 + 1e-6, 1 - 1e-6);
-          const onehot = tf.oneHot(tf.tensor1d(productTargets.map((p) => Math.max(0, p)), 'int32'), Math.max(1, input.productCount));
+          const onehot = tf.oneHot(tf.tensor1d(productTargets.map((p) => Math.max(0, p)), 'int32'), products);
           // ArcFace: the target logit is cos(theta + m) = cos cos m - sin sin m.
           const sin = tf.sqrt(tf.sub(1, tf.square(cos)));
           const withMargin = tf.sub(tf.mul(cos, Math.cos(input.arcface.margin)), tf.mul(sin, Math.sin(input.arcface.margin)));
           const logits = tf.mul(tf.add(tf.mul(onehot, withMargin), tf.mul(tf.sub(1, onehot), cos)), input.arcface.scale);
           const mask = tf.tensor1d(productTargets.map((p) => (p >= 0 ? 1 : 0)), 'float32');
-          const loss = tf.div(tf.losses.softmaxCrossEntropy(onehot, logits, mask, 0, tf.Reduction.SUM), withProduct);
-          total = tf.add(total, tf.mul(loss, input.arcface.weight));
-          lossParts.arcface = tf.keep(loss);
+          add('arcface', tf.div(tf.losses.softmaxCrossEntropy(onehot, logits, mask, 0, tf.Reduction.SUM), withProduct), input.arcface.weight);
+        }
+        if (e && input.pairs) {
+          // Double-margin contrastive loss over all pairs in the batch: same group -> similarity
+          // above the positive margin, different group -> below the negative margin.
+          const n = rows.length;
+          const pos = new Float32Array(n * n);
+          const neg = new Float32Array(n * n);
+          for (let i = 0; i < n; i++) {
+            for (let j = 0; j < n; j++) {
+              if (i === j) continue;
+              const same = input.pairs.group[rows[i]!] === input.pairs.group[rows[j]!] && input.pairs.group[rows[i]!]! >= 0;
+              if (same) pos[i * n + j] = 1;
+              else neg[i * n + j] = 1;
+            }
+          }
+          const posCount = pos.reduce((a, b) => a + b, 0);
+          const negCount = neg.reduce((a, b) => a + b, 0);
+          if (posCount > 0 && negCount > 0) {
+            const sims = tf.matMul(e, e, false, true);
+            const posLoss = tf.div(tf.sum(tf.mul(tf.tensor2d(pos, [n, n]), tf.square(tf.relu(tf.sub(input.pairs.positiveMargin, sims))))), posCount);
+            const negLoss = tf.div(tf.sum(tf.mul(tf.tensor2d(neg, [n, n]), tf.square(tf.relu(tf.sub(sims, input.pairs.negativeMargin))))), negCount);
+            add('contrastive', tf.add(posLoss, negLoss), input.pairs.weight);
+          }
         }
         return total as tf.Scalar;
       }, trainable);
       const totalValue = (await value.data())[0]!;
       if (!Number.isFinite(totalValue)) {
-        throw new Error(`training diverged: loss is ${totalValue} at epoch ${epoch + 1}, step ${s + 1}`);
+        tf.dispose([value, ...Object.values(grads), ...Object.values(lossParts)]);
+        throw new Error(
+          `training diverged: loss is ${totalValue} at epoch ${epoch + 1}, step ${s + 1}${input.checkpoint ? '; the last good checkpoint is kept' : ''}`,
+        );
       }
-      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+      // Every variable, in a fixed order: Adam keys its moments by position, so a variable a
+      // batch does not reach (no rows for its head) gets a zero gradient rather than a shift.
+      const zeros: tf.Tensor[] = [];
+      optimizer.applyGradients(
+        trainable.map((v) => {
+          const g = grads[v.name] ?? zeros[zeros.push(tf.zerosLike(v)) - 1]!;
+          return { name: v.name, tensor: g };
+        }),
+      );
+      tf.dispose(zeros);
       // Decoupled weight decay (AdamW) on kernels only.
       tf.tidy(() => {
         for (const v of decayed) v.assign(tf.mul(v, 1 - lr * input.weightDecay));
       });
       for (const [name, t] of Object.entries(lossParts)) sums[name] = (sums[name] ?? 0) + (await t.data())[0]!;
+      counted++;
       tf.dispose([value, ...Object.values(grads), ...Object.values(lossParts)]);
+      step++;
+      if (input.checkpoint && input.checkpoint.everySteps > 0 && step % input.checkpoint.everySteps === 0) await checkpointNow(epoch);
     }
+    if (input.stopAfterSteps !== undefined && step >= input.stopAfterSteps) {
+      if (input.checkpoint) await checkpointNow(epoch);
+      break;
+    }
+    if (input.checkpoint) await checkpointNow(epoch + 1);
     const means: Record<string, number> = {};
-    for (const [name, total] of Object.entries(sums)) means[name] = total / stepsPerEpoch;
-    input.onEpoch?.(epoch + 1, means);
+    for (const [name, total] of Object.entries(sums)) means[name] = total / Math.max(1, counted);
+    input.onEpoch?.(epoch + 1, means, (Date.now() - started) / 1000);
   }
 
   const toDense = (w: tf.Variable, b: tf.Variable): DenseWeights => ({
@@ -217,15 +417,22 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     outDim: w.shape[1]!,
   });
 
-  const predict = (rows: Int32Array): { probs: Record<string, Float32Array>; embedding: Float32Array } =>
-    tf.tidy(() => {
-      const x = tf.tensor2d(gatherRows(input.features, dim, Array.from(rows)), [rows.length, dim]);
-      const h = trunk(x);
-      const probs: Record<string, Float32Array> = {};
-      for (const { task, w, b } of headVars) probs[task.name] = tf.softmax(tf.add(tf.matMul(h, w), b)).dataSync() as Float32Array;
-      for (const { task, w, b } of multiVars) probs[task.name] = tf.sigmoid(tf.add(tf.matMul(h, w), b)).dataSync() as Float32Array;
-      return { probs, embedding: embed(h).dataSync() as Float32Array };
-    });
+  const predict = (rows: Int32Array): { probs: Record<string, Float32Array>; embedding: Float32Array } => {
+    const probs: Record<string, Float32Array> = {};
+    for (const t of [...headVars, ...multiVars]) probs[t.task.name] = new Float32Array(rows.length * t.task.labels.length);
+    const embedding = new Float32Array(rows.length * input.embeddingDim);
+    // In chunks, so predicting every row never builds one giant tensor.
+    for (let start = 0; start < rows.length; start += 1024) {
+      const chunk = rows.subarray(start, start + 1024);
+      tf.tidy(() => {
+        const h = trunk(tf.tensor2d(gatherRows(input.features, dim, Array.from(chunk)), [chunk.length, dim]));
+        for (const { task, w, b } of headVars) probs[task.name]!.set(tf.softmax(tf.add(tf.matMul(h, w), b)).dataSync(), start * task.labels.length);
+        for (const { task, w, b } of multiVars) probs[task.name]!.set(tf.sigmoid(tf.add(tf.matMul(h, w), b)).dataSync(), start * task.labels.length);
+        embedding.set(embed(h).dataSync(), start * input.embeddingDim);
+      });
+    }
+    return { probs, embedding };
+  };
 
   return {
     featureMean,
@@ -235,8 +442,9 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       ...headVars.map(({ task, w, b }) => ({ name: task.name, kind: 'single' as const, dense: toDense(w, b) })),
       ...multiVars.map(({ task, w, b }) => ({ name: task.name, kind: 'multi' as const, dense: toDense(w, b) })),
     ],
-    embedding: toDense(embW, embB),
+    embedding: toDense(emb.w, emb.b),
     predict,
+    steps: step,
     dispose: () => {
       tf.dispose([...trainable, meanT, stdT]);
       optimizer.dispose();

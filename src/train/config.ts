@@ -1,0 +1,111 @@
+// The declarative training configuration (JSON), validated with Zod: datasets with their
+// adapters and sampling weights, tasks (head, loss, weight), model shape, optimiser and
+// schedule, seed. Unknown fields are errors, so a typo never silently changes a run.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { GroknetError } from '../errors.ts';
+
+const headName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'head names are lower_snake_case');
+
+export const datasetConfigSchema = z.strictObject({
+  name: z.string().min(1),
+  adapter: z.enum(['clothing', 'grocery', 'clothing-parsing', 'fashion-mnist', 'folder', 'csv', 'jsonl']),
+  /** Folder (or file for csv/jsonl), relative to the config file. */
+  path: z.string().min(1),
+  /** Relative share of this dataset in each training batch. */
+  weight: z.number().positive().default(1),
+  /** Keep at most this many training images (a stable subset), e.g. for Fashion-MNIST. */
+  limit: z.number().int().positive().optional(),
+  /** Validation share for adapters without their own split. */
+  valFraction: z.number().min(0.01).max(0.5).default(0.15),
+  /** Augmented views per training image: 0 keeps the original only; 1 adds a mirrored view; 2 adds a crop. */
+  views: z.number().int().min(0).max(2).default(1),
+  /** For folder/csv/jsonl: the head their labels train. */
+  head: headName.optional(),
+});
+
+export const taskConfigSchema = z.discriminatedUnion('loss', [
+  z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1) }),
+  z.strictObject({ head: headName, loss: z.enum(['bce', 'multilabel-softmax']), dataset: z.string(), field: z.string().default('tags'), weight: z.number().positive().default(1) }),
+  z.strictObject({ head: z.literal('embedding'), loss: z.literal('arcface'), weight: z.number().positive().default(1), scale: z.number().positive().default(24), margin: z.number().min(0).max(1).default(0.3) }),
+  z.strictObject({
+    head: z.literal('embedding'),
+    loss: z.literal('contrastive'),
+    weight: z.number().positive().default(1),
+    /** Same-product pairs should reach this cosine similarity; other pairs stay below the negative margin. */
+    positiveMargin: z.number().min(-1).max(1).default(0.8),
+    negativeMargin: z.number().min(-1).max(1).default(0.3),
+  }),
+]);
+
+export const trainConfigSchema = z.strictObject({
+  name: z.string().min(1).default('groknet-base'),
+  version: z.string().min(1).default('0.1.0'),
+  seed: z.number().int().min(0).default(7),
+  datasets: z.array(datasetConfigSchema).min(1),
+  tasks: z.array(taskConfigSchema).min(1),
+  model: z.strictObject({
+    backbone: z.string().default('nsfwjs/mobilenet_v2_mid'),
+    /** Backbone tensors (names from its registry entry) pooled and concatenated. */
+    tensors: z.array(z.string()).min(1).default(['conv_1']),
+    gemP: z.number().min(1).max(8).default(3),
+    shared: z.array(z.number().int().min(8).max(4096)).default([512]),
+    embeddingDim: z.number().int().min(8).max(1024).default(256),
+    codeBits: z.number().int().min(8).max(1024).default(256),
+  }),
+  optimizer: z.strictObject({
+    name: z.enum(['adamw']).default('adamw'),
+    learningRate: z.number().positive().max(1).default(2e-3),
+    weightDecay: z.number().min(0).max(1).default(1e-2),
+    epochs: z.number().int().min(1).max(1000).default(20),
+    batchSize: z.number().int().min(2).max(4096).default(128),
+    warmupEpochs: z.number().min(0).default(1),
+  }),
+  /** Checkpoint every N steps (0: only at the end of each epoch). */
+  checkpointEvery: z.number().int().min(0).default(0),
+});
+
+export type TrainConfig = z.infer<typeof trainConfigSchema>;
+export type DatasetConfig = z.infer<typeof datasetConfigSchema>;
+export type TaskConfig = z.infer<typeof taskConfigSchema>;
+
+export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig {
+  const parsed = trainConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.slice(0, 6).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new GroknetError('invalid_config', `${where}: ${problems}`);
+  }
+  const config = parsed.data;
+  const names = new Set<string>();
+  for (const d of config.datasets) {
+    if (names.has(d.name)) throw new GroknetError('invalid_config', `${where}: dataset '${d.name}' is declared twice`);
+    names.add(d.name);
+  }
+  for (const task of config.tasks) {
+    if ('dataset' in task && !names.has(task.dataset)) {
+      throw new GroknetError('invalid_config', `${where}: task '${task.head}' reads dataset '${task.dataset}', which is not declared`);
+    }
+  }
+  return config;
+}
+
+/** Reads a config file; dataset paths become absolute, relative to the file. */
+export async function readTrainConfig(file: string): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new GroknetError('file_not_found', `no config file at ${path.basename(file)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new GroknetError('invalid_config', `${path.basename(file)} is not valid JSON (${(error as Error).message})`);
+  }
+  const config = parseTrainConfig(json, path.basename(file));
+  const base = path.dirname(path.resolve(file));
+  for (const d of config.datasets) d.path = path.resolve(base, d.path);
+  return config;
+}

@@ -1,0 +1,101 @@
+// Adapter for Fashion-MNIST in IDX format (Debian's dataset-fashion-mnist puts it in
+// /usr/share/datasets/fashion-mnist). Images are addressed as "<images file>#<index>" and
+// turned into small PNGs on demand, so every image goes through the same image pipeline
+// (and the same backbone) as a photo.
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import sharp from 'sharp';
+import { GroknetError } from '../../errors.ts';
+import type { LabelledDataset, Sample } from './types.ts';
+
+export const FASHION_MNIST_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+export interface IdxImages {
+  count: number;
+  rows: number;
+  cols: number;
+  pixels: Uint8Array;
+}
+
+export function parseIdx(bytes: Uint8Array, where: string): { dims: number[]; data: Uint8Array } {
+  if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08) throw new GroknetError('invalid_labels', `${where} is not an unsigned-byte IDX file`);
+  const rank = bytes[3]!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+  const offset = 4 + 4 * rank;
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (bytes.length < offset + size) throw new GroknetError('truncated', `${where} holds fewer values than its header declares`);
+  return { dims, data: bytes.subarray(offset, offset + size) };
+}
+
+const cache = new Map<string, Promise<IdxImages>>();
+
+async function readIdxFile(file: string): Promise<Uint8Array> {
+  const raw = new Uint8Array(await readFile(file));
+  return file.endsWith('.gz') ? new Uint8Array(gunzipSync(raw)) : raw;
+}
+
+export function idxImages(file: string): Promise<IdxImages> {
+  let entry = cache.get(file);
+  if (!entry) {
+    entry = readIdxFile(file).then((bytes) => {
+      const { dims, data } = parseIdx(bytes, path.basename(file));
+      if (dims.length !== 3) throw new GroknetError('invalid_labels', `${path.basename(file)} is not an image IDX file`);
+      return { count: dims[0]!, rows: dims[1]!, cols: dims[2]!, pixels: data };
+    });
+    cache.set(file, entry);
+  }
+  return entry;
+}
+
+/** PNG bytes of image `index` of an IDX images file. */
+export async function idxImagePng(file: string, index: number): Promise<Buffer> {
+  const images = await idxImages(file);
+  if (!Number.isInteger(index) || index < 0 || index >= images.count) throw new GroknetError('invalid_argument', `image ${index} is outside ${path.basename(file)}`);
+  const size = images.rows * images.cols;
+  const pixels = Buffer.from(images.pixels.subarray(index * size, (index + 1) * size));
+  return sharp(pixels, { raw: { width: images.cols, height: images.rows, channels: 1 } }).png().toBuffer();
+}
+
+export async function loadFashionMnist(root: string, options: { limit?: number } = {}): Promise<LabelledDataset> {
+  const samples: Sample[] = [];
+  for (const [split, prefix] of [['train', 'train'], ['val', 't10k']] as const) {
+    const imagesFile = [`${prefix}-images-idx3-ubyte.gz`, `${prefix}-images-idx3-ubyte`].map((f) => path.join(root, f));
+    const labelsFile = [`${prefix}-labels-idx1-ubyte.gz`, `${prefix}-labels-idx1-ubyte`].map((f) => path.join(root, f));
+    const images = await firstReadable(imagesFile);
+    const labelBytes = await firstReadable(labelsFile);
+    const labels = parseIdx(await readIdxFile(labelBytes), path.basename(labelBytes)).data;
+    const { count } = await idxImages(images);
+    if (labels.length !== count) throw new GroknetError('invalid_labels', `${path.basename(labelBytes)} has ${labels.length} labels for ${count} images`);
+    for (let i = 0; i < count; i++) {
+      if (labels[i]! >= FASHION_MNIST_LABELS.length) throw new GroknetError('invalid_labels', `label ${labels[i]} is not a Fashion-MNIST class`);
+      // The public test split is this dataset's validation split ("val"); training may be limited to a stable subset.
+      samples.push({ path: `${images}#${i}`, dataset: 'fashion-mnist', single: { fashion_mnist: labels[i]! }, split });
+    }
+  }
+  const limited = limitTrain(samples, options.limit);
+  return { name: 'fashion-mnist', tasks: { fashion_mnist: FASHION_MNIST_LABELS }, samples: limited };
+}
+
+/** Keeps every validation sample and a stable, evenly spread subset of training samples. */
+export function limitTrain(samples: Sample[], limit: number | undefined): Sample[] {
+  if (limit === undefined) return samples;
+  const train = samples.filter((s) => s.split === 'train');
+  if (train.length <= limit) return samples;
+  const step = train.length / limit;
+  const keep = new Set(Array.from({ length: limit }, (_, i) => train[Math.floor(i * step)]!));
+  return samples.filter((s) => s.split !== 'train' || keep.has(s));
+}
+
+async function firstReadable(files: string[]): Promise<string> {
+  for (const f of files) {
+    try {
+      await access(f);
+      return f;
+    } catch {
+      // try the next name
+    }
+  }
+  throw new GroknetError('file_not_found', `none of ${files.map((f) => path.basename(f)).join(', ')} exists (apt-get install dataset-fashion-mnist)`);
+}
