@@ -29,6 +29,13 @@ export const ERROR_MESSAGES = {
   // service
   unauthorized: 'A valid API key is required',
   overloaded: 'The service is busy; retry later',
+  rate_limited: 'Too many requests from this client; retry later',
+  timeout: 'The request took too long and was abandoned; retry later',
+  unavailable: 'The service is not ready for this request',
+  writes_disabled: 'Writing is disabled on this server: configure an API key (GROKNET_API_KEY) or start it with --allow-anonymous-writes',
+  forbidden: 'This request is not allowed',
+  route_not_found: 'No such endpoint',
+  unsupported_media_type: 'This endpoint does not accept that content type',
   internal: 'Something went wrong inside groknet',
 } as const;
 

@@ -1,0 +1,130 @@
+// Shared state of one open catalog: the LanceDB connection, the manifest pointer and the
+// currently active table. Every verb (insert.ts, get.ts, ...) takes this context.
+
+import * as lancedb from '@lancedb/lancedb';
+import type { Connection, Table } from '@lancedb/lancedb';
+import { resolve } from 'node:path';
+import { GroknetError } from '../errors.ts';
+import { withDirLock } from './lock.ts';
+import { manifestStamp, readManifest, tableName, writeManifest, type Manifest } from './manifest.ts';
+import { buildSchema, layoutFromSchema, type TableLayout } from './schema.ts';
+
+export interface ActiveTable {
+  name: string;
+  table: Table;
+  layout: TableLayout;
+}
+
+export class CatalogContext {
+  private active: ActiveTable | undefined;
+  private stamp = '';
+
+  private constructor(
+    readonly dir: string,
+    readonly db: Connection,
+    private manifestValue: Manifest,
+  ) {}
+
+  static async open(dir: string, embeddingDim: number | undefined): Promise<CatalogContext> {
+    const absolute = resolve(dir);
+    if (embeddingDim !== undefined && (!Number.isInteger(embeddingDim) || embeddingDim < 1 || embeddingDim > 65536)) {
+      throw new GroknetError('invalid_argument', 'embeddingDim must be a positive integer');
+    }
+    let db: Connection;
+    try {
+      // readConsistencyInterval 0: every read sees commits made by other processes (queue workers).
+      db = await lancedb.connect(absolute, { readConsistencyInterval: 0 });
+    } catch (error) {
+      throw new GroknetError('store_error', `cannot open catalog at ${dir}`, { cause: error });
+    }
+    const manifest = await withDirLock(absolute, async () => {
+      const existing = await readManifest(absolute);
+      if (existing) return existing;
+      if (embeddingDim === undefined) {
+        throw new GroknetError('invalid_argument', 'a new catalog needs embeddingDim (from the analyzer)');
+      }
+      const created: Manifest = { format: 1, table: tableName(1), generation: 1, embeddingDim };
+      await writeManifest(absolute, created);
+      return created;
+    });
+    if (embeddingDim !== undefined && manifest.embeddingDim !== embeddingDim) {
+      throw new GroknetError(
+        'model_mismatch',
+        `catalog embeddings have ${manifest.embeddingDim} dimensions, the analyzer gives ${embeddingDim}`,
+      );
+    }
+    const ctx = new CatalogContext(absolute, db, manifest);
+    ctx.stamp = await manifestStamp(absolute);
+    return ctx;
+  }
+
+  get manifest(): Manifest {
+    return this.manifestValue;
+  }
+
+  withWriteLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withDirLock(this.dir, fn);
+  }
+
+  /** Picks up a swap made by reindex in this or another process. */
+  private async refreshManifest(): Promise<void> {
+    const stamp = await manifestStamp(this.dir);
+    if (stamp === this.stamp) return;
+    const manifest = await readManifest(this.dir);
+    if (!manifest) throw new GroknetError('store_error', 'catalog.json disappeared');
+    this.manifestValue = manifest;
+    this.stamp = stamp;
+  }
+
+  /** The table readers should use now; undefined until the first product is written. */
+  async current(): Promise<ActiveTable | undefined> {
+    await this.refreshManifest();
+    const name = this.manifestValue.table;
+    if (this.active?.name === name) return this.active;
+    const table = await this.openIfExists(name);
+    if (!table) return undefined;
+    this.active?.table.close();
+    this.active = { name, table, layout: layoutFromSchema(await table.schema()) };
+    return this.active;
+  }
+
+  async openIfExists(name: string): Promise<Table | undefined> {
+    const names = await this.db.tableNames();
+    if (!names.includes(name)) return undefined;
+    return this.db.openTable(name);
+  }
+
+  /** Creates (or, after a crash, reuses) the table named by the manifest. Call under the write lock. */
+  async createActive(layout: TableLayout): Promise<ActiveTable> {
+    const name = this.manifestValue.table;
+    const table = await this.createTable(name, layout);
+    this.active = { name, table, layout: layoutFromSchema(await table.schema()) };
+    return this.active;
+  }
+
+  async createTable(name: string, layout: TableLayout): Promise<Table> {
+    try {
+      return await this.db.createEmptyTable(name, buildSchema(layout), { mode: 'create', existOk: true });
+    } catch (error) {
+      throw new GroknetError('store_error', `cannot create table ${name}`, { cause: error });
+    }
+  }
+
+  /** Points readers at a new table (reindex). Keeps the previous one for open readers, drops older ones. */
+  async swapTo(name: string, generation: number, embeddingDim: number): Promise<void> {
+    const old = this.manifestValue;
+    const next: Manifest = { format: 1, table: name, generation, embeddingDim, previousTable: old.table };
+    await writeManifest(this.dir, next);
+    this.manifestValue = next;
+    this.stamp = await manifestStamp(this.dir);
+    if (old.previousTable && old.previousTable !== name) {
+      await this.db.dropTable(old.previousTable).catch(() => undefined);
+    }
+  }
+
+  close(): void {
+    this.active?.table.close();
+    this.active = undefined;
+    this.db.close();
+  }
+}

@@ -1,0 +1,246 @@
+// ingest: SOURCE -> catalog, in batches. Idempotent and resumable by content hash: a listing
+// whose fields and image bytes are already stored is "unchanged" and costs one look-up, so
+// re-running after a crash (or a kill -9) only redoes the batch that was in flight. Every
+// bad row or image is reported and skipped; nothing but a wrong model aborts the run.
+
+import { relative } from 'node:path';
+import { GroknetError, isGroknetError } from '../errors.ts';
+import type { Analysis, Analyzer } from '../model/types.ts';
+import { analyzeDistinct } from './analyze.ts';
+import { productHash } from './hash.ts';
+import { readImageFile, type ImageBytes } from './image-file.ts';
+import { ProgressTracker, type IngestProgress } from './progress.ts';
+import { failureOf, readSource, type FailedItem, type Listing } from './sources.ts';
+import type { CatalogStore, ProductInput } from './types.ts';
+
+export type { FailedItem, Listing } from './sources.ts';
+export type { IngestProgress } from './progress.ts';
+
+export const DEFAULT_BATCH_SIZE = 32;
+
+export interface IngestOptions {
+  catalog: CatalogStore;
+  analyzer: Analyzer;
+  /** Listings per batch; each batch is one atomic catalog write. */
+  batchSize?: number;
+  onProgress?: (progress: IngestProgress) => void;
+  /** Stops between batches; what was written stays written. */
+  signal?: AbortSignal;
+  /** Build indexes and compact at the end (default true). */
+  optimize?: boolean;
+}
+
+export interface IngestSummary {
+  total: number;
+  indexed: number;
+  unchanged: number;
+  failed: FailedItem[];
+  /** Non-image files found in a folder source. */
+  ignored: number;
+  aborted: boolean;
+  elapsedMs: number;
+}
+
+interface Prepared {
+  listing: Listing;
+  images: ImageBytes[];
+  hash: string;
+}
+
+/** Refuses to mix models: embeddings of two models cannot be compared. */
+export async function assertCompatible(catalog: CatalogStore, analyzer: Analyzer): Promise<void> {
+  const info = await catalog.info();
+  if (info.embeddingDim !== analyzer.embeddingDim) {
+    throw new GroknetError('model_mismatch', `catalog has ${info.embeddingDim}-d embeddings, analyzer ${analyzer.embeddingDim}-d`);
+  }
+  if (info.modelVersion !== undefined && info.modelVersion !== analyzer.modelVersion) {
+    throw new GroknetError('model_mismatch', `catalog holds ${info.modelVersion}, analyzer is ${analyzer.modelVersion}`);
+  }
+}
+
+function imageItem(listing: Listing, path: string, root: string | undefined): string {
+  return `${listing.item}: ${root ? relative(root, path) : path}`;
+}
+
+/**
+ * Reads a listing's images. Unreadable images are reported and dropped; a listing left
+ * without any image fails as a whole, with its first image's reason.
+ */
+async function prepare(listing: Listing, failed: FailedItem[], root: string | undefined): Promise<Prepared | undefined> {
+  const images: ImageBytes[] = [];
+  const problems: FailedItem[] = [];
+  for (const path of listing.images) {
+    try {
+      images.push(await readImageFile(path));
+    } catch (error) {
+      problems.push(failureOf(imageItem(listing, path, root), error));
+    }
+  }
+  if (images.length === 0) {
+    const first = problems[0];
+    failed.push({ item: listing.item, code: first?.code ?? 'invalid_argument', message: first?.message ?? 'no images' });
+    return undefined;
+  }
+  failed.push(...problems);
+  return { listing, images, hash: hashOf(listing, images) };
+}
+
+function hashOf(listing: Listing, images: readonly ImageBytes[]): string {
+  return productHash({ ...listing, images: images.map((i) => ({ path: i.path, contentHash: i.contentHash })) });
+}
+
+function toInput(listing: Listing, images: ImageBytes[], analyses: Map<string, Analysis>): ProductInput {
+  return {
+    id: listing.id,
+    title: listing.title,
+    description: listing.description,
+    price: listing.price,
+    currency: listing.currency,
+    attributes: listing.attributes,
+    images: images.map((image) => ({
+      path: image.path,
+      contentHash: image.contentHash,
+      analysis: analyses.get(image.contentHash)!,
+    })),
+  };
+}
+
+/** Writes a batch; if the batch write is refused, retries product by product to isolate the culprit. */
+async function write(catalog: CatalogStore, inputs: ProductInput[], items: Map<string, string>, failed: FailedItem[]): Promise<number> {
+  if (inputs.length === 0) return 0;
+  try {
+    return (await catalog.insertProducts(inputs)).written;
+  } catch (error) {
+    if (inputs.length === 1 || (isGroknetError(error) && error.code === 'model_mismatch')) {
+      for (const input of inputs) failed.push(failureOf(items.get(input.id) ?? input.id, error));
+      return 0;
+    }
+    let written = 0;
+    for (const input of inputs) written += await write(catalog, [input], items, failed);
+    return written;
+  }
+}
+
+interface BatchResult {
+  indexed: number;
+  unchanged: number;
+}
+
+async function ingestBatch(
+  batch: readonly Listing[],
+  options: IngestOptions,
+  failed: FailedItem[],
+  root: string | undefined,
+): Promise<BatchResult> {
+  const { catalog, analyzer } = options;
+  const prepared: Prepared[] = [];
+  for (const listing of batch) {
+    const p = await prepare(listing, failed, root);
+    if (p) prepared.push(p);
+  }
+  const stored = await catalog.getProductHashes(prepared.map((p) => p.listing.id));
+  const changed = prepared.filter((p) => stored.get(p.listing.id) !== p.hash);
+  const unchanged = prepared.length - changed.length;
+  if (changed.length === 0) return { indexed: 0, unchanged };
+
+  const allImages = changed.flatMap((p) => p.images);
+  const known = await catalog.analysesByHash(allImages.map((i) => i.contentHash));
+  const results = await analyzeDistinct(analyzer, allImages, known);
+
+  const inputs: ProductInput[] = [];
+  const items = new Map<string, string>();
+  let alsoUnchanged = 0;
+  for (const p of changed) {
+    const good: ImageBytes[] = [];
+    const problems: FailedItem[] = [];
+    for (const image of p.images) {
+      const result = results.get(image.contentHash);
+      if (result instanceof GroknetError) problems.push(failureOf(imageItem(p.listing, image.path, root), result));
+      else if (result) good.push(image);
+    }
+    if (good.length === 0) {
+      const first = problems[0]!;
+      failed.push({ item: p.listing.item, code: first.code, message: first.message });
+      continue;
+    }
+    failed.push(...problems);
+    // An image the analyzer rejects is left out of the stored product, and so of its hash:
+    // compare again without it, or such a listing would be rewritten on every run.
+    if (good.length < p.images.length && stored.get(p.listing.id) === hashOf(p.listing, good)) {
+      alsoUnchanged++;
+      continue;
+    }
+    const analyses = new Map<string, Analysis>();
+    for (const image of good) analyses.set(image.contentHash, results.get(image.contentHash) as Analysis);
+    inputs.push(toInput(p.listing, good, analyses));
+    items.set(p.listing.id, p.listing.item);
+  }
+  const indexed = await write(catalog, inputs, items, failed);
+  return { indexed, unchanged: unchanged + alsoUnchanged };
+}
+
+/** Ingests listings that are already parsed (the queue worker uses this for one job). */
+export async function ingestListings(
+  listings: readonly Listing[],
+  options: IngestOptions & { root?: string; tracker?: ProgressTracker },
+): Promise<Omit<IngestSummary, 'ignored' | 'total'>> {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    throw new GroknetError('invalid_argument', 'batchSize must be 1-10000');
+  }
+  await assertCompatible(options.catalog, options.analyzer);
+  const tracker = options.tracker ?? new ProgressTracker(listings.length, options.onProgress);
+  const failed: FailedItem[] = [];
+  let indexed = 0;
+  let unchanged = 0;
+  let aborted = false;
+  for (let i = 0; i < listings.length; i += batchSize) {
+    if (options.signal?.aborted) {
+      aborted = true;
+      break;
+    }
+    const batch = listings.slice(i, i + batchSize);
+    const failedBefore = failed.length;
+    const result = await ingestBatch(batch, options, failed, options.root);
+    indexed += result.indexed;
+    unchanged += result.unchanged;
+    tracker.done += batch.length;
+    tracker.indexed += result.indexed;
+    tracker.unchanged += result.unchanged;
+    tracker.failedItems += failed.length - failedBefore;
+    tracker.report();
+  }
+  return { indexed, unchanged, failed, aborted, elapsedMs: performance.now() - started };
+}
+
+export async function ingest(source: string, options: IngestOptions): Promise<IngestSummary> {
+  const started = performance.now();
+  await assertCompatible(options.catalog, options.analyzer);
+  const parsed = await readSource(source);
+  const listings: Listing[] = [];
+  const failed: FailedItem[] = [];
+  for (const entry of parsed.entries) {
+    if ('listing' in entry) listings.push(entry.listing);
+    else failed.push(entry.failure);
+  }
+  const tracker = new ProgressTracker(parsed.entries.length, options.onProgress);
+  tracker.done = failed.length;
+  tracker.failedItems = failed.length;
+  tracker.report();
+
+  const result = await ingestListings(listings, { ...options, root: parsed.root, tracker });
+  // Also when nothing new was written: a previous run may have been killed before this step.
+  if (options.optimize !== false && (result.indexed > 0 || !(await options.catalog.hasTextIndex()))) {
+    await options.catalog.optimize();
+  }
+  return {
+    total: parsed.entries.length,
+    indexed: result.indexed,
+    unchanged: result.unchanged,
+    failed: [...failed, ...result.failed],
+    ignored: parsed.ignored,
+    aborted: result.aborted,
+    elapsedMs: performance.now() - started,
+  };
+}

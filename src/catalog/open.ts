@@ -1,0 +1,65 @@
+// openCatalog: the CatalogStore over a LanceDB directory, wiring each verb to the context.
+
+import type { Analyzer } from '../model/types.ts';
+import { filterableColumns } from './columns.ts';
+import { CatalogContext } from './context.ts';
+import { countProducts } from './count.ts';
+import { deleteProduct } from './delete.ts';
+import { getProduct } from './get.ts';
+import { hasTextIndex, optimize, type OptimizeOptions } from './indexes.ts';
+import { insertProducts } from './insert.ts';
+import { listProducts } from './list.ts';
+import { analysesByHash, getProductHashes, hasImageHash } from './lookup.ts';
+import { reindex } from './reindex.ts';
+import { headColumn, scoreColumn } from './schema.ts';
+import type { CatalogInfo, CatalogStore, ReindexOptions } from './types.ts';
+import { vocabularies } from './vocabularies.ts';
+
+export const DEFAULT_DATA_DIR = './data';
+
+export interface OpenCatalogOptions {
+  /** Dimension of the analyzer's embeddings. Required to create a catalog; checked when opening one. */
+  embeddingDim?: number;
+  /** Overrides when the IVF_PQ index is built (tests use a small value). */
+  vectorIndexThreshold?: number;
+}
+
+export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenCatalogOptions = {}): Promise<CatalogStore> {
+  const ctx = await CatalogContext.open(dir, options.embeddingDim);
+  const optimizeOptions: OptimizeOptions =
+    options.vectorIndexThreshold === undefined ? {} : { vectorIndexThreshold: options.vectorIndexThreshold };
+
+  return {
+    dir: ctx.dir,
+    async info(): Promise<CatalogInfo> {
+      const active = await ctx.current();
+      return {
+        dir: ctx.dir,
+        embeddingDim: ctx.manifest.embeddingDim,
+        modelVersion: active?.layout.modelVersion,
+        codeBits: active?.layout.codeBits,
+        heads: Object.fromEntries(
+          Object.entries(active?.layout.heads ?? {}).map(([column, head]) => [
+            head,
+            { labelColumn: headColumn(column), scoreColumn: scoreColumn(column) },
+          ]),
+        ),
+        filterColumns: active ? [...filterableColumns(active.layout)] : [],
+      };
+    },
+    insertProducts: (products) => insertProducts(ctx, products),
+    getProduct: (id, opts) => getProduct(ctx, id, opts),
+    deleteProduct: (id) => deleteProduct(ctx, id),
+    listProducts: (opts) => listProducts(ctx, opts),
+    countProducts: () => countProducts(ctx),
+    hasImageHash: (hash) => hasImageHash(ctx, hash),
+    getProductHashes: (ids) => getProductHashes(ctx, ids),
+    analysesByHash: (hashes) => analysesByHash(ctx, hashes),
+    reindex: (analyzer: Analyzer, opts?: ReindexOptions) => reindex(ctx, analyzer, opts),
+    optimize: () => optimize(ctx, optimizeOptions),
+    vocabularies: () => vocabularies(ctx),
+    table: async () => (await ctx.current())?.table,
+    hasTextIndex: () => hasTextIndex(ctx),
+    close: async () => ctx.close(),
+  };
+}

@@ -1,0 +1,278 @@
+// Turning an ingest SOURCE into listings: a folder of images (one product per image or per
+// sub-folder), a CSV or a JSONL file of listings. Bad rows become failures with a reason;
+// they never stop the rest of the source from being read.
+
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { z } from 'zod';
+import { GroknetError, toGroknetError, type ErrorCode } from '../errors.ts';
+import { parseCsv } from './csv.ts';
+import { MAX_IMAGES_PER_PRODUCT } from './rows.ts';
+
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff', '.bmp', '.svg']);
+
+export interface Listing {
+  /** How reports name this listing: "shop.csv line 4", "chairs/12.jpg". */
+  item: string;
+  id: string;
+  title: string;
+  description: string;
+  price: number | null;
+  currency: string | null;
+  attributes: Record<string, unknown>;
+  /** Absolute paths, all inside the source's root folder. */
+  images: string[];
+}
+
+export interface FailedItem {
+  item: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export type SourceEntry = { listing: Listing } | { failure: FailedItem };
+
+export interface Source {
+  kind: 'folder' | 'csv' | 'jsonl';
+  root: string;
+  entries: SourceEntry[];
+  /** Files that are not images (folder sources): skipped without complaint. */
+  ignored: number;
+}
+
+export function failureOf(item: string, error: unknown): FailedItem {
+  const e = toGroknetError(error);
+  return { item, code: e.code, message: e.message };
+}
+
+const ListingSchema = z.object({
+  id: z.string().trim().min(1, 'id is required').max(256).regex(/^[^\u0000-\u001f\u007f]*$/, 'id has control characters'),
+  title: z.string().max(500),
+  description: z.string().max(20_000),
+  price: z.number().finite().nonnegative().nullable(),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be a 3-letter code').nullable(),
+  attributes: z.record(z.string(), z.unknown()),
+  images: z.array(z.string().min(1)).min(1, 'at least one image is required').max(MAX_IMAGES_PER_PRODUCT),
+});
+
+type RawListing = z.input<typeof ListingSchema>;
+
+/**
+ * Resolves `path` against `root` and refuses anything that ends up outside it, including
+ * through `..`, absolute paths or symlinks pointing out of the folder.
+ */
+export async function resolveInside(root: string, path: string): Promise<string> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    throw new GroknetError('invalid_argument', `remote images are not supported: ${path.slice(0, 100)}`);
+  }
+  const absolute = resolve(root, path);
+  const outside = (p: string) => {
+    const rel = relative(root, p);
+    return rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel);
+  };
+  if (outside(absolute)) throw new GroknetError('path_outside_root', path.slice(0, 200));
+  let real: string;
+  try {
+    real = await realpath(absolute);
+  } catch {
+    return absolute; // missing files are reported when read, with file_not_found
+  }
+  if (outside(real)) throw new GroknetError('path_outside_root', `${path.slice(0, 200)} (symlink)`);
+  return real;
+}
+
+async function toListing(raw: RawListing, root: string): Promise<Listing> {
+  const parsed = ListingSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new GroknetError('invalid_argument', `${issue?.path.join('.') || 'listing'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const data = parsed.data;
+  const images: string[] = [];
+  for (const image of data.images) images.push(await resolveInside(root, image));
+  return { item: '', ...data, images };
+}
+
+function parsePrice(value: unknown): number | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  throw new GroknetError('invalid_argument', `price "${String(value).slice(0, 40)}" is not a number`);
+}
+
+function splitImages(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value !== 'string') return [];
+  // CSV cells hold several images separated by | (or ;).
+  return value.split(/[|;]/).map((s) => s.trim()).filter(Boolean);
+}
+
+const KNOWN_FIELDS = new Set(['id', 'title', 'description', 'price', 'currency', 'image', 'images', 'attributes']);
+
+/** Shared by CSV and JSONL: known fields by name, everything else becomes a seller attribute. */
+function rawFromRecord(record: Record<string, unknown>): RawListing {
+  const attributes: Record<string, unknown> = {};
+  if (record.attributes && typeof record.attributes === 'object' && !Array.isArray(record.attributes)) {
+    Object.assign(attributes, record.attributes);
+  }
+  for (const [key, value] of Object.entries(record)) {
+    if (!KNOWN_FIELDS.has(key) && value !== '' && value !== undefined) attributes[key] = value;
+  }
+  const id = typeof record.id === 'number' ? String(record.id) : record.id;
+  const currency = record.currency === '' || record.currency === undefined ? null : record.currency;
+  return {
+    id: id as string,
+    title: (record.title || id || '') as string,
+    description: (record.description ?? '') as string,
+    price: parsePrice(record.price),
+    currency: typeof currency === 'string' ? currency.trim().toUpperCase() : (currency as null),
+    attributes,
+    images: [...splitImages(record.image), ...splitImages(record.images)],
+  };
+}
+
+async function entryFrom(item: string, root: string, read: () => RawListing): Promise<SourceEntry> {
+  try {
+    const listing = await toListing(read(), root);
+    return { listing: { ...listing, item } };
+  } catch (error) {
+    return { failure: failureOf(item, error) };
+  }
+}
+
+async function readCsv(file: string, root: string): Promise<SourceEntry[]> {
+  const records = parseCsv(await readFile(file, 'utf8'));
+  const header = records.shift();
+  const name = basename(file);
+  if (!header) return [];
+  const columns = header.fields.map((f) => f.trim().toLowerCase());
+  if (!columns.includes('id') || !(columns.includes('image') || columns.includes('images'))) {
+    throw new GroknetError('invalid_argument', `${name}: the header needs an id column and an image or images column`);
+  }
+  const entries: SourceEntry[] = [];
+  for (const record of records) {
+    const item = `${name} line ${record.line}`;
+    entries.push(
+      await entryFrom(item, root, () => {
+        if (record.fields.length !== columns.length) {
+          throw new GroknetError('invalid_argument', `expected ${columns.length} fields, found ${record.fields.length}`);
+        }
+        return rawFromRecord(Object.fromEntries(columns.map((c, i) => [c, record.fields[i]])));
+      }),
+    );
+  }
+  return entries;
+}
+
+async function readJsonl(file: string, root: string): Promise<SourceEntry[]> {
+  const lines = (await readFile(file, 'utf8')).split(/\r?\n/);
+  const name = basename(file);
+  const entries: SourceEntry[] = [];
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    entries.push(
+      await entryFrom(`${name} line ${index + 1}`, root, () => {
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch {
+          throw new GroknetError('invalid_argument', 'line is not valid JSON');
+        }
+        if (!value || typeof value !== 'object' || Array.isArray(value)) {
+          throw new GroknetError('invalid_argument', 'line is not a JSON object');
+        }
+        return rawFromRecord(value as Record<string, unknown>);
+      }),
+    );
+  }
+  return entries;
+}
+
+const isImageFile = (name: string) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+const humanise = (id: string) => id.replace(/[-_]+/g, ' ').trim();
+
+async function imagesUnder(dir: string, root: string, counter: { ignored: number }): Promise<string[]> {
+  const found: string[] = [];
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await imagesUnder(path, root, counter)));
+    else if (isImageFile(entry.name)) found.push(path);
+    else counter.ignored++;
+  }
+  return found;
+}
+
+async function readFolder(root: string): Promise<{ entries: SourceEntry[]; ignored: number }> {
+  const counter = { ignored: 0 };
+  const entries: SourceEntry[] = [];
+  const seen = new Set<string>();
+  const dirents = (await readdir(root, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const dirent of dirents) {
+    if (dirent.name.startsWith('.')) continue;
+    const path = join(root, dirent.name);
+    let isDir = dirent.isDirectory();
+    if (dirent.isSymbolicLink()) isDir = (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+    if (!isDir && !isImageFile(dirent.name)) {
+      counter.ignored++;
+      continue;
+    }
+    // One product per top-level image (id = file name without extension) or per sub-folder.
+    const id = isDir ? dirent.name : basename(dirent.name, extname(dirent.name));
+    const item = dirent.name;
+    try {
+      if (seen.has(id)) throw new GroknetError('invalid_argument', `another file already gives the id "${id}"`);
+      seen.add(id);
+      const images = isDir ? await imagesUnder(await resolveInside(root, dirent.name), root, counter) : [dirent.name];
+      if (images.length === 0) throw new GroknetError('invalid_argument', 'folder has no images');
+      const raw: RawListing = {
+        id,
+        title: humanise(id),
+        description: '',
+        price: null,
+        currency: null,
+        attributes: {},
+        images: images.map((image) => relative(root, resolve(root, image))),
+      };
+      entries.push({ listing: { ...(await toListing(raw, root)), item } });
+    } catch (error) {
+      entries.push({ failure: failureOf(item, error) });
+    }
+  }
+  return { entries, ignored: counter.ignored };
+}
+
+/** A listing file naming an id twice: the later rows are reported instead of silently overwriting. */
+function refuseDuplicateIds(entries: SourceEntry[]): SourceEntry[] {
+  const firstSeen = new Map<string, string>();
+  return entries.map((entry) => {
+    if (!('listing' in entry)) return entry;
+    const first = firstSeen.get(entry.listing.id);
+    if (first === undefined) {
+      firstSeen.set(entry.listing.id, entry.listing.item);
+      return entry;
+    }
+    return { failure: { item: entry.listing.item, code: 'invalid_argument', message: `duplicate id "${entry.listing.id}" (first in ${first})` } };
+  });
+}
+
+export async function readSource(source: string): Promise<Source> {
+  let info;
+  try {
+    info = await stat(source);
+  } catch (error) {
+    throw new GroknetError('file_not_found', source, { cause: error });
+  }
+  if (info.isDirectory()) {
+    const root = await realpath(source);
+    return { kind: 'folder', root, ...(await readFolder(root)) };
+  }
+  const root = await realpath(dirname(source));
+  const extension = extname(source).toLowerCase();
+  if (extension === '.csv') return { kind: 'csv', root, entries: refuseDuplicateIds(await readCsv(source, root)), ignored: 0 };
+  if (extension === '.jsonl' || extension === '.ndjson') {
+    return { kind: 'jsonl', root, entries: refuseDuplicateIds(await readJsonl(source, root)), ignored: 0 };
+  }
+  throw new GroknetError('invalid_argument', 'SOURCE must be a folder, a .csv or a .jsonl file');
+}

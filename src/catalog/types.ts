@@ -1,0 +1,122 @@
+// The shapes the catalog stores and returns, and the small interface the rest of groknet
+// (ingest, queue, search, CLI, API) programs against.
+
+import type { Table } from '@lancedb/lancedb';
+import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
+
+/** One image of a product as the caller hands it to the catalog (already analysed). */
+export interface ImageInput {
+  /** Where the image lives (absolute path), kept so reindex can re-read it. */
+  path: string;
+  /** sha256 of the image bytes, hex. */
+  contentHash: string;
+  analysis: Analysis;
+}
+
+/** A product as written to the catalog. Writing an id that exists replaces that product. */
+export interface ProductInput {
+  id: string;
+  title: string;
+  description?: string;
+  price?: number | null;
+  currency?: string | null;
+  /** Seller-supplied attributes, stored as JSON. */
+  attributes?: Record<string, unknown>;
+  images: ImageInput[];
+}
+
+export interface StoredImage {
+  index: number;
+  path: string;
+  contentHash: string;
+  heads: Record<string, HeadResult>;
+  code: string;
+  /** Top label of each single-label head (the flat `head_<name>` columns). */
+  labels: Record<string, string>;
+  /** Only present when asked for (`withEmbeddings`), to keep listings light. */
+  embedding?: Float32Array;
+}
+
+export interface Product {
+  id: string;
+  title: string;
+  description: string;
+  price: number | null;
+  currency: string | null;
+  attributes: Record<string, unknown>;
+  /** Hash of the listing fields and image hashes: equal hash means nothing to re-ingest. */
+  productHash: string;
+  modelVersion: string;
+  images: StoredImage[];
+}
+
+export interface ListOptions {
+  offset?: number;
+  limit?: number;
+  withEmbeddings?: boolean;
+}
+
+export interface ReindexFailure {
+  item: string;
+  code: string;
+  message: string;
+}
+
+export interface ReindexSummary {
+  /** Products written to the new table. */
+  reindexed: number;
+  failed: ReindexFailure[];
+  /** True when readers now see the new table; false when nothing was needed or failures blocked it. */
+  swapped: boolean;
+  modelVersion: string;
+}
+
+export interface ReindexOptions {
+  batchSize?: number;
+  /** Swap even when some products could not be re-analysed (they are dropped). */
+  force?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What the catalog knows about its own layout; search uses it to validate filters. */
+export interface CatalogInfo {
+  dir: string;
+  embeddingDim: number;
+  /** Undefined until the first product is written. */
+  modelVersion: string | undefined;
+  codeBits: number | undefined;
+  /** Single-label heads with flat columns: head name -> label column (`head_<name>`) and score column. */
+  heads: Record<string, { labelColumn: string; scoreColumn: string }>;
+  /** Columns filters may use. */
+  filterColumns: string[];
+}
+
+export interface CatalogStore {
+  readonly dir: string;
+  info(): Promise<CatalogInfo>;
+  /** Writes products and all their images in one atomic commit (replacing existing ids). */
+  insertProducts(products: readonly ProductInput[]): Promise<{ written: number }>;
+  getProduct(id: string, options?: { withEmbeddings?: boolean }): Promise<Product | undefined>;
+  /** Returns false when no product had that id. */
+  deleteProduct(id: string): Promise<boolean>;
+  listProducts(options?: ListOptions): Promise<Product[]>;
+  countProducts(): Promise<number>;
+  hasImageHash(contentHash: string): Promise<boolean>;
+  /** productHash per id, for the ids that exist. */
+  getProductHashes(ids: readonly string[]): Promise<Map<string, string>>;
+  /** Stored analyses by image content hash, so unchanged images are not analysed twice. */
+  analysesByHash(hashes: readonly string[]): Promise<Map<string, Analysis>>;
+  /** Re-analyses every image with `analyzer` into a new table and swaps it in when done. */
+  reindex(analyzer: Analyzer, options?: ReindexOptions): Promise<ReindexSummary>;
+  /** Creates missing indexes (FTS, scalar, IVF_PQ above a size) and compacts small writes. */
+  optimize(): Promise<void>;
+  /** Distinct predicted labels per single-label head: the vocabulary the query parser matches. */
+  vocabularies(): Promise<Record<string, string[]>>;
+  /**
+   * The LanceDB table readers should query now, or undefined while the catalog is empty.
+   * For search modules only; everything else goes through the verbs above.
+   */
+  table(): Promise<Table | undefined>;
+  hasTextIndex(): Promise<boolean>;
+  close(): Promise<void>;
+}

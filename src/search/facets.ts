@@ -1,0 +1,39 @@
+// facets: how many products of the result set carry each value, per field, so a front end
+// can offer "colour: yellow (12), blue (3)" refinements.
+
+import type { Candidate } from './results.ts';
+import type { Facets } from './types.ts';
+
+/** Upper bounds of the price buckets; the last bucket is open-ended. */
+export const PRICE_BUCKETS = [10, 50, 100, 500, 1000] as const;
+
+export function priceBucket(price: number): string {
+  let lower = 0;
+  for (const upper of PRICE_BUCKETS) {
+    if (price < upper) return `${lower}-${upper}`;
+    lower = upper;
+  }
+  return `${lower}+`;
+}
+
+function bump(facets: Facets, field: string, value: string): void {
+  const counts = (facets[field] ??= {});
+  counts[value] = (counts[value] ?? 0) + 1;
+}
+
+/** Counts products (not images): a product with a red and a blue photo counts once for each. */
+export function computeFacets(candidates: readonly Candidate[]): Facets {
+  const facets: Facets = {};
+  for (const candidate of candidates) {
+    for (const [head, labels] of Object.entries(candidate.allLabels)) {
+      for (const label of labels) bump(facets, head, label);
+    }
+    if (candidate.currency) bump(facets, 'currency', candidate.currency);
+    if (candidate.price !== null) bump(facets, 'price', priceBucket(candidate.price));
+  }
+  // Most frequent values first, which is how facets are shown.
+  for (const [field, counts] of Object.entries(facets)) {
+    facets[field] = Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)));
+  }
+  return facets;
+}

@@ -1,0 +1,12 @@
+// Public surface of search: one response shape for every kind of query.
+
+export { searchText, TEXT_CANDIDATES, type TextSearchOptions } from './search-text.ts';
+export { searchVector, searchByImage, type VectorSearchOptions } from './search-vector.ts';
+export { searchBinary, type BinarySearchOptions } from './search-binary.ts';
+export { parseQuery, type ParsedQuery } from './parse-query.ts';
+export { computeFacets } from './facets.ts';
+export { findDuplicates, type DuplicateGroup, type DuplicateOptions, type DuplicateReport } from './duplicates.ts';
+export { MAX_QUERY_LENGTH, validateFilters, buildWhere, filterFields } from './filters.ts';
+export { SYNONYMS } from './synonyms.ts';
+export type * from './types.ts';
+export { VECTOR_INDEX_THRESHOLD } from '../catalog/indexes.ts';

@@ -1,0 +1,124 @@
+// Turning image rows into per-product results: grouping (a product matches through its best
+// image), filter explanations and the columns every search reads.
+
+import { GroknetError } from '../errors.ts';
+import { COLUMNS } from '../catalog/schema.ts';
+import type { CatalogInfo } from '../catalog/types.ts';
+import { describeCondition, filterFields } from './filters.ts';
+import type { Filters, MatchKind, SearchResult } from './types.ts';
+
+export type Row = Record<string, unknown>;
+
+export interface Candidate {
+  id: string;
+  title: string;
+  description: string;
+  image: string;
+  price: number | null;
+  currency: string | null;
+  /** head -> predicted top label and its score, from the best-matching image. */
+  labels: Record<string, { label: string; score: number }>;
+  /** head -> every label any matched image of the product has (for facets). */
+  allLabels: Record<string, Set<string>>;
+  /** Search-specific raw score of the best row (similarity, BM25, ...). */
+  raw: number;
+  row: Row;
+}
+
+export function resultColumns(info: CatalogInfo, extra: string[] = []): string[] {
+  const columns: string[] = [
+    COLUMNS.productId,
+    COLUMNS.title,
+    COLUMNS.description,
+    COLUMNS.imagePath,
+    COLUMNS.imageIndex,
+    COLUMNS.price,
+    COLUMNS.currency,
+  ];
+  for (const head of Object.values(info.heads)) columns.push(head.labelColumn, head.scoreColumn);
+  return [...columns, ...extra];
+}
+
+function labelsOf(row: Row, info: CatalogInfo): Candidate['labels'] {
+  const labels: Candidate['labels'] = {};
+  for (const [head, columns] of Object.entries(info.heads)) {
+    const label = row[columns.labelColumn];
+    const score = row[columns.scoreColumn];
+    if (typeof label === 'string') labels[head] = { label, score: typeof score === 'number' ? score : 0 };
+  }
+  return labels;
+}
+
+/** Best row per product by `score` (higher is better), keeping first-seen order for ties. */
+export function groupByProduct(rows: readonly Row[], info: CatalogInfo, score: (row: Row) => number): Candidate[] {
+  const byId = new Map<string, Candidate>();
+  for (const row of rows) {
+    const id = String(row[COLUMNS.productId]);
+    const raw = score(row);
+    const labels = labelsOf(row, info);
+    const existing = byId.get(id);
+    if (existing) {
+      for (const [head, { label }] of Object.entries(labels)) (existing.allLabels[head] ??= new Set()).add(label);
+      if (raw <= existing.raw) continue;
+    }
+    const price = row[COLUMNS.price];
+    const currency = row[COLUMNS.currency];
+    const allLabels = existing?.allLabels ?? {};
+    for (const [head, { label }] of Object.entries(labels)) (allLabels[head] ??= new Set()).add(label);
+    byId.set(id, {
+      id,
+      title: String(row[COLUMNS.title] ?? ''),
+      description: String(row[COLUMNS.description] ?? ''),
+      image: String(row[COLUMNS.imagePath] ?? ''),
+      price: typeof price === 'number' ? price : null,
+      currency: typeof currency === 'string' ? currency : null,
+      labels,
+      allLabels,
+      raw,
+      row,
+    });
+  }
+  return [...byId.values()];
+}
+
+/** `colour=yellow (predicted 0.91)`, `price 150 <= 200`: why each filter let this product through. */
+export function explainFilters(candidate: Candidate, filters: Filters, info: CatalogInfo): string[] {
+  const fields = filterFields(info);
+  const why: string[] = [];
+  for (const [key, condition] of Object.entries(filters)) {
+    const field = fields.get(key);
+    if (!field) continue;
+    if (field.head) {
+      const predicted = candidate.labels[field.head];
+      if (predicted) why.push(`${key}=${predicted.label} (predicted ${predicted.score.toFixed(2)})`);
+      continue;
+    }
+    const value = key === 'price' ? candidate.price : key === 'currency' ? candidate.currency : candidate.id;
+    const text = describeCondition(key, value, condition);
+    if (text) why.push(text);
+  }
+  return why;
+}
+
+export function toResult(candidate: Candidate, score: number, match: MatchKind, why: string[]): SearchResult {
+  return {
+    id: candidate.id,
+    score: Math.round(score * 10_000) / 10_000,
+    match,
+    why,
+    title: candidate.title,
+    image: candidate.image,
+    price: candidate.price,
+    currency: candidate.currency,
+  };
+}
+
+export const MAX_LIMIT = 1000;
+
+export function checkLimit(limit: number | undefined, fallback: number): number {
+  const value = limit ?? fallback;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
+    throw new GroknetError('query_invalid', `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return value;
+}

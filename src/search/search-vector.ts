@@ -1,0 +1,103 @@
+// k-NN by embedding: cosine similarity over the catalog's image vectors (LanceDB; brute force
+// until the catalog is big enough for its IVF_PQ index), grouped per product and labelled
+// `exact` when the similarity clears the analyzer's calibrated same-product threshold.
+
+import { GroknetError } from '../errors.ts';
+import type { CatalogStore } from '../catalog/types.ts';
+import type { Analysis, Analyzer } from '../model/types.ts';
+import { COLUMNS } from '../catalog/schema.ts';
+import { computeFacets } from './facets.ts';
+import { buildWhere, validateFilters } from './filters.ts';
+import { checkLimit, explainFilters, groupByProduct, resultColumns, toResult, type Row } from './results.ts';
+import type { Filters, SearchQuery, SearchResponse } from './types.ts';
+
+/** Rows fetched per wanted product: a product with several close images takes several rows. */
+const ROWS_PER_RESULT = 4;
+/** IVF partitions probed and refine factor, once an index exists (ignored by brute force). */
+const NPROBES = 20;
+const REFINE_FACTOR = 5;
+
+export interface VectorSearchOptions {
+  limit?: number;
+  filters?: Filters;
+  /** Cosine similarity at or above which a result is `exact` (analyzer.exactMatchThreshold). */
+  exactMatchThreshold: number;
+  /** Drop results less similar than this. */
+  minScore?: number;
+  /** Leave these products out (e.g. the query product itself). */
+  excludeIds?: readonly string[];
+}
+
+export function emptyResponse(query: SearchQuery): SearchResponse {
+  return { query, results: [], facets: {} };
+}
+
+export async function searchVector(
+  catalog: CatalogStore,
+  embedding: Float32Array,
+  options: VectorSearchOptions,
+  queryKind: SearchQuery['kind'] = 'vector',
+): Promise<SearchResponse> {
+  const limit = checkLimit(options.limit, 10);
+  const info = await catalog.info();
+  const filters = validateFilters(options.filters, info);
+  const query: SearchQuery = { kind: queryKind, filters, terms: [], limit };
+  if (embedding.length !== info.embeddingDim) {
+    throw new GroknetError('invalid_argument', `query embedding has ${embedding.length} dimensions, catalog ${info.embeddingDim}`);
+  }
+  const table = await catalog.table();
+  if (!table) return emptyResponse(query);
+
+  const exclude = new Set(options.excludeIds ?? []);
+  let search = table
+    .vectorSearch(Array.from(embedding))
+    .column(COLUMNS.vector)
+    .distanceType('cosine')
+    .nprobes(NPROBES)
+    .refineFactor(REFINE_FACTOR)
+    .select(resultColumns(info, ['_distance']))
+    .limit(Math.min((limit + exclude.size) * ROWS_PER_RESULT, 10_000));
+  const where = buildWhere(filters, info);
+  if (where) search = search.where(where);
+  const rows: Row[] = await search.toArray();
+
+  // Cosine distance is 1 - similarity.
+  const similarity = (row: Row) => 1 - Number(row._distance);
+  const candidates = groupByProduct(rows, info, similarity)
+    .filter((c) => !exclude.has(c.id) && c.raw >= (options.minScore ?? -1))
+    .sort((a, b) => b.raw - a.raw)
+    .slice(0, limit);
+
+  const results = candidates.map((candidate) => {
+    const exact = candidate.raw >= options.exactMatchThreshold;
+    const index = Number(candidate.row[COLUMNS.imageIndex]);
+    const why = [
+      exact
+        ? `image similarity ${candidate.raw.toFixed(3)} (exact match: >= ${options.exactMatchThreshold})`
+        : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
+      ...(index > 0 ? [`matched the listing's image #${index + 1}`] : []),
+      ...explainFilters(candidate, filters, info),
+    ];
+    return toResult(candidate, candidate.raw, exact ? 'exact' : 'similar', why);
+  });
+  return { query, results, facets: computeFacets(candidates) };
+}
+
+/** Search by an image: analyse it, then search by its embedding. Echoes the predicted labels. */
+export async function searchByImage(
+  catalog: CatalogStore,
+  analyzer: Analyzer,
+  image: Buffer,
+  options: Omit<VectorSearchOptions, 'exactMatchThreshold'> & { exactMatchThreshold?: number } = {},
+): Promise<SearchResponse & { analysis: Analysis }> {
+  const [analysis] = await analyzer.analyzeBuffers([image]);
+  if (!analysis) throw new GroknetError('internal', 'the analyzer returned nothing');
+  if (analysis instanceof GroknetError) throw analysis;
+  const response = await searchVector(
+    catalog,
+    analysis.embedding,
+    { ...options, exactMatchThreshold: options.exactMatchThreshold ?? analyzer.exactMatchThreshold },
+    'image',
+  );
+  return { ...response, analysis };
+}

@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ingest, type IngestProgress } from '../../src/catalog/ingest.ts';
+import { openCatalog } from '../../src/catalog/open.ts';
+import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
+import { writeImage } from '../helpers/images.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+
+before(async () => {
+  tmp = await tempDir();
+  // A folder source: top-level images are products, a sub-folder is one product.
+  const folder = join(tmp.path, 'folder');
+  await writeImage(join(folder, 'red-mug.png'), { background: 'red' });
+  await writeImage(join(folder, 'blue_cap.jpg'), { background: 'blue', format: 'jpeg' });
+  await writeImage(join(folder, 'chair', 'front.png'), { background: 'green', shape: 'square', foreground: 'white' });
+  await writeImage(join(folder, 'chair', 'side', 'left.webp'), { background: 'green', format: 'webp' });
+  await writeFile(join(folder, 'notes.txt'), 'not an image');
+  await writeFile(join(folder, 'broken.png'), 'garbage bytes that are no png');
+  await writeFile(join(folder, 'empty.png'), '');
+  await writeImage(join(folder, '.hidden.png'), { background: 'black' });
+
+  // Listing files with their images in a sub-folder, plus one image outside the root.
+  const shop = join(tmp.path, 'shop');
+  await writeImage(join(shop, 'img', 'sofa.png'), { background: '#f5dc14' });
+  await writeImage(join(shop, 'img', 'sofa-back.png'), { background: '#f5dc14', shape: 'stripes', foreground: '#e0c800' });
+  await writeImage(join(shop, 'img', 'lamp.png'), { background: 'white', shape: 'triangle', foreground: 'black' });
+  await writeImage(join(tmp.path, 'outside.png'), { background: 'purple' });
+  await symlink(join(tmp.path, 'outside.png'), join(shop, 'img', 'sneaky.png'));
+});
+after(() => tmp.cleanup());
+
+async function freshCatalog(name: string) {
+  return openCatalog(join(tmp.path, 'data', name), { embeddingDim: 64 });
+}
+
+describe('ingest a folder', () => {
+  test('one product per image or sub-folder; bad images reported; re-run is unchanged', async () => {
+    const analyzer = createColourAnalyzer();
+    const catalog = await freshCatalog('folder');
+    const progress: IngestProgress[] = [];
+    const summary = await ingest(join(tmp.path, 'folder'), { catalog, analyzer, batchSize: 2, onProgress: (p) => progress.push(p) });
+
+    assert.equal(summary.indexed, 3);
+    assert.equal(summary.unchanged, 0);
+    assert.equal(summary.ignored, 1, 'notes.txt');
+    assert.deepEqual(
+      summary.failed.map((f) => [f.item, f.code]).sort(),
+      [['broken.png', 'not_an_image'], ['empty.png', 'empty_file']],
+    );
+    assert.deepEqual((await catalog.listProducts()).map((p) => [p.id, p.title, p.images.length]), [
+      ['blue_cap', 'blue cap', 1],
+      ['chair', 'chair', 2],
+      ['red-mug', 'red mug', 1],
+    ]);
+    const last = progress.at(-1)!;
+    assert.equal(last.done, last.total);
+    assert.equal(last.total, 5);
+    assert.ok(last.rate > 0);
+    assert.equal(last.etaSeconds, 0);
+    assert.equal(await catalog.hasTextIndex(), true);
+
+    const calls = analyzer.calls;
+    const again = await ingest(join(tmp.path, 'folder'), { catalog, analyzer, batchSize: 2 });
+    assert.equal(again.indexed, 0);
+    assert.equal(again.unchanged, 3);
+    assert.equal(again.failed.length, 2, 'bad images are reported again, still skipped');
+    // broken.png is analysed again (it never got stored); good images are not.
+    assert.ok(analyzer.calls - calls <= 1);
+    assert.equal(await catalog.countProducts(), 3);
+    await catalog.close();
+  });
+
+  test('a different model is refused before anything is written', async () => {
+    const catalog = await freshCatalog('folder');
+    const other = createColourAnalyzer({ modelVersion: 'colour-histogram@2' });
+    await assert.rejects(ingest(join(tmp.path, 'folder'), { catalog, analyzer: other }), { code: 'model_mismatch' });
+    await catalog.close();
+  });
+
+  test('a missing source or unknown file type is refused', async () => {
+    const catalog = await freshCatalog('missing');
+    const analyzer = createColourAnalyzer();
+    await assert.rejects(ingest(join(tmp.path, 'nope'), { catalog, analyzer }), { code: 'file_not_found' });
+    await assert.rejects(ingest(join(tmp.path, 'outside.png'), { catalog, analyzer }), { code: 'invalid_argument' });
+    await assert.rejects(ingest(join(tmp.path, 'folder'), { catalog, analyzer, batchSize: 0 }), { code: 'invalid_argument' });
+    await catalog.close();
+  });
+
+  test('an aborted ingest stops between batches', async () => {
+    const catalog = await freshCatalog('aborted');
+    const controller = new AbortController();
+    controller.abort();
+    const summary = await ingest(join(tmp.path, 'folder'), { catalog, analyzer: createColourAnalyzer(), signal: controller.signal });
+    assert.equal(summary.aborted, true);
+    assert.equal(summary.indexed, 0);
+    await catalog.close();
+  });
+});
+
+describe('ingest listings', () => {
+  const csvHeader = 'id,title,description,price,currency,images,seller\n';
+  const csvRows = [
+    'sofa-1,"Yellow sofa, mid-century","A comfy ""loveseat""\nwith two cushions",150,eur,img/sofa.png|img/sofa-back.png,acme',
+    'lamp-2,Desk lamp,,19.5,USD,img/lamp.png,',
+    'bad-price,Thing,,cheap,EUR,img/lamp.png,',
+    'missing-img,Ghost,,1,EUR,img/ghost.png,',
+    'escape,Escape,,1,EUR,../outside.png,',
+    'absolute,Abs,,1,EUR,/etc/hostname,',
+    'link,Link,,1,EUR,img/sneaky.png,',
+    'remote,Remote,,1,EUR,https://example.com/a.png,',
+    ',No id,,1,EUR,img/lamp.png,',
+    'short,row',
+    'partial,Half good,,5,EUR,img/lamp.png|img/ghost.png,',
+  ];
+
+  test('CSV: good rows indexed, every bad row reported with its reason, traversal refused', async () => {
+    const file = join(tmp.path, 'shop', 'listings.csv');
+    await writeFile(file, csvHeader + csvRows.join('\r\n') + '\r\n');
+    const catalog = await freshCatalog('csv');
+    const analyzer = createColourAnalyzer();
+    const summary = await ingest(file, { catalog, analyzer, batchSize: 3 });
+
+    assert.equal(summary.total, csvRows.length);
+    assert.equal(summary.indexed, 3);
+    const failures = Object.fromEntries(summary.failed.map((f) => [f.item, f.code]));
+    // Line numbers are where each record starts; the sofa's description spans lines 2-3.
+    assert.deepEqual(failures, {
+      'listings.csv line 5': 'invalid_argument', // price "cheap"
+      'listings.csv line 6': 'file_not_found',
+      'listings.csv line 7': 'path_outside_root',
+      'listings.csv line 8': 'path_outside_root',
+      'listings.csv line 9': 'path_outside_root', // symlink out of the folder
+      'listings.csv line 10': 'invalid_argument', // remote URL
+      'listings.csv line 11': 'invalid_argument', // no id
+      'listings.csv line 12': 'invalid_argument', // wrong field count
+      'listings.csv line 13: img/ghost.png': 'file_not_found', // one bad image of a good listing
+    });
+
+    const sofa = await catalog.getProduct('sofa-1');
+    assert.equal(sofa?.title, 'Yellow sofa, mid-century');
+    assert.equal(sofa?.description, 'A comfy "loveseat"\nwith two cushions');
+    assert.equal(sofa?.price, 150);
+    assert.equal(sofa?.currency, 'EUR');
+    assert.deepEqual(sofa?.attributes, { seller: 'acme' });
+    assert.equal(sofa?.images.length, 2);
+    assert.ok(sofa?.images[0]!.path.endsWith(join('shop', 'img', 'sofa.png')));
+    assert.equal((await catalog.getProduct('partial'))?.images.length, 1);
+
+    // Changing one listing's text re-indexes only it, and re-uses the stored analyses.
+    await writeFile(file, csvHeader + csvRows.join('\n').replace('Desk lamp', 'Reading lamp'));
+    const calls = analyzer.calls;
+    const again = await ingest(file, { catalog, analyzer });
+    assert.equal(again.indexed, 1);
+    assert.equal(again.unchanged, 2);
+    assert.equal(analyzer.calls, calls, 'no image was analysed again');
+    assert.equal((await catalog.getProduct('lamp-2'))?.title, 'Reading lamp');
+    assert.equal(await catalog.countProducts(), 3);
+    await catalog.close();
+  });
+
+  test('CSV without the required columns is refused', async () => {
+    const file = join(tmp.path, 'shop', 'bad-header.csv');
+    await writeFile(file, 'name,price\nx,1\n');
+    const catalog = await freshCatalog('bad-header');
+    await assert.rejects(ingest(file, { catalog, analyzer: createColourAnalyzer() }), { code: 'invalid_argument' });
+    await catalog.close();
+  });
+
+  test('JSONL: image or images, attributes kept, bad lines reported', async () => {
+    const file = join(tmp.path, 'shop', 'listings.jsonl');
+    const lines = [
+      JSON.stringify({ id: 'sofa-1', title: 'Yellow sofa', price: 150, currency: 'EUR', images: ['img/sofa.png'], attributes: { colour: 'yellow' }, brand: 'Acme' }),
+      JSON.stringify({ id: 42, title: 'Lamp', price: '12.5', image: 'img/lamp.png' }),
+      '{not json',
+      '[1,2,3]',
+      JSON.stringify({ id: 'up', title: 'Up', image: '../../etc/passwd' }),
+      JSON.stringify({ id: 'neg', title: 'Negative', price: -3, image: 'img/lamp.png' }),
+      JSON.stringify({ id: 'cur', title: 'Currency', currency: 'EURO', image: 'img/lamp.png' }),
+      JSON.stringify({ id: 'noimg', title: 'No image' }),
+      JSON.stringify({ id: 'sofa-1', title: 'Same id again', image: 'img/lamp.png' }),
+      JSON.stringify({ id: 'half', title: 'One good, one undecodable image', images: ['img/lamp.png', 'img/bad.png'] }),
+      '',
+    ];
+    await writeFile(join(tmp.path, 'shop', 'img', 'bad.png'), 'not really a png');
+    await writeFile(file, lines.join('\n'));
+    const catalog = await freshCatalog('jsonl');
+    const analyzer = createColourAnalyzer();
+    const summary = await ingest(file, { catalog, analyzer });
+    assert.equal(summary.indexed, 3);
+    assert.deepEqual(
+      summary.failed.map((f) => [f.item, f.code]),
+      [
+        ['listings.jsonl line 3', 'invalid_argument'],
+        ['listings.jsonl line 4', 'invalid_argument'],
+        ['listings.jsonl line 5', 'path_outside_root'],
+        ['listings.jsonl line 6', 'invalid_argument'],
+        ['listings.jsonl line 7', 'invalid_argument'],
+        ['listings.jsonl line 8', 'invalid_argument'],
+        ['listings.jsonl line 9', 'invalid_argument'], // duplicate id
+        ['listings.jsonl line 10: img/bad.png', 'not_an_image'],
+      ],
+    );
+    assert.match(summary.failed[6]!.message, /duplicate id "sofa-1" \(first in listings.jsonl line 1\)/);
+    assert.equal((await catalog.getProduct('half'))?.images.length, 1);
+    // The undecodable image is reported again, but the listing is unchanged, not rewritten.
+    const again = await ingest(file, { catalog, analyzer });
+    assert.equal(again.indexed, 0);
+    assert.equal(again.unchanged, 3);
+    const sofa = await catalog.getProduct('sofa-1');
+    assert.deepEqual(sofa?.attributes, { colour: 'yellow', brand: 'Acme' });
+    assert.equal((await catalog.getProduct('42'))?.price, 12.5);
+    await catalog.close();
+  });
+
+  test('a folder that symlinks out of the root is refused', async () => {
+    const root = join(tmp.path, 'linked');
+    await mkdir(root, { recursive: true });
+    await writeImage(join(root, 'ok.png'), { background: 'red' });
+    await symlink(join(tmp.path, 'shop', 'img'), join(root, 'elsewhere'));
+    const catalog = await freshCatalog('linked');
+    const summary = await ingest(root, { catalog, analyzer: createColourAnalyzer() });
+    assert.equal(summary.indexed, 1);
+    assert.deepEqual(summary.failed.map((f) => [f.item, f.code]), [['elsewhere', 'path_outside_root']]);
+    await catalog.close();
+  });
+});
