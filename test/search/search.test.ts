@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openCatalog } from '../../src/catalog/open.ts';
+import { computeFacets } from '../../src/search/facets.ts';
+import { findDuplicates } from '../../src/search/duplicates.ts';
+import { buildWhere, validateFilters } from '../../src/search/filters.ts';
+import { searchBinary } from '../../src/search/search-binary.ts';
+import { searchText } from '../../src/search/search-text.ts';
+import { searchByImage, searchVector } from '../../src/search/search-vector.ts';
+import type { Analysis } from '../../src/model/types.ts';
+import { productFrom } from '../helpers/catalog.ts';
+import { renderImage } from '../helpers/images.ts';
+import { buildShop, SHOP, type Shop } from '../helpers/shop.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let shop: Shop;
+
+async function analyse(bytes: Buffer): Promise<Analysis> {
+  const [a] = await shop.analyzer.analyzeBuffers([bytes]);
+  if (!a || a instanceof Error) throw a;
+  return a;
+}
+
+before(async () => {
+  tmp = await tempDir();
+  shop = await buildShop(tmp.path);
+});
+after(async () => {
+  await shop.catalog.close();
+  await tmp.cleanup();
+});
+
+describe('vector search', () => {
+  test('the same image ranks first as exact; a similar one ranks above different ones', async () => {
+    const response = await searchByImage(shop.catalog, shop.analyzer, shop.bytes.get('sofa-yellow')!, { limit: 5 });
+    const [first, second] = response.results;
+    assert.equal(first?.id, 'sofa-yellow');
+    assert.equal(first?.match, 'exact');
+    assert.ok(first!.score > 0.999);
+    assert.match(first!.why[0]!, /^image similarity 1\.000 \(exact/);
+    assert.equal(second?.id, 'sofa-yellow-2', 'the other yellow sofa is the nearest different product');
+    assert.equal(second?.match, 'similar');
+    const blue = response.results.findIndex((r) => r.id === 'sofa-blue');
+    assert.ok(blue === -1 || blue > 1);
+    assert.equal(response.query.kind, 'image');
+    assert.ok(response.facets.colour);
+  });
+
+  test('a re-encoded copy (JPEG) is still an exact match', async () => {
+    const jpeg = await renderImage({ ...SHOP.find((s) => s.id === 'lamp-black')!.image, format: 'jpeg' });
+    const response = await searchByImage(shop.catalog, shop.analyzer, jpeg, { limit: 3 });
+    assert.equal(response.results[0]?.id, 'lamp-black');
+    assert.equal(response.results[0]?.match, 'exact');
+  });
+
+  test('filters restrict the neighbours and are explained', async () => {
+    const { embedding } = await analyse(shop.bytes.get('sofa-yellow')!);
+    const response = await searchVector(shop.catalog, embedding, {
+      limit: 10,
+      exactMatchThreshold: shop.analyzer.exactMatchThreshold,
+      filters: { price: { gte: 100, lte: 200 }, category: { eq: 'sofa' } },
+    });
+    assert.deepEqual(response.results.map((r) => r.id), ['sofa-yellow', 'sofa-blue']);
+    assert.ok(response.results[1]!.why.includes('price 120 >= 100 and <= 200'));
+    assert.ok(response.results[1]!.why.includes('category=sofa (predicted 0.88)'));
+    const excluded = await searchVector(shop.catalog, embedding, {
+      exactMatchThreshold: 0.98,
+      excludeIds: ['sofa-yellow'],
+      limit: 1,
+    });
+    assert.equal(excluded.results[0]?.id, 'sofa-yellow-2');
+  });
+
+  test('wrong dimension, bad limit and unknown filters are refused', async () => {
+    await assert.rejects(searchVector(shop.catalog, new Float32Array(3), { exactMatchThreshold: 0.9 }), { code: 'invalid_argument' });
+    const { embedding } = await analyse(shop.bytes.get('tee-red')!);
+    await assert.rejects(searchVector(shop.catalog, embedding, { exactMatchThreshold: 0.9, limit: 0 }), { code: 'query_invalid' });
+    await assert.rejects(
+      searchVector(shop.catalog, embedding, { exactMatchThreshold: 0.9, filters: { 'price; DROP TABLE x': { eq: 1 } } }),
+      { code: 'query_invalid' },
+    );
+    await assert.rejects(searchByImage(shop.catalog, shop.analyzer, Buffer.from('not an image')), { code: 'not_an_image' });
+  });
+});
+
+describe('binary search', () => {
+  test('hamming pre-filter finds the identical code first; re-ranking by cosine agrees', async () => {
+    const analysis = await analyse(shop.bytes.get('pants-green')!);
+    const plain = await searchBinary(shop.catalog, analysis.code, { limit: 3, exactMatchThreshold: 0.98 });
+    assert.equal(plain.results[0]?.id, 'pants-green');
+    assert.equal(plain.results[0]?.match, 'exact');
+    assert.match(plain.results[0]!.why[0]!, /^hamming distance 0\/64$/);
+
+    const reranked = await searchBinary(shop.catalog, analysis.code, {
+      limit: 3,
+      rerank: true,
+      embedding: analysis.embedding,
+      exactMatchThreshold: 0.98,
+    });
+    assert.equal(reranked.results[0]?.id, 'pants-green');
+    assert.equal(reranked.results[0]?.match, 'exact');
+    assert.ok(reranked.results[0]!.score > 0.999);
+    for (let i = 1; i < reranked.results.length; i++) assert.ok(reranked.results[i - 1]!.score >= reranked.results[i]!.score);
+  });
+
+  test('bad codes and a missing embedding for re-ranking are refused', async () => {
+    await assert.rejects(searchBinary(shop.catalog, 'xyz', { exactMatchThreshold: 0.98 }), { code: 'invalid_argument' });
+    await assert.rejects(searchBinary(shop.catalog, `'${'0'.repeat(15)}`, { exactMatchThreshold: 0.98 }), { code: 'invalid_argument' });
+    await assert.rejects(searchBinary(shop.catalog, '0'.repeat(16), { exactMatchThreshold: 0.98, rerank: true }), { code: 'invalid_argument' });
+  });
+});
+
+describe('text search', () => {
+  test('yellow mid-century loveseat under 200: filters from the words, terms on the title, explained', async () => {
+    const response = await searchText(shop.catalog, 'yellow mid-century loveseat under 200');
+    assert.deepEqual(response.query.filters, { price: { lte: 200 }, colour: { eq: 'yellow' }, category: { eq: 'sofa' } });
+    assert.deepEqual(response.query.terms, ['mid-century']);
+    assert.deepEqual(response.results.map((r) => r.id), ['sofa-yellow']);
+    const [hit] = response.results;
+    assert.equal(hit?.match, 'text');
+    assert.ok(hit!.why.includes('title matches "mid-century"'), hit!.why.join('; '));
+    assert.ok(hit!.why.some((w) => /^colour=yellow \(predicted 0\.\d\d\)$/.test(w)), hit!.why.join('; '));
+    assert.ok(hit!.why.includes('category=sofa (predicted 0.88)'));
+    assert.ok(hit!.why.includes('price 150 <= 200'));
+    assert.deepEqual(response.facets.category, { sofa: 1 });
+  });
+
+  test('words match title or description; filter-only matches rank below word matches', async () => {
+    const response = await searchText(shop.catalog, 'mid-century sofa');
+    const ids = response.results.map((r) => r.id);
+    // sofa-yellow: title; sofa-blue: description; sofa-yellow-2 has neither word.
+    assert.deepEqual(ids.slice(0, 2).sort(), ['sofa-blue', 'sofa-yellow']);
+    assert.equal(ids[2], 'sofa-yellow-2');
+    assert.equal(response.results[2]!.match, 'filter');
+    assert.ok(response.results.find((r) => r.id === 'sofa-blue')!.why.includes('description matches "mid-century"'));
+    assert.deepEqual(response.facets.category, { sofa: 3 });
+    assert.deepEqual(response.facets.colour, { yellow: 2, blue: 1 });
+    assert.deepEqual(response.facets.price, { '100-500': 3 });
+    const strict = await searchText(shop.catalog, 'mid-century sofa', { includeFilterOnly: false });
+    assert.equal(strict.results.length, 2);
+  });
+
+  test('synonyms and structured filters combine; explicit filters win', async () => {
+    const tee = await searchText(shop.catalog, 'tee');
+    assert.equal(tee.results[0]?.id, 'tee-red');
+    const trousers = await searchText(shop.catalog, 'trousers', { filters: { price: { lt: 30 } } });
+    assert.deepEqual(trousers.results, []);
+    const sneakers = await searchText(shop.catalog, 'sneakers over 50');
+    assert.equal(sneakers.results[0]?.id, 'shoes-white');
+    assert.ok(sneakers.results[0]!.why.includes('title matches "sneakers"') || sneakers.results[0]!.why.some((w) => w.startsWith('category=shoes')));
+    const cheap = await searchText(shop.catalog, 'mug', { filters: { price: { lte: 8 } }, limit: 5 });
+    assert.deepEqual(cheap.results.map((r) => r.id), ['mug-1-copy']);
+  });
+
+  test('injection strings are only ever values or words', async () => {
+    const before = await shop.catalog.countProducts();
+    const hostile = [
+      `'; DROP TABLE images_1; --`,
+      `" OR ""="`,
+      `1=1 OR 1=1`,
+      `x' OR '1'='1`,
+      `sofa') OR (1=1`,
+      `\\'; DELETE FROM images_1 WHERE '1'='1`,
+      `title:* OR description:*`,
+    ];
+    for (const text of hostile) {
+      // Either plain words are searched, or (nothing but symbols and stop words) query_invalid.
+      try {
+        const response = await searchText(shop.catalog, text);
+        assert.ok(response.results.length <= SHOP.length, text);
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'query_invalid', text);
+      }
+      for (const value of [text, `${text}'`]) {
+        const filtered = await searchText(shop.catalog, 'sofa', { filters: { colour: { eq: value }, currency: { in: [value, 'EUR'] } } });
+        assert.deepEqual(filtered.results, [], `filter value ${value}`);
+      }
+    }
+    assert.equal(await shop.catalog.countProducts(), before);
+    const where = buildWhere(validateFilters({ colour: { eq: `x' OR '1'='1` } }, await shop.catalog.info()), await shop.catalog.info());
+    assert.equal(where, `(head_colour = 'x'' OR ''1''=''1')`);
+  });
+
+  test('bad queries are refused with query_invalid', async () => {
+    await assert.rejects(searchText(shop.catalog, 'a'.repeat(10_000)), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa '.repeat(201)), { code: 'query_invalid' });
+    await assert.doesNotReject(searchText(shop.catalog, 'sofa '.repeat(200)));
+    await assert.rejects(searchText(shop.catalog, 'the and of'), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { seller: { eq: 'acme' } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { '1=1 OR': { eq: 'x' } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { price: { eq: '1 OR 1=1' } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { colour: { gte: 3 } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { colour: { eq: 'x'.repeat(201) } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { colour: { eq: 'a\u0000b' } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { price: { lte: Infinity } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(shop.catalog, 'sofa', { filters: { price: { lte: 5, drop: 1 } as { lte: number } } }), { code: 'query_invalid' });
+  });
+});
+
+describe('text search without an index', () => {
+  test('before optimize has built the FTS index, words are matched by a scan', async () => {
+    const catalog = await openCatalog(join(tmp.path, 'no-index'), { embeddingDim: shop.analyzer.embeddingDim });
+    await catalog.insertProducts([
+      await productFrom(shop.analyzer, 'a', [{ background: 'red' }], { title: 'Velvet loveseat' }),
+      await productFrom(shop.analyzer, 'b', [{ background: 'blue' }], { title: 'Oak table', description: 'solid velvet-free oak' }),
+    ]);
+    assert.equal(await catalog.hasTextIndex(), false);
+    const response = await searchText(catalog, 'oak');
+    assert.deepEqual(response.results.map((r) => r.id), ['b']);
+    assert.deepEqual(response.results[0]!.why, ['title matches "oak"']);
+    await catalog.close();
+  });
+});
+
+describe('facets and duplicates', () => {
+  test('facets count products once per value', () => {
+    const candidate = (id: string, colours: string[], price: number | null, currency: string | null) => ({
+      id,
+      title: id,
+      description: '',
+      image: '',
+      price,
+      currency,
+      labels: {},
+      allLabels: { colour: new Set(colours) },
+      raw: 0,
+      row: {},
+    });
+    assert.deepEqual(
+      computeFacets([candidate('a', ['red', 'blue'], 5, 'EUR'), candidate('b', ['red'], 700, 'EUR'), candidate('c', [], null, null)]),
+      { colour: { red: 2, blue: 1 }, currency: { EUR: 2 }, price: { '0-10': 1, '500-1000': 1 } },
+    );
+  });
+
+  test('listings sharing a photo form a duplicate group; a low threshold groups more', async () => {
+    const strict = await findDuplicates(shop.catalog, { threshold: 0.99 });
+    assert.equal(strict.groups.length, 1);
+    assert.deepEqual(strict.groups[0]!.products.map((p) => p.id), ['mug-1', 'mug-1-copy']);
+    assert.ok(strict.groups[0]!.maxScore > 0.999);
+    const loose = await findDuplicates(shop.catalog, { threshold: 0.8 });
+    assert.ok(loose.groups.some((g) => g.products.some((p) => p.id === 'sofa-yellow') && g.products.some((p) => p.id === 'sofa-yellow-2')));
+    await assert.rejects(findDuplicates(shop.catalog, { threshold: 0 }), { code: 'query_invalid' });
+    await assert.rejects(findDuplicates(shop.catalog, { threshold: 1.5 }), { code: 'query_invalid' });
+  });
+});
