@@ -1,14 +1,28 @@
 // The groknet command line: one file per command under commands/, all over the library.
 import { GroknetError, isGroknetError } from '../errors.ts';
 import { analyzeCommand } from './commands/analyze.ts';
+import { detectCommand } from './commands/detect.ts';
+import { duplicatesCommand } from './commands/duplicates.ts';
 import { evalCommand } from './commands/eval.ts';
+import { indexCommand } from './commands/index.ts';
+import { reindexCommand } from './commands/reindex.ts';
+import { searchCommand } from './commands/search.ts';
+import { workerCommand } from './commands/worker.ts';
+import { serveCommand } from './commands/serve.ts';
 import { trainBaseCommand } from './commands/train-base.ts';
 
 export type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   analyze: { run: analyzeCommand, summary: 'analyze [--model DIR] [--json] [--batch N] FILE|DIR...   heads, embedding and code per image' },
+  detect: { run: detectCommand, summary: 'detect [--json] [--detector centernet|nanodet] [--min-score S] [--model DIR] FILE|DIR...   products in each photo, each analysed' },
+  index: { run: indexCommand, summary: 'index SOURCE [--data DIR] [--queue redis://HOST:PORT]   add a folder or CSV/JSONL of listings to the catalog' },
+  worker: { run: workerCommand, summary: 'worker --queue redis://HOST:PORT [--data DIR]   process queued ingestion jobs' },
+  search: { run: searchCommand, summary: 'search [--data DIR] (--image FILE | --text "..." | --product ID) [--filter k=v]... [--k N] [--json]' },
+  duplicates: { run: duplicatesCommand, summary: 'duplicates [--data DIR] [--threshold 0.95]   near-duplicate listing groups' },
+  reindex: { run: reindexCommand, summary: 'reindex [--data DIR] [--model DIR]   re-analyse the catalog with the current model' },
   eval: { run: evalCommand, summary: 'eval [--model DIR] [--datasets DIR] [--json] [--out FILE]   score a model on held-out data' },
+  serve: { run: serveCommand, summary: 'serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR]   HTTP API and web page' },
   'train-base': { run: trainBaseCommand, summary: 'train-base --datasets DIR [--out DIR] [--epochs N]   rebuild the shipped base model' },
 };
 

@@ -1,0 +1,126 @@
+// `groknet serve`: the HTTP API and the web page over one model and one catalog.
+//
+// Write access, decided once at start:
+//   GROKNET_API_KEY set         -> writes need that key.
+//   --allow-anonymous-writes    -> anyone who can reach the server may write (local demos).
+//   --read-only                 -> writes are refused.
+//   none of these (the default) -> a random key is generated and printed once, so
+//                                  `npm start` is a usable demo that no other web page
+//                                  or local process can write to without the key.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { openCatalog } from '../../catalog/index.ts';
+import { GroknetError } from '../../errors.ts';
+import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
+import { MAX_BATCH_SIZE, ModelAnalyzer } from '../../pipelines/analyze.ts';
+import { buildApp } from '../../server/app.ts';
+import { LOG_LEVELS, type LogLevel } from '../../server/config.ts';
+import { intOption, parse } from '../args.ts';
+
+export const SERVE_USAGE =
+  'usage: groknet serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR] [--batch N] [--provider cpu|cuda]\n' +
+  '                     [--allow-anonymous-writes | --read-only] [--cors ORIGIN,...] [--rate-limit N] [--trust-proxy] [--log-level LEVEL]\n' +
+  '  Writes need GROKNET_API_KEY; without it a key is generated and printed once (see --allow-anonymous-writes, --read-only).';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      data: { type: 'string' },
+      model: { type: 'string' },
+      batch: { type: 'string' },
+      provider: { type: 'string', default: 'cpu' },
+      'allow-anonymous-writes': { type: 'boolean', default: false },
+      'read-only': { type: 'boolean', default: false },
+      cors: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'trust-proxy': { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
+  const port = intOption(values.port, 'port', 0, 65535, 8080);
+  const batchSize = intOption(values.batch, 'batch', 1, MAX_BATCH_SIZE, 16);
+  const rateLimitPerMinute = intOption(values['rate-limit'], 'rate-limit', 0, 1_000_000, 600);
+  const logLevel = values['log-level'] as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new GroknetError('invalid_argument', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const anonymous = values['allow-anonymous-writes'];
+  if (anonymous && values['read-only']) throw new GroknetError('invalid_argument', '--allow-anonymous-writes and --read-only contradict each other');
+
+  const envKey = process.env.GROKNET_API_KEY?.trim() || undefined;
+  const generated = !envKey && !anonymous && !values['read-only'] ? randomBytes(24).toString('base64url') : undefined;
+  const apiKey = envKey ?? generated;
+  const host = values.host;
+  const dataDir = path.resolve(values.data ?? process.env.GROKNET_DATA ?? 'data');
+
+  const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined, {
+    batchSize,
+    provider: values.provider as ExecutionProvider,
+  });
+  const catalog = await openCatalog(dataDir, { embeddingDim: analyzer.embeddingDim }).catch(async (error: unknown) => {
+    await analyzer.close();
+    throw error;
+  });
+  const info = await catalog.info();
+  if (info.modelVersion !== undefined && info.modelVersion !== analyzer.modelVersion) {
+    process.stderr.write(`groknet serve: the catalog holds ${info.modelVersion} but the model is ${analyzer.modelVersion}; publishing will fail until you reindex\n`);
+  }
+
+  const app = await buildApp({
+    analyzer,
+    catalog,
+    config: {
+      dataDir,
+      apiKey,
+      allowAnonymousWrites: anonymous,
+      corsOrigins: values.cors ? values.cors.split(',').map((o) => o.trim()).filter(Boolean) : [],
+      rateLimitPerMinute,
+      trustProxy: values['trust-proxy'],
+      inference: { maxBatch: batchSize },
+      logLevel,
+    },
+  });
+
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write(`groknet serve: ${signal} again, exiting without draining\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      process.stderr.write(`groknet serve: ${signal}, finishing in-flight requests…\n`);
+      // close() stops accepting connections, waits for in-flight requests and drains the inference queue.
+      void app
+        .close()
+        .catch((error: unknown) => process.stderr.write(`groknet serve: error while closing: ${(error as Error).message}\n`))
+        .finally(async () => {
+          await catalog.close().catch(() => undefined);
+          await analyzer.close().catch(() => undefined);
+          resolve();
+        });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+  const address = await app.listen({ port, host });
+  const out: string[] = [`groknet serving ${analyzer.modelVersion} on ${address}  (web page: /, API docs: /docs)`];
+  if (generated) out.push(`write API key for this run (not stored; set GROKNET_API_KEY to choose one): ${generated}`);
+  else if (anonymous) out.push(`anonymous writes are allowed${LOOPBACK.has(host) ? ' (this machine only)' : `: ANYONE who can reach ${host} can change the catalog`}`);
+  else if (values['read-only']) out.push('read-only: publishing and deleting are refused');
+  else out.push('writes need the key in GROKNET_API_KEY');
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  await stopped;
+  return 0;
+}

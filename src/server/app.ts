@@ -1,0 +1,140 @@
+// The HTTP service: a Fastify instance with Zod-validated routes, OpenAPI at /openapi.json
+// and /docs, the web page at /, and the cross-cutting parts (errors, security headers,
+// rate limit, CORS, metrics, graceful shutdown) wired once here.
+import cors from '@fastify/cors';
+import multipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { mkdir } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CatalogStore } from '../catalog/types.ts';
+import { GroknetError } from '../errors.ts';
+import type { Analyzer } from '../model/types.ts';
+import { requireWriteAccess } from './auth.ts';
+import { resolveConfig, type InferenceSettings, type ServerConfig } from './config.ts';
+import { registerDocs } from './docs.ts';
+import { errorHandler } from './http-errors.ts';
+import { RAW_IMAGE_TYPES } from './image-input.ts';
+import { ImageStore } from './image-store.ts';
+import { InferenceQueue } from './inference-queue.ts';
+import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
+import { analyzeRoutes } from './routes/analyze.ts';
+import { healthRoutes } from './routes/health.ts';
+import { imageRoutes } from './routes/images.ts';
+import { productRoutes } from './routes/products.ts';
+import { searchRoutes } from './routes/search.ts';
+import { createCatalogSearch } from './search-adapter.ts';
+import type { SearchService } from './search-port.ts';
+import { registerWeb } from './web.ts';
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+
+export interface BuildAppOptions {
+  analyzer: Analyzer;
+  catalog?: CatalogStore;
+  search?: SearchService;
+  config?: Partial<Omit<ServerConfig, 'inference'>> & { inference?: Partial<InferenceSettings> };
+}
+
+/** Everything a route group needs, built once per app. */
+export interface RouteContext {
+  config: ServerConfig;
+  analyzer: Analyzer;
+  queue: InferenceQueue;
+  images: ImageStore;
+  catalog: CatalogStore | undefined;
+  search: SearchService | undefined;
+  metrics: ServiceMetrics;
+  /** preHandler for endpoints that change data. */
+  writeAccess: ReturnType<typeof requireWriteAccess>;
+}
+
+// Sent on every response; the page additionally gets a strict Content-Security-Policy.
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+export async function buildApp(options: BuildAppOptions): Promise<App> {
+  const config = resolveConfig(options.config);
+  const metrics = createServiceMetrics();
+  const queue = new InferenceQueue(options.analyzer, config.inference, metrics);
+  const handleError = errorHandler({ onError: (code) => metrics.errors.inc({ code }), retryAfter: () => queue.retryAfterSeconds() });
+  const app = Fastify({
+    logger: config.logLevel ? { level: config.logLevel } : false,
+    trustProxy: config.trustProxy,
+    // JSON bodies; image routes raise their own limit to the image limit.
+    bodyLimit: 1024 * 1024,
+    // A client that stops sending must not hold a connection (and its buffers) forever.
+    requestTimeout: 120_000,
+    // Errors raised before routing (a malformed URL) get the same `{ error }` shape.
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  metrics.registry.gauge('groknet_inference_queue_depth', 'Images waiting for or in the model', () => queue.depth);
+  const ctx: RouteContext = {
+    config,
+    analyzer: options.analyzer,
+    queue,
+    images: new ImageStore(config.dataDir),
+    catalog: options.catalog,
+    // With a catalog and no search given, search that catalog with src/search.
+    search: options.search ?? (options.catalog ? createCatalogSearch(options.catalog, options.analyzer.exactMatchThreshold) : undefined),
+    metrics,
+    writeAccess: requireWriteAccess(config),
+  };
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(async (request) => {
+    throw new GroknetError('route_not_found', `${request.method} ${request.url.split('?')[0]}`);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.headers(SECURITY_HEADERS);
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestDuration.observe(reply.elapsedTime / 1000, { method: request.method, route, status: String(reply.statusCode) });
+  });
+
+  // Raw image bodies arrive as one Buffer, bounded by the image byte limit.
+  app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: config.limits.maxInputBytes }, (_request, body, done) => {
+    done(null, body);
+  });
+  await app.register(multipart, { throwFileSizeLimit: true });
+  // Gives replies sendFile() for stored images; the page registers its own instance.
+  await mkdir(ctx.images.dir, { recursive: true });
+  await app.register(fastifyStatic, { root: ctx.images.dir, serve: false });
+  if (config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      // Probes and scrapes must keep working while a client is throttled.
+      allowList: (request) => ['/healthz', '/readyz', '/metrics'].includes(request.url),
+      errorResponseBuilder: (_request, context) => new GroknetError('rate_limited', `retry in ${context.after}`),
+    });
+  }
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, { origin: config.corsOrigins, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'authorization', 'x-api-key'] });
+  }
+  await registerDocs(app);
+
+  healthRoutes(app, ctx);
+  analyzeRoutes(app, ctx);
+  productRoutes(app, ctx);
+  searchRoutes(app, ctx);
+  imageRoutes(app, ctx);
+  if (config.web) await registerWeb(app, config);
+
+  // Shutdown: stop taking inference work, then let what was accepted finish.
+  app.addHook('preClose', async () => {
+    await queue.drain();
+  });
+  return app;
+}

@@ -1,0 +1,61 @@
+// Server settings with their defaults in one place; the serve command and the tests fill
+// in only what they change.
+import path from 'node:path';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.ts';
+
+export interface InferenceSettings {
+  /** Largest batch handed to the analyzer (its own batch size). */
+  maxBatch: number;
+  /** How long the first request of a batch waits for company, in milliseconds. */
+  windowMs: number;
+  /** Requests waiting or running before new ones are refused with 429. */
+  maxQueue: number;
+  /** A request that has not been answered after this many milliseconds fails with 504. */
+  timeoutMs: number;
+}
+
+export interface ServerConfig {
+  /** Root of everything the server writes: `images/` (uploads) and the catalog. */
+  dataDir: string;
+  /** Key for write endpoints; undefined means writes follow `allowAnonymousWrites`. */
+  apiKey: string | undefined;
+  allowAnonymousWrites: boolean;
+  /** Origins allowed by CORS; empty keeps CORS off (same-origin only). */
+  corsOrigins: string[];
+  /** Requests per client per minute; 0 turns rate limiting off. */
+  rateLimitPerMinute: number;
+  /** Trust X-Forwarded-For (only behind a proxy you run). */
+  trustProxy: boolean;
+  limits: ImageLimits;
+  /** Images per product upload. */
+  maxImagesPerProduct: number;
+  inference: InferenceSettings;
+  /** Serve the web page at `/` (bundled with esbuild at start). */
+  web: boolean;
+  /** Where the bundled page script is written; defaults to the groknet cache. */
+  webCacheDir: string | undefined;
+  /** Fastify (pino) log level, or false for no logs (tests). */
+  logLevel: LogLevel | false;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_INFERENCE: InferenceSettings = { maxBatch: 16, windowMs: 5, maxQueue: 256, timeoutMs: 30_000 };
+
+export function resolveConfig(partial: Partial<Omit<ServerConfig, 'inference'>> & { inference?: Partial<InferenceSettings> } = {}): ServerConfig {
+  return {
+    dataDir: path.resolve(partial.dataDir ?? 'data'),
+    apiKey: partial.apiKey || undefined,
+    allowAnonymousWrites: partial.allowAnonymousWrites ?? false,
+    corsOrigins: partial.corsOrigins ?? [],
+    rateLimitPerMinute: partial.rateLimitPerMinute ?? 600,
+    trustProxy: partial.trustProxy ?? false,
+    limits: partial.limits ?? DEFAULT_IMAGE_LIMITS,
+    maxImagesPerProduct: partial.maxImagesPerProduct ?? 8,
+    inference: { ...DEFAULT_INFERENCE, ...partial.inference },
+    web: partial.web ?? true,
+    webCacheDir: partial.webCacheDir,
+    logLevel: partial.logLevel ?? false,
+  };
+}

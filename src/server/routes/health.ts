@@ -1,0 +1,46 @@
+// Probes and metrics: /healthz (the process answers), /readyz (model loaded, store open,
+// not shutting down), /metrics (Prometheus text).
+import { z } from 'zod';
+import type { App, RouteContext } from '../app.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics.ts';
+
+const CheckSchema = z.enum(['ok', 'failing', 'absent']);
+
+const ReadySchema = z.object({
+  ready: z.boolean(),
+  modelVersion: z.string(),
+  checks: z.object({ model: CheckSchema, store: CheckSchema, queue: CheckSchema }),
+});
+
+export function healthRoutes(app: App, ctx: RouteContext): void {
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness', tags: ['operations'], response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: model loaded, store open', tags: ['operations'], response: { 200: ReadySchema, 503: ReadySchema } } },
+    async (request, reply) => {
+      let store: z.infer<typeof CheckSchema> = 'absent';
+      if (ctx.catalog) {
+        try {
+          await ctx.catalog.info();
+          store = 'ok';
+        } catch (error) {
+          request.log.warn({ err: error }, 'catalog not ready');
+          store = 'failing';
+        }
+      }
+      const queue: z.infer<typeof CheckSchema> = ctx.queue.accepting ? 'ok' : 'failing';
+      const checks = { model: 'ok' as const, store, queue };
+      const ready = store !== 'failing' && queue === 'ok';
+      return reply.status(ready ? 200 : 503).send({ ready, modelVersion: ctx.analyzer.modelVersion, checks });
+    },
+  );
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'], hide: false } }, async (_request, reply) => {
+    return reply.type(PROMETHEUS_CONTENT_TYPE).send(ctx.metrics.registry.render());
+  });
+}

@@ -1,0 +1,169 @@
+// Products: publish (photos + listing fields -> analysed, stored, indexed), read, delete.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { CatalogStore } from '../../catalog/types.ts';
+import { GroknetError, isGroknetError } from '../../errors.ts';
+import type { Analysis } from '../../model/types.ts';
+import { suggestListing } from '../../pipelines/suggest-listing.ts';
+import type { App, RouteContext } from '../app.ts';
+import { ErrorBodySchema } from '../http-errors.ts';
+import { readUpload } from '../image-input.ts';
+import { ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
+import { parseInput } from '../validate.ts';
+import { productView } from '../views.ts';
+
+const AttributeValue = z.union([z.string().max(500), z.number(), z.boolean(), z.null(), z.array(z.string().max(200)).max(50)]);
+const AttributesSchema = z.record(z.string().min(1).max(64), AttributeValue).refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
+
+const jsonObject = z.string().transform((text, issue) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    issue.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"colour":"red"}' });
+    return z.NEVER;
+  }
+});
+
+export const ProductFieldsSchema = z.strictObject({
+  title: z.string().trim().min(1).max(200),
+  description: z.string().trim().max(5000).optional(),
+  price: z
+    .string()
+    .regex(/^\d{1,9}(\.\d{1,4})?$/, 'must be a number like 12.50')
+    .transform(Number)
+    .optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'must be a three-letter code like EUR')
+    .transform((c) => c.toUpperCase())
+    .optional(),
+  attributes: jsonObject.pipe(AttributesSchema).optional(),
+});
+
+const CreatedSchema = z.object({ product: ProductSchema, listing: SuggestedListingSchema }).meta({ id: 'CreatedProduct' });
+const DeletedSchema = z.object({ id: z.string(), deleted: z.literal(true) });
+
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  413: ErrorBodySchema,
+  415: ErrorBodySchema,
+  422: ErrorBodySchema,
+  429: ErrorBodySchema,
+  503: ErrorBodySchema,
+};
+
+export function requireCatalog(ctx: RouteContext): CatalogStore {
+  if (!ctx.catalog) throw new GroknetError('unavailable', 'this server has no catalog');
+  return ctx.catalog;
+}
+
+function newProductId(): string {
+  return `p_${randomBytes(9).toString('base64url')}`;
+}
+
+/** Empty form fields mean "not given". */
+function withoutEmpty(fields: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v.trim() !== ''));
+}
+
+export function productRoutes(app: App, ctx: RouteContext): void {
+  app.post(
+    '/v1/products',
+    {
+      // Checked before the body is read: a refused client never uploads megabytes.
+      onRequest: ctx.writeAccess,
+      config: {
+        openapiBody: {
+          consumes: ['multipart/form-data'],
+          schema: z.object({
+            image: z.array(z.string().meta({ format: 'binary' })).meta({ description: `1 to ${ctx.config.maxImagesPerProduct} photos (repeat the field)` }),
+            title: z.string(),
+            description: z.string().optional(),
+            price: z.string().optional().meta({ example: '12.50' }),
+            currency: z.string().optional().meta({ example: 'EUR' }),
+            attributes: z.string().optional().meta({ description: 'JSON object of seller attributes', example: '{"colour":"red"}' }),
+          }),
+        },
+      },
+      schema: {
+        summary: 'Publish a product: photos are analysed, stored and indexed',
+        tags: ['products'],
+        security: [{ bearer: [] }, { apiKey: [] }],
+        response: { 201: CreatedSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const catalog = requireCatalog(ctx);
+      const upload = await readUpload(request, ctx.config.limits, ctx.config.maxImagesPerProduct);
+      const fields = parseInput(ProductFieldsSchema, withoutEmpty(upload.fields), 'form');
+      const analyses = await analyzeAll(ctx, upload.files);
+      const stored = await Promise.all(upload.files.map((bytes) => ctx.images.save(bytes)));
+      const id = newProductId();
+      await catalog.insertProducts([
+        {
+          id,
+          title: fields.title,
+          description: fields.description ?? '',
+          price: fields.price ?? null,
+          currency: fields.currency ?? null,
+          attributes: fields.attributes ?? {},
+          images: stored.map((file, i) => ({ path: file.path, contentHash: file.contentHash, analysis: analyses[i]! })),
+        },
+      ]);
+      const product = await catalog.getProduct(id);
+      if (!product) throw new GroknetError('store_error', 'the product was not found right after writing it');
+      request.log.info({ productId: id, images: stored.length }, 'product published');
+      return reply.status(201).send({ product: productView(product, ctx.images), listing: suggestListing(analyses[0]!.heads) });
+    },
+  );
+
+  app.get(
+    '/v1/products/:id',
+    {
+      schema: {
+        summary: 'A product with its images',
+        tags: ['products'],
+        params: ProductIdParams,
+        response: { 200: ProductSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const product = await requireCatalog(ctx).getProduct(request.params.id);
+      if (!product) throw new GroknetError('not_found', request.params.id);
+      return productView(product, ctx.images);
+    },
+  );
+
+  app.delete(
+    '/v1/products/:id',
+    {
+      onRequest: ctx.writeAccess,
+      schema: {
+        summary: 'Remove a product from the catalog',
+        tags: ['products'],
+        security: [{ bearer: [] }, { apiKey: [] }],
+        params: ProductIdParams,
+        response: { 200: DeletedSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const deleted = await requireCatalog(ctx).deleteProduct(request.params.id);
+      if (!deleted) throw new GroknetError('not_found', request.params.id);
+      return { id: request.params.id, deleted: true as const };
+    },
+  );
+}
+
+/** Analyses all photos of one upload together (they share a batch); the first failure names its photo. */
+async function analyzeAll(ctx: RouteContext, files: Buffer[]): Promise<Analysis[]> {
+  const settled = await Promise.allSettled(files.map((bytes) => ctx.queue.analyze(bytes)));
+  return settled.map((result, i) => {
+    if (result.status === 'fulfilled') return result.value;
+    const error = result.reason;
+    if (isGroknetError(error) && files.length > 1) throw new GroknetError(error.code, `photo ${i + 1}: ${error.details ?? error.message}`);
+    throw error;
+  });
+}

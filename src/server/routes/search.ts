@@ -1,0 +1,162 @@
+// Search: words, a photo, or a product ("more like this"), with filters and facets; plus
+// the per-product similar and seen-together lists.
+import { z } from 'zod';
+import { GroknetError } from '../../errors.ts';
+import type { App, RouteContext } from '../app.ts';
+import { ErrorBodySchema } from '../http-errors.ts';
+import { FacetsSchema, ProductIdParams, SearchHitSchema } from '../schemas.ts';
+import type { FilterCondition, Filters } from '../../search/types.ts';
+import type { SearchRequest, SearchService } from '../search-port.ts';
+import { facetsView, hitView } from '../views.ts';
+import { requireCatalog } from './products.ts';
+
+export const MAX_K = 100;
+
+const text = z.string().max(200);
+const num = z.number().finite();
+// A filter is a value, a list of values, or the search module's condition object.
+const FilterValueSchema = z.union([
+  text,
+  num,
+  z.array(text).min(1).max(100),
+  z.strictObject({ eq: z.union([text, num]) }),
+  z.strictObject({ in: z.array(text).min(1).max(100) }),
+  z.strictObject({ gte: num.optional(), lte: num.optional(), gt: num.optional(), lt: num.optional() }),
+]);
+
+type FilterValue = z.infer<typeof FilterValueSchema>;
+
+function toCondition(value: FilterValue): FilterCondition {
+  if (typeof value === 'string' || typeof value === 'number') return { eq: value };
+  if (Array.isArray(value)) return { in: value };
+  return value;
+}
+
+function searchBodySchema(maxImageBytes: number) {
+  // base64 grows bytes by 4/3; a data: URL prefix is allowed so a page can send what it read.
+  const maxBase64 = Math.ceil(maxImageBytes / 3) * 4 + 100;
+  return z
+    .strictObject({
+      text: z.string().trim().max(500).optional(),
+      image: z.string().max(maxBase64).optional().meta({ description: 'Query photo, base64 (a data: URL is accepted)' }),
+      productId: z.string().min(1).max(256).optional().meta({ description: 'Find products like this one' }),
+      filters: z
+        .record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'filter names are lower-case identifiers'), FilterValueSchema)
+        .refine((f) => Object.keys(f).length <= 20, 'at most 20 filters')
+        .optional(),
+      k: z.number().int().min(1).max(MAX_K).default(20),
+    })
+    .refine((q) => [q.text, q.image, q.productId].filter(Boolean).length <= 1, 'give one of text, image or productId')
+    .meta({ id: 'SearchRequest' });
+}
+
+const ParsedQuerySchema = z.object({
+  kind: z.enum(['text', 'vector', 'image', 'binary']),
+  text: z.string().nullable(),
+  terms: z.array(z.string()).meta({ description: 'Words left for full-text matching' }),
+  filters: z.record(z.string(), z.unknown()).meta({ description: 'Filters applied, given and recognised in the words' }),
+  recognised: z.array(z.object({ phrase: z.string(), field: z.string(), value: z.union([z.string(), z.number()]), via: z.string().optional() })),
+  image: z.boolean(),
+  productId: z.string().nullable(),
+});
+
+const SearchResponseSchema = z
+  .object({ query: ParsedQuerySchema, results: z.array(SearchHitSchema), facets: FacetsSchema })
+  .meta({ id: 'SearchResponse' });
+
+const ListSchema = z.object({ productId: z.string(), results: z.array(SearchHitSchema), note: z.string().optional() });
+
+const errors = { 400: ErrorBodySchema, 404: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
+
+export const SEEN_TOGETHER_NOTE =
+  'Seen-together needs detection of several products in one photo, which is not available yet; the list stays empty until it lands.';
+
+function requireSearch(ctx: RouteContext): SearchService {
+  if (!ctx.search) throw new GroknetError('unavailable', 'this server has no search index');
+  return ctx.search;
+}
+
+function decodeBase64Image(text: string): Buffer {
+  const payload = text.startsWith('data:') ? text.slice(text.indexOf(',') + 1) : text;
+  const compact = payload.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact)) throw new GroknetError('invalid_argument', 'body.image: not valid base64');
+  return Buffer.from(compact, compact.includes('-') || compact.includes('_') ? 'base64url' : 'base64');
+}
+
+export function searchRoutes(app: App, ctx: RouteContext): void {
+  const maxImageBytes = ctx.config.limits.maxInputBytes;
+
+  app.post(
+    '/v1/search',
+    {
+      bodyLimit: Math.ceil(maxImageBytes / 3) * 4 + 64 * 1024,
+      schema: {
+        summary: 'Search the catalog by words, photo or product, with filters and facets',
+        tags: ['search'],
+        body: searchBodySchema(maxImageBytes),
+        response: { 200: SearchResponseSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const search = requireSearch(ctx);
+      const body = request.body;
+      const filters: Filters = Object.fromEntries(Object.entries(body.filters ?? {}).map(([field, value]) => [field, toCondition(value)]));
+      const query: SearchRequest = { filters, limit: body.k };
+      if (body.text) query.text = body.text;
+      if (body.productId) query.productId = body.productId;
+      if (body.image) query.embedding = (await ctx.queue.analyze(decodeBase64Image(body.image))).embedding;
+      const answer = await search.search(query);
+      return {
+        query: {
+          kind: answer.query.kind,
+          text: answer.query.text ?? null,
+          terms: answer.query.terms,
+          filters: answer.query.filters,
+          recognised: answer.query.recognised ?? [],
+          image: Boolean(body.image),
+          productId: body.productId ?? null,
+        },
+        results: answer.results.map((result) => hitView(result, ctx.images)),
+        facets: facetsView(answer.facets),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/products/:id/similar',
+    {
+      schema: {
+        summary: 'Products that look like this one',
+        tags: ['search'],
+        params: ProductIdParams,
+        querystring: z.strictObject({ k: z.coerce.number().int().min(1).max(MAX_K).default(12) }),
+        response: { 200: ListSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!(await requireCatalog(ctx).getProduct(id))) throw new GroknetError('not_found', id);
+      // One extra, because the product itself is its own best match.
+      const answer = await requireSearch(ctx).search({ productId: id, filters: {}, limit: request.query.k + 1 });
+      const results = answer.results.filter((result) => result.id !== id).slice(0, request.query.k);
+      return { productId: id, results: results.map((result) => hitView(result, ctx.images)) };
+    },
+  );
+
+  app.get(
+    '/v1/products/:id/seen-together',
+    {
+      schema: {
+        summary: 'Products photographed together with this one (empty until detection lands)',
+        tags: ['search'],
+        params: ProductIdParams,
+        response: { 200: ListSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!(await requireCatalog(ctx).getProduct(id))) throw new GroknetError('not_found', id);
+      return { productId: id, results: [], note: SEEN_TOGETHER_NOTE };
+    },
+  );
+}

@@ -1,0 +1,72 @@
+// Zod schemas shared by several routes. Registered ids become named components in the
+// OpenAPI document.
+import { z } from 'zod';
+
+export const LabelScoreSchema = z.object({ label: z.string(), score: z.number() });
+
+export const HeadResultSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('single'), top: z.array(LabelScoreSchema), abstain: z.boolean().optional() }),
+    z.object({ kind: z.literal('multi'), labels: z.array(LabelScoreSchema) }),
+  ])
+  .meta({ id: 'HeadResult' });
+
+export const ListingFieldSchema = z
+  .object({
+    value: z.string(),
+    score: z.number(),
+    abstain: z.boolean().meta({ description: 'The model is not sure: ask the seller' }),
+    head: z.string(),
+  })
+  .meta({ id: 'ListingField' });
+
+export const SuggestedListingSchema = z
+  .object({
+    category: ListingFieldSchema.extend({ path: z.array(z.string()) }).nullable(),
+    colour: ListingFieldSchema.nullable(),
+    attributes: z.record(z.string(), ListingFieldSchema),
+    tags: z.array(ListingFieldSchema),
+    title: z.object({ value: z.string(), score: z.number(), abstain: z.boolean() }),
+  })
+  .meta({ id: 'SuggestedListing' });
+
+export const ProductImageSchema = z.object({
+  index: z.number().int(),
+  url: z.string().nullable().meta({ description: 'Null when the image is not stored by this server' }),
+  labels: z.record(z.string(), z.string()),
+  code: z.string(),
+});
+
+export const ProductSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    description: z.string(),
+    price: z.number().nullable(),
+    currency: z.string().nullable(),
+    attributes: z.record(z.string(), z.unknown()),
+    modelVersion: z.string(),
+    images: z.array(ProductImageSchema),
+  })
+  .meta({ id: 'Product' });
+
+export const ProductIdParams = z.strictObject({ id: z.string().min(1).max(256) });
+
+export const SearchHitSchema = z
+  .object({
+    id: z.string(),
+    score: z.number(),
+    match: z.enum(['exact', 'similar', 'text', 'filter']).meta({
+      description: 'exact: the same product (image similarity above the calibrated threshold); similar: looks alike; text: matched words; filter: matched filters only',
+    }),
+    why: z.array(z.string()).meta({ description: 'Why this result matched, in words' }),
+    title: z.string(),
+    image: z.string().nullable().meta({ description: 'URL of the best-matching image, null when this server does not store it' }),
+    price: z.number().nullable(),
+    currency: z.string().nullable(),
+  })
+  .meta({ id: 'SearchHit' });
+
+export const FacetsSchema = z
+  .record(z.string(), z.array(z.object({ value: z.string(), count: z.number().int() })))
+  .meta({ id: 'Facets', description: 'Counts of each value per filterable field, over the matching products' });

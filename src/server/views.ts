@@ -1,0 +1,59 @@
+// Catalog and search shapes -> the JSON the API returns: image paths become URLs of this
+// server (or null for images it does not store), embeddings stay out.
+import type { Product } from '../catalog/types.ts';
+import { imageUrl, type ImageStore } from './image-store.ts';
+import type { Facets, SearchResult } from '../search/types.ts';
+
+export interface ProductView {
+  id: string;
+  title: string;
+  description: string;
+  price: number | null;
+  currency: string | null;
+  attributes: Record<string, unknown>;
+  modelVersion: string;
+  images: Array<{ index: number; url: string | null; labels: Record<string, string>; code: string }>;
+}
+
+function urlOf(path: string, store: ImageStore): string | null {
+  const name = store.nameOf(path);
+  return name ? imageUrl(name) : null;
+}
+
+export function productView(product: Product, store: ImageStore): ProductView {
+  return {
+    id: product.id,
+    title: product.title,
+    description: product.description,
+    price: product.price,
+    currency: product.currency,
+    attributes: product.attributes,
+    modelVersion: product.modelVersion,
+    images: product.images.map((image) => ({ index: image.index, url: urlOf(image.path, store), labels: image.labels, code: image.code })),
+  };
+}
+
+export function hitView(result: SearchResult, store: ImageStore) {
+  return {
+    id: result.id,
+    score: Math.round(result.score * 1e4) / 1e4,
+    match: result.match,
+    why: result.why,
+    title: result.title,
+    image: result.image ? urlOf(result.image, store) : null,
+    price: result.price,
+    currency: result.currency,
+  };
+}
+
+/** `{ colour: { red: 3 } }` -> `{ colour: [{ value: 'red', count: 3 }] }`, most frequent first. */
+export function facetsView(facets: Facets): Record<string, Array<{ value: string; count: number }>> {
+  return Object.fromEntries(
+    Object.entries(facets).map(([field, counts]) => [
+      field,
+      Object.entries(counts)
+        .map(([value, count]) => ({ value, count }))
+        .sort((a, b) => b.count - a.count),
+    ]),
+  );
+}

@@ -1,0 +1,67 @@
+// `groknet serve` as a user runs it: a generated write key printed once, the API answering,
+// and SIGTERM draining and exiting cleanly.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { createTinyModel, solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
+let modelDir: string;
+let dataDir: string;
+
+before(async () => {
+  modelDir = (await createTinyModel()).dir;
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'groknet-serve-test-'));
+});
+after(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(modelDir, { recursive: true, force: true });
+});
+
+test('serve prints its address and a generated key, serves, and drains on SIGTERM', async () => {
+  const env = { ...process.env, GROKNET_API_KEY: '' };
+  const child = spawn(process.execPath, [BIN, 'serve', '--model', modelDir, '--data', dataDir, '--port', '0', '--log-level', 'warn'], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!/write API key/.test(stdout)) {
+      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`serve did not start:\n${stdout}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const address = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+    const key = /write API key[^:]*: (\S+)/.exec(stdout)?.[1];
+    assert.ok(address && key && key.length >= 32, stdout);
+
+    assert.equal((await (await fetch(`${address}/readyz`)).json()).ready, true);
+    const form = () => {
+      const body = new FormData();
+      body.append('image', new Blob([new Uint8Array(redPng)], { type: 'image/png' }), 'red.png');
+      body.append('title', 'Red thing');
+      return body;
+    };
+    const redPng = await solidImage(TINY_COLOURS.red!);
+    assert.equal((await fetch(`${address}/v1/products`, { method: 'POST', body: form() })).status, 401);
+    const published = await fetch(`${address}/v1/products`, { method: 'POST', body: form(), headers: { authorization: `Bearer ${key}` } });
+    assert.equal(published.status, 201);
+
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(stderr, /SIGTERM, finishing in-flight requests/);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('contradictory write options are refused before anything starts', () => {
+  const run = spawnSync(process.execPath, [BIN, 'serve', '--allow-anonymous-writes', '--read-only'], { encoding: 'utf8' });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /contradict/);
+});

@@ -1,0 +1,100 @@
+// Small pure pieces of the service: the suggested listing, the metrics text format, key checks.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { HeadResult } from '../../src/model/types.ts';
+import { suggestListing } from '../../src/pipelines/suggest-listing.ts';
+import { keyMatches } from '../../src/server/auth.ts';
+import { ImageStore } from '../../src/server/image-store.ts';
+import { Registry } from '../../src/server/metrics.ts';
+
+const single = (label: string, score: number, abstain = false, runnerUp = 'other'): HeadResult => ({
+  kind: 'single',
+  top: [{ label, score }, { label: runnerUp, score: 1 - score }],
+  abstain,
+});
+
+describe('suggestListing', () => {
+  test('the most confident category head that does not abstain wins, with its path', () => {
+    const listing = suggestListing({
+      clothing: single('Dress', 0.95),
+      grocery_coarse: single('Apple', 0.99, true),
+      colour: single('blue', 0.8),
+    });
+    assert.deepEqual(listing.category, { value: 'Dress', score: 0.95, abstain: false, head: 'clothing', path: ['fashion', 'clothing', 'Dress'] });
+    assert.equal(listing.colour?.value, 'blue');
+    assert.deepEqual(listing.title, { value: 'Blue Dress', score: 0.8, abstain: false });
+  });
+
+  test('a sure fine grocery head refines its coarse parent', () => {
+    const listing = suggestListing({ grocery_coarse: single('Apple', 0.97), grocery_fine: single('Granny-Smith', 0.7), clothing: single('Hat', 0.6) });
+    assert.deepEqual(listing.category?.path, ['grocery', 'Fruit', 'Apple', 'Granny-Smith']);
+    assert.equal(listing.title.value, 'Granny Smith Apple');
+    // ... but not when the fine head abstains or disagrees on the parent.
+    assert.equal(suggestListing({ grocery_coarse: single('Apple', 0.97), grocery_fine: single('Granny-Smith', 0.2, true) }).category?.value, 'Apple');
+    assert.equal(suggestListing({ grocery_coarse: single('Apple', 0.97), grocery_fine: single('Anjou', 0.9) }).category?.value, 'Apple');
+    assert.deepEqual(suggestListing({ grocery_coarse: single('Milk', 0.9) }).category?.path, ['grocery', 'Packages', 'Milk']);
+  });
+
+  test('when every head abstains the best guess is offered, marked unsure', () => {
+    const listing = suggestListing({ clothing: single('Shirt', 0.25, true), colour: single('white', 0.2, true) });
+    assert.equal(listing.category?.value, 'Shirt');
+    assert.equal(listing.category?.abstain, true);
+    assert.equal(listing.colour?.abstain, true);
+    assert.deepEqual(listing.title, { value: 'Shirt', score: 0.25, abstain: true });
+  });
+
+  test('other heads become attributes and multi-label heads tags; no heads, empty listing', () => {
+    const listing = suggestListing({ material: single('wool', 0.9), parts: { kind: 'multi', labels: [{ label: 'sleeve', score: 0.8 }] } });
+    assert.equal(listing.category, null);
+    assert.equal(listing.attributes.material?.value, 'wool');
+    assert.deepEqual(listing.tags.map((t) => t.value), ['sleeve']);
+    assert.deepEqual(suggestListing({}).title, { value: '', score: 0, abstain: true });
+  });
+});
+
+test('metrics render in the Prometheus text format', () => {
+  const registry = new Registry();
+  const hits = registry.counter('hits_total', 'Hits');
+  hits.inc({ code: 'a"b' });
+  hits.inc({ code: 'a"b' }, 2);
+  const latency = registry.histogram('latency_seconds', 'Latency', [0.1, 1]);
+  latency.observe(0.05, { route: '/x' });
+  latency.observe(0.5, { route: '/x' });
+  latency.observe(5, { route: '/x' });
+  registry.gauge('depth', 'Depth', () => 7);
+  assert.equal(
+    registry.render(),
+    [
+      '# HELP hits_total Hits',
+      '# TYPE hits_total counter',
+      'hits_total{code="a\\"b"} 3',
+      '# HELP latency_seconds Latency',
+      '# TYPE latency_seconds histogram',
+      'latency_seconds_bucket{route="/x",le="0.1"} 1',
+      'latency_seconds_bucket{route="/x",le="1"} 2',
+      'latency_seconds_bucket{route="/x",le="+Inf"} 3',
+      'latency_seconds_sum{route="/x"} 5.55',
+      'latency_seconds_count{route="/x"} 3',
+      '# HELP depth Depth',
+      '# TYPE depth gauge',
+      'depth 7',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('API keys compare by digest, whatever their lengths', () => {
+  assert.equal(keyMatches('secret', 'secret'), true);
+  assert.equal(keyMatches('secret!', 'secret'), false);
+  assert.equal(keyMatches('', 'secret'), false);
+});
+
+test('stored image names are generated hashes only', () => {
+  assert.equal(ImageStore.isValidName(`${'0'.repeat(64)}.jpg`), true);
+  for (const name of ['../x.jpg', `${'0'.repeat(64)}.svg`, `${'0'.repeat(63)}.png`, `/${'0'.repeat(64)}.png`, `${'A'.repeat(64)}.png`]) {
+    assert.equal(ImageStore.isValidName(name), false, name);
+  }
+  const store = new ImageStore('/srv/data');
+  assert.equal(store.nameOf(`/srv/data/images/${'a'.repeat(64)}.png`), `${'a'.repeat(64)}.png`);
+  assert.equal(store.nameOf(`/elsewhere/${'a'.repeat(64)}.png`), undefined);
+});

@@ -1,0 +1,176 @@
+// The web page in a real headless Chromium against a server started here on 127.0.0.1 with a
+// tiny generated catalog: the sell flow (photo -> suggested listing -> publish with the key)
+// and the buy flow (words, filter, photo search with an exact match, more like this, seen
+// together), on a phone-sized viewport. Screenshots go to test-artifacts/web/.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { App } from '../../src/server/app.ts';
+import { TEXT_FILE } from '../helpers/bad-images.ts';
+import { solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
+import { multipart } from '../server/helpers/http.ts';
+import { openTestShop, TEST_KEY, type TestShop } from '../server/helpers/server.ts';
+import { createShopModel } from '../server/helpers/shop-model.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SKIP = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH to run the browser tests`;
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
+
+describe('web page', { skip: SKIP }, () => {
+  let shop: TestShop;
+  let app: App;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  let cacheDir: string;
+  const problems: string[] = [];
+  let red: Buffer;
+
+  before(async () => {
+    const { dir } = await createShopModel();
+    shop = await openTestShop(dir);
+    cacheDir = await mkdtemp(path.join(os.tmpdir(), 'groknet-web-cache-'));
+    app = await shop.app({ web: true, webCacheDir: cacheDir });
+    for (const [colour, title, price] of [['red', 'Cotton tee', '10'], ['blue', 'Cotton dress', '45'], ['yellow', 'Cotton hat', '15']] as const) {
+      const body = await multipart({ title, price, currency: 'EUR' }, [{ data: await solidImage(TINY_COLOURS[colour]!) }]);
+      const res = await app.inject({ method: 'POST', url: '/v1/products', payload: body.payload, headers: { ...body.headers, 'x-api-key': TEST_KEY } });
+      assert.equal(res.statusCode, 201, res.body);
+    }
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+    red = await solidImage(TINY_COLOURS.red!, 64);
+    await mkdir(ARTIFACTS, { recursive: true });
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
+    page = await context.newPage();
+    // The page must work offline: anything not served by our server is a failure.
+    page.on('request', (request) => {
+      if (!request.url().startsWith(base) && !request.url().startsWith('blob:') && !request.url().startsWith('data:')) problems.push(`external request ${request.url()}`);
+    });
+    page.on('console', (message) => {
+      // 4xx answers the flows provoke on purpose show up as resource errors; anything else is a bug.
+      if (message.type() === 'error' && !/status of 4\d\d/.test(message.text())) problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    await page.goto(base);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await shop?.close();
+    if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  test('every control has a label and the tabs work from the keyboard', async () => {
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLInputElement>('input, select, textarea')]
+        .filter((control) => control.labels === null || (control.labels.length === 0 && !control.getAttribute('aria-label')))
+        .map((control) => control.id),
+    );
+    assert.deepEqual(unlabelled, []);
+    await page.focus('#tab-sell');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-buy');
+    assert.equal(await page.isVisible('#panel-buy'), true);
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await page.isVisible('#panel-sell'), true);
+  });
+
+  test('sell: a file that is not a photo gets a message a person understands', async () => {
+    await page.setInputFiles('#sell-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: TEXT_FILE });
+    await page.waitForSelector('#sell-status.error');
+    assert.match(await page.textContent('#sell-status') ?? '', /isn't a photo we can read/);
+  });
+
+  test('sell: an ambiguous photo gets suggestions marked for checking', async () => {
+    await page.setInputFiles('#sell-file', { name: 'grey.png', mimeType: 'image/png', buffer: await solidImage([128, 128, 128], 64) });
+    await page.waitForSelector('#sell-form', { state: 'visible' });
+    assert.ok((await page.locator('.field.unsure').count()) >= 1);
+    assert.match(await page.textContent('.field.unsure .note') ?? '', /^check: /);
+    assert.match(await page.textContent('#sell-status') ?? '', /Please check/);
+    await shot('sell-unsure');
+    // Editing a marked field makes it the seller's: no longer marked.
+    const marked = await page.locator('.field.unsure').count();
+    const field = page.locator('.field.unsure').first();
+    const id = await field.locator('input').getAttribute('id');
+    await field.locator('input').fill('my own words');
+    assert.equal(await page.locator('.field.unsure').count(), marked - 1);
+    assert.equal(await page.textContent(`#${id}-note`), 'edited by you');
+  });
+
+  test('sell: a red photo fills the listing, the key is asked for, the product is published', async () => {
+    await page.setInputFiles('#sell-file', { name: 'red.png', mimeType: 'image/png', buffer: red });
+    await page.waitForSelector('#sell-form', { state: 'visible' });
+    assert.equal(await page.inputValue('#f-category'), 'fashion > clothing > T-Shirt');
+    assert.equal(await page.inputValue('#f-colour'), 'red');
+    assert.equal(await page.inputValue('#f-title'), 'Red T-Shirt');
+    assert.match(await page.textContent('#f-category-note') ?? '', /sure/);
+    assert.equal(await page.locator('.field.unsure').count(), 0, 'confident fields are not marked');
+    await page.fill('#f-price', '9.99');
+    await shot('sell-suggested');
+
+    const before = await shop.catalog.countProducts();
+    await page.click('#publish');
+    // No key yet: the dialog asks. A wrong key is refused and asked for again.
+    await page.waitForSelector('#key-dialog[open]');
+    await page.fill('#key-input', 'wrong-key');
+    await page.click('#key-form button[value="ok"]');
+    await page.waitForFunction(() => (document.getElementById('key-input') as HTMLInputElement).value === '' && (document.getElementById('key-dialog') as HTMLDialogElement).open);
+    await page.fill('#key-input', TEST_KEY);
+    await page.click('#key-form button[value="ok"]');
+    await page.waitForSelector('#sell-done', { state: 'visible' });
+    assert.match(await page.textContent('#sell-done') ?? '', /Published “Red T-Shirt”/);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('groknet.apiKey')), TEST_KEY);
+    assert.equal(await shop.catalog.countProducts(), before + 1);
+    await shot('sell-published');
+  });
+
+  test('buy: words, then a facet filter', async () => {
+    await page.click('#tab-buy');
+    await page.fill('#search-text', 'cotton');
+    await page.press('#search-text', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#results .card').length === 3);
+    await page.waitForSelector('#filter-colour');
+    await shot('buy-words');
+    await page.selectOption('#filter-colour', 'blue');
+    await page.waitForFunction(() => document.querySelectorAll('#results .card').length === 1);
+    assert.equal(await page.textContent('#results .card h3'), 'Cotton dress');
+    await page.selectOption('#filter-colour', '');
+    await page.waitForFunction(() => document.querySelectorAll('#results .card').length === 3);
+  });
+
+  test('buy: a photo finds the same product as exact; more like this; seen together is empty for now', async () => {
+    await page.setInputFiles('#buy-file', { name: 'red.png', mimeType: 'image/png', buffer: red });
+    await page.waitForFunction(() => document.querySelector('#photo-query-note')?.textContent?.includes('red.png'));
+    await page.waitForSelector('#results[aria-busy="false"] .card');
+    const first = page.locator('#results .card').first();
+    assert.equal(await first.getAttribute('data-match'), 'exact');
+    assert.equal(await first.locator('.badge').textContent(), 'exact');
+    assert.match(await first.locator('.score').textContent() ?? '', /score 1\.00/);
+    assert.equal(await first.locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), true, 'the stored photo loads');
+    await shot('buy-photo');
+
+    await first.getByRole('button', { name: /^More like/ }).click();
+    await page.waitForFunction(() => /products like/.test(document.getElementById('buy-status')?.textContent ?? ''));
+    assert.ok((await page.locator('#results .card').count()) >= 1);
+
+    await page.locator('#results .card').first().getByRole('button', { name: /^Seen together/ }).click();
+    await page.waitForSelector('#seen-together .empty');
+    assert.match(await page.textContent('#seen-together .empty') ?? '', /Nothing seen together/);
+    await shot('buy-seen-together');
+  });
+
+  test('the page made no external requests and logged no errors', () => {
+    assert.deepEqual(problems, []);
+  });
+});

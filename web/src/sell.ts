@@ -1,0 +1,200 @@
+// Sell: a photo -> the suggested listing fills the form (unsure fields marked) -> publish.
+import { analyze, ApiError, publish, storedKey, storeKey } from './api.ts';
+import { byId, el, percent, setStatus } from './dom.ts';
+import { describeError } from './messages.ts';
+import type { ListingField, SuggestedListing } from './types.ts';
+
+type Suggestion = Pick<ListingField, 'score' | 'abstain'> | null;
+
+/** Below this, a suggestion the model did not abstain on is still worth a second look. */
+const LOW_CONFIDENCE = 0.6;
+
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return describeError(error.code, error.message);
+  return 'Something went wrong. Try again.';
+}
+
+/** Opens the key dialog; resolves with the key, or null when cancelled. */
+function askForKey(): Promise<string | null> {
+  const dialog = byId<HTMLDialogElement>('key-dialog');
+  const input = byId<HTMLInputElement>('key-input');
+  input.value = '';
+  dialog.returnValue = '';
+  dialog.showModal();
+  input.focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok' && input.value.trim() ? input.value.trim() : null), { once: true });
+  });
+}
+
+export function initSell(showInBuy: (text: string) => void): void {
+  const fileInput = byId<HTMLInputElement>('sell-file');
+  const drop = byId('sell-drop');
+  const status = byId('sell-status');
+  const preview = byId<HTMLImageElement>('sell-preview');
+  const form = byId<HTMLFormElement>('sell-form');
+  const attributesBox = byId('f-attributes');
+  const publishButton = byId<HTMLButtonElement>('publish');
+  const done = byId('sell-done');
+  let photo: File | null = null;
+
+  fileInput.addEventListener('change', () => {
+    const file = fileInput.files?.[0];
+    if (file) void choose(file);
+  });
+  drop.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    drop.classList.add('dragging');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
+  drop.addEventListener('drop', (event) => {
+    event.preventDefault();
+    drop.classList.remove('dragging');
+    const file = event.dataTransfer?.files[0];
+    if (file) void choose(file);
+  });
+
+  async function choose(file: File): Promise<void> {
+    photo = file;
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.src = URL.createObjectURL(file);
+    preview.alt = 'The photo you chose';
+    preview.hidden = false;
+    form.hidden = true;
+    done.hidden = true;
+    setStatus(status, 'Looking at your photo…');
+    try {
+      const result = await analyze(file);
+      fill(result.listing);
+      form.hidden = false;
+      const unsure = form.querySelectorAll('.field.unsure').length;
+      setStatus(status, unsure > 0 ? `Suggestions ready. Please check the ${unsure} field${unsure > 1 ? 's' : ''} marked "check".` : 'Suggestions ready. Edit anything, then publish.', 'ok');
+    } catch (error) {
+      setStatus(status, errorText(error), 'error');
+    }
+  }
+
+  function fill(listing: SuggestedListing): void {
+    setField('title', listing.title.value, listing.title.value ? listing.title : null);
+    setField('category', listing.category ? listing.category.path.join(' > ') : '', listing.category);
+    setField('colour', listing.colour?.value ?? '', listing.colour);
+    attributesBox.replaceChildren();
+    for (const [name, field] of Object.entries(listing.attributes)) attributesBox.append(attributeField(name, field.value, field));
+    if (listing.tags.length > 0) {
+      attributesBox.append(attributeField('tags', listing.tags.map((t) => t.value).join(', '), { score: Math.min(...listing.tags.map((t) => t.score)), abstain: false }));
+    }
+  }
+
+  function attributeField(name: string, value: string, suggestion: Suggestion): HTMLElement {
+    const id = `f-attr-${name}`;
+    const wrapper = el('div', { class: 'field', 'data-field': name, 'data-attribute': name },
+      el('label', { for: id }, name.replace(/_/g, ' ')),
+      el('input', { id, name: `attr:${name}`, maxlength: '200', 'aria-describedby': `${id}-note` }),
+      el('span', { class: 'note', id: `${id}-note` }),
+    );
+    markField(wrapper, value, suggestion);
+    return wrapper;
+  }
+
+  function setField(name: string, value: string, suggestion: Suggestion): void {
+    const wrapper = form.querySelector<HTMLElement>(`.field[data-field="${name}"]`);
+    if (wrapper) markField(wrapper, value, suggestion);
+  }
+
+  function markField(wrapper: HTMLElement, value: string, suggestion: Suggestion): void {
+    const input = wrapper.querySelector('input')!;
+    const note = wrapper.querySelector('.note')!;
+    input.value = value;
+    const low = suggestion !== null && !suggestion.abstain && suggestion.score < LOW_CONFIDENCE;
+    wrapper.classList.toggle('unsure', suggestion === null || suggestion.abstain || low);
+    note.textContent = suggestion === null
+      ? 'check: no suggestion, fill it in if you like'
+      : suggestion.abstain
+        ? `check: the model is not sure (${percent(suggestion.score)}), please confirm or correct`
+        : low
+          ? `check: only ${percent(suggestion.score)} sure, please confirm`
+          : `suggested, ${percent(suggestion.score)} sure`;
+  }
+
+  function fieldValue(name: string): string {
+    return (form.elements.namedItem(name) as HTMLInputElement | HTMLTextAreaElement | null)?.value.trim() ?? '';
+  }
+
+  // Once the seller has touched a suggested field, it is theirs: no longer marked unsure.
+  form.addEventListener('input', (event) => {
+    const wrapper = (event.target as HTMLElement).closest<HTMLElement>('.field[data-field]');
+    const note = wrapper?.querySelector('.note');
+    if (!wrapper || !note) return;
+    wrapper.classList.remove('unsure');
+    note.textContent = 'edited by you';
+  });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void submit();
+  });
+
+  async function submit(): Promise<void> {
+    if (!photo) return;
+    const title = fieldValue('title');
+    if (!title) {
+      setStatus(status, 'Please give the product a title.', 'error');
+      byId('f-title').focus();
+      return;
+    }
+    const price = fieldValue('price').replace(',', '.');
+    if (price && !/^\d+(\.\d{1,4})?$/.test(price)) {
+      setStatus(status, 'The price should be a number, like 12.50.', 'error');
+      byId('f-price').focus();
+      return;
+    }
+    const attributes: Record<string, string | string[]> = {};
+    const category = fieldValue('category');
+    const colour = fieldValue('colour');
+    if (category) attributes.category = category;
+    if (colour) attributes.colour = colour;
+    for (const input of attributesBox.querySelectorAll<HTMLInputElement>('input')) {
+      const name = input.name.replace(/^attr:/, '');
+      const value = input.value.trim();
+      if (value) attributes[name] = name === 'tags' ? value.split(/\s*,\s*/).filter(Boolean) : value;
+    }
+    const fields = { title, description: fieldValue('description'), price, currency: fieldValue('currency'), attributes };
+
+    publishButton.disabled = true;
+    setStatus(status, 'Publishing…');
+    try {
+      const result = await publishAskingForKey(photo, fields);
+      showDone(result.product.title);
+    } catch (error) {
+      setStatus(status, errorText(error), 'error');
+    } finally {
+      publishButton.disabled = false;
+    }
+  }
+
+  async function publishAskingForKey(file: File, fields: Parameters<typeof publish>[1]) {
+    for (;;) {
+      try {
+        return await publish(file, fields);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.code !== 'unauthorized') throw error;
+        if (storedKey()) storeKey(null); // the stored key was wrong
+        setStatus(status, 'Publishing needs the API key.');
+        const key = await askForKey();
+        if (!key) throw new ApiError('unauthorized', 'Publishing cancelled: no API key given', 401);
+        storeKey(key);
+      }
+    }
+  }
+
+  function showDone(title: string): void {
+    setStatus(status, '');
+    const see = el('button', { type: 'button', class: 'button small' }, 'See it in Buy');
+    see.addEventListener('click', () => showInBuy(title));
+    const message = el('p', { tabindex: '-1' }, `Published “${title}”.`);
+    done.replaceChildren(message, see);
+    done.hidden = false;
+    form.hidden = true;
+    message.focus();
+  }
+}

@@ -1,0 +1,65 @@
+// The API shapes the page uses (the server's OpenAPI document at /openapi.json has them all).
+
+export interface ListingField {
+  value: string;
+  score: number;
+  abstain: boolean;
+  head: string;
+}
+
+export interface SuggestedListing {
+  category: (ListingField & { path: string[] }) | null;
+  colour: ListingField | null;
+  attributes: Record<string, ListingField>;
+  tags: ListingField[];
+  title: { value: string; score: number; abstain: boolean };
+}
+
+export interface AnalyzeResponse {
+  modelVersion: string;
+  code: string;
+  listing: SuggestedListing;
+}
+
+export interface Product {
+  id: string;
+  title: string;
+  price: number | null;
+  currency: string | null;
+  images: Array<{ url: string | null }>;
+}
+
+export type MatchKind = 'exact' | 'similar' | 'text' | 'filter';
+
+export interface SearchHit {
+  id: string;
+  score: number;
+  match: MatchKind;
+  why: string[];
+  title: string;
+  image: string | null;
+  price: number | null;
+  currency: string | null;
+}
+
+export type Facets = Record<string, Array<{ value: string; count: number }>>;
+
+export interface SearchResponse {
+  results: SearchHit[];
+  facets: Facets;
+}
+
+export interface ListResponse {
+  productId: string;
+  results: SearchHit[];
+  note?: string;
+}
+
+export type FilterCondition = string | { gte?: number; lt?: number };
+
+export interface SearchBody {
+  text?: string;
+  image?: string;
+  filters?: Record<string, FilterCondition>;
+  k?: number;
+}
