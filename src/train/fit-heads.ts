@@ -54,6 +54,8 @@ export interface FitInput {
   /** Sampling weight of each training row (e.g. its dataset's weight / its dataset's size). */
   rowWeights?: Float32Array;
   sharedSizes: number[];
+  /** Dropout rate on the standardised features and after each shared layer (training only). */
+  dropout?: number;
   embeddingDim: number;
   epochs: number;
   batchSize: number;
@@ -235,9 +237,17 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
 
   const meanT = tf.tensor1d(featureMean);
   const stdT = tf.tensor1d(featureStd);
-  const trunk = (x: tf.Tensor2D): tf.Tensor2D => {
+  const dropout = input.dropout ?? 0;
+  let dropoutSeed = 0;
+  // Seeded per step and layer, so a resumed run drops the same units as an uninterrupted one.
+  const drop = (h: tf.Tensor2D): tf.Tensor2D => tf.dropout(h, dropout, undefined, input.seed * 100003 + dropoutSeed++) as tf.Tensor2D;
+  const trunk = (x: tf.Tensor2D, training = false): tf.Tensor2D => {
     let h = tf.div(tf.sub(x, meanT), stdT) as tf.Tensor2D;
-    for (const layer of sharedVars) h = tf.relu(tf.add(tf.matMul(h, layer.w), layer.b)) as tf.Tensor2D;
+    if (training && dropout > 0) h = drop(h);
+    for (const layer of sharedVars) {
+      h = tf.relu(tf.add(tf.matMul(h, layer.w), layer.b)) as tf.Tensor2D;
+      if (training && dropout > 0) h = drop(h);
+    }
     return h;
   };
   const embed = (h: tf.Tensor2D): tf.Tensor2D => {
@@ -293,11 +303,12 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       const lr = input.learningRate * warm * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
 
+      dropoutSeed = step * 16;
       const batch = gatherRows(input.features, dim, rows);
       const lossParts: Record<string, tf.Tensor> = {};
       const { value, grads } = tf.variableGrads(() => {
         const x = tf.tensor2d(batch, [rows.length, dim]);
-        const h = trunk(x);
+        const h = trunk(x, true);
         let total: tf.Tensor = tf.scalar(0);
         const add = (name: string, loss: tf.Tensor, weight: number): void => {
           total = tf.add(total, tf.mul(loss, weight));

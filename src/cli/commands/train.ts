@@ -1,0 +1,16 @@
+// `groknet train CONFIG [--out DIR] [--resume]`: the unified trainer (see src/train/train.ts).
+import path from 'node:path';
+import { GroknetError } from '../../errors.ts';
+import { DEFAULT_MODEL_DIR } from '../../model/load-model.ts';
+import { readTrainConfig } from '../../train/config.ts';
+import { train } from '../../train/train.ts';
+import { parse } from '../args.ts';
+
+export async function trainCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { out: { type: 'string' }, resume: { type: 'boolean', default: false } });
+  if (positionals.length !== 1) throw new GroknetError('invalid_argument', 'usage: groknet train CONFIG.json [--out DIR] [--resume]');
+  const config = await readTrainConfig(path.resolve(positionals[0]!));
+  const outcome = await train(config, { out: path.resolve(values.out ?? DEFAULT_MODEL_DIR), resume: values.resume });
+  process.stdout.write(`${JSON.stringify({ evaluation: outcome.evaluation.report, seconds: outcome.seconds }, null, 2)}\n`);
+  return 0;
+}

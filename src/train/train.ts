@@ -1,0 +1,225 @@
+// `groknet train CONFIG`: the unified trainer. Loads every dataset of the config through
+// its adapter, caches frozen-backbone features per image and augmented view, trains the
+// shared layers and all heads jointly (each loss on the rows that have its labels), learns
+// the ITQ rotation of the binary codes, evaluates on held-out rows, calibrates thresholds,
+// and writes the model artifact (heads.onnx + model.json + EVAL.md).
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GroknetError } from '../errors.ts';
+import { backboneSpec } from '../model/backbones/registry.ts';
+import { cacheDir, cacheKey } from '../model/cache.ts';
+import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../model/heads/heads-graph.ts';
+import { MANIFEST_FORMAT_VERSION, parseManifest, type ModelManifest } from '../model/manifest.ts';
+import { buildRows, type TrainingRows } from './build-rows.ts';
+import type { DatasetConfig, TrainConfig } from './config.ts';
+import { loadDataset } from './datasets/load.ts';
+import type { LabelledDataset } from './datasets/types.ts';
+import { evaluateFit, type Evaluation } from './evaluate-fit.ts';
+import { extractPooledFeatures } from './extract-features.ts';
+import { fitHeads, type FitResult, type MultiTask, type SingleTask } from './fit-heads.ts';
+import { learnItq } from './itq.ts';
+
+export interface TrainOptions {
+  out: string;
+  resume?: boolean;
+  log?: (line: string) => void;
+  /** Restrict training to these heads (and the datasets they read): the single-task baselines. */
+  onlyHeads?: string[];
+  /** Write nothing; return the evaluation (used by the unified-vs-single comparison). */
+  dryRun?: boolean;
+}
+
+export interface TrainOutcome {
+  manifest?: ModelManifest;
+  evaluation: Evaluation;
+  seconds: { features: number; fit: number; total: number };
+}
+
+interface Prepared {
+  config: TrainConfig;
+  datasets: Array<{ config: DatasetConfig; data: LabelledDataset }>;
+  rows: TrainingRows;
+  features: Float32Array;
+  dim: number;
+  featureSeconds: number;
+}
+
+/** Loads datasets and extracts (or reuses) the cached backbone features for every row. */
+export async function prepareTraining(config: TrainConfig, log: (line: string) => void): Promise<Prepared> {
+  const started = Date.now();
+  const datasets: Prepared['datasets'] = [];
+  for (const d of config.datasets) {
+    const data = await loadDataset(d);
+    log(`dataset ${d.name}: ${data.samples.length} images (${data.samples.filter((s) => s.split === 'val').length} held out), views ${d.views}`);
+    datasets.push({ config: d, data });
+  }
+  const all = buildRows(datasets);
+  const refs = all.rows.map((r) => r.ref);
+  const backbone = backboneSpec(config.model.backbone);
+  const pooled = await extractPooledFeatures(refs, { backboneId: backbone.id, tensors: config.model.tensors, pValues: [config.model.gemP] });
+  if (pooled.failed.length > 0) log(`images that failed to decode (skipped): ${pooled.failed.length}, e.g. ${pooled.failed.slice(0, 3).map((f) => `${path.basename(f.path)} (${f.code})`).join(', ')}`);
+  const rows = buildRows(datasets, (ref) => pooled.rowOf.has(ref));
+  const dim = pooled.channels;
+  const source = pooled.byP.get(config.model.gemP)!;
+  const features = new Float32Array(rows.rows.length * dim);
+  rows.rows.forEach((row, r) => features.set(source.subarray(pooled.rowOf.get(row.ref)! * dim, (pooled.rowOf.get(row.ref)! + 1) * dim), r * dim));
+  const featureSeconds = (Date.now() - started) / 1000;
+  log(`features: ${rows.rows.length} rows x ${dim} in ${featureSeconds.toFixed(0)} s`);
+  return { config, datasets, rows, features, dim, featureSeconds };
+}
+
+function headLabels(prepared: Prepared, dataset: string, field: string): string[] {
+  const d = prepared.datasets.find((x) => x.config.name === dataset);
+  const labels = d?.data.tasks[field];
+  if (!labels) throw new GroknetError('invalid_config', `dataset '${dataset}' has no labels named '${field}' (it has: ${Object.keys(d?.data.tasks ?? {}).join(', ')})`);
+  return labels;
+}
+
+export async function trainPrepared(prepared: Prepared, options: TrainOptions): Promise<TrainOutcome> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { config, rows, features, dim } = prepared;
+  const only = options.onlyHeads ? new Set(options.onlyHeads) : undefined;
+  const wanted = config.tasks.filter((t) => !only || only.has(t.head));
+  const n = rows.rows.length;
+
+  const tasks: SingleTask[] = [];
+  const multiTasks: MultiTask[] = [];
+  for (const task of wanted) {
+    if (task.loss === 'softmax') {
+      const labels = headLabels(prepared, task.dataset, task.field === 'label' ? task.head : task.field);
+      const field = task.field === 'label' ? task.head : task.field;
+      const targets = new Int32Array(n).fill(-1);
+      rows.rows.forEach((row, r) => {
+        if (row.sample.dataset === task.dataset && row.sample.single[field] !== undefined) targets[r] = row.sample.single[field]!;
+      });
+      tasks.push({ name: task.head, labels, targets, weight: task.weight, labelSmoothing: task.labelSmoothing });
+    } else if (task.loss === 'bce' || task.loss === 'multilabel-softmax') {
+      const field = task.field === 'tags' ? task.head : task.field;
+      const labels = headLabels(prepared, task.dataset, field);
+      const L = labels.length;
+      const targets = new Float32Array(n * L);
+      const labelled = new Uint8Array(n);
+      rows.rows.forEach((row, r) => {
+        const present = row.sample.dataset === task.dataset ? row.sample.multi?.[field] : undefined;
+        if (!present) return;
+        labelled[r] = 1;
+        for (const l of present) targets[r * L + l] = 1;
+      });
+      multiTasks.push({ name: task.head, labels, targets, labelled, weight: task.weight, loss: task.loss });
+    }
+  }
+  const arcface = wanted.find((t) => t.loss === 'arcface');
+  const contrastive = wanted.find((t) => t.loss === 'contrastive');
+  // Single-task baselines train only on the rows their head reads.
+  const usedDatasets = new Set(wanted.flatMap((t) => ('dataset' in t ? [t.dataset] : [])));
+  const trainRows = only ? Int32Array.from(Array.from(rows.trainRows).filter((r) => usedDatasets.has(rows.rows[r]!.sample.dataset))) : rows.trainRows;
+  if (trainRows.length === 0) throw new GroknetError('invalid_config', 'no training rows for the selected heads');
+
+  const fitStarted = Date.now();
+  const ckptKey = cacheKey(JSON.stringify(config), JSON.stringify(options.onlyHeads ?? []), String(n));
+  const fit: FitResult = await fitHeads({
+    features,
+    dim,
+    trainRows,
+    tasks,
+    multiTasks,
+    productIds: arcface ? rows.productIds : new Int32Array(n).fill(-1),
+    productCount: rows.productCount,
+    ...(contrastive && contrastive.loss === 'contrastive'
+      ? { pairs: { partner: rows.partner, group: rows.group, positiveMargin: contrastive.positiveMargin, negativeMargin: contrastive.negativeMargin, weight: contrastive.weight } }
+      : {}),
+    rowWeights: rows.rowWeights,
+    sharedSizes: config.model.shared,
+    embeddingDim: config.model.embeddingDim,
+    epochs: config.optimizer.epochs,
+    batchSize: config.optimizer.batchSize,
+    learningRate: config.optimizer.learningRate,
+    weightDecay: config.optimizer.weightDecay,
+    warmupEpochs: config.optimizer.warmupEpochs,
+    labelSmoothing: 0.1,
+    arcface: arcface && arcface.loss === 'arcface' ? { scale: arcface.scale, margin: arcface.margin, weight: arcface.weight } : { scale: 1, margin: 0, weight: 0 },
+    seed: config.seed,
+    checkpoint: { file: path.join(cacheDir(), 'checkpoints', `${config.name}-${ckptKey}.ckpt`), everySteps: config.checkpointEvery, resume: options.resume ?? false },
+    onEpoch: (epoch, losses, seconds) =>
+      log(`epoch ${epoch}/${config.optimizer.epochs} (${seconds.toFixed(0)} s): ${Object.entries(losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`),
+  });
+  const fitSeconds = (Date.now() - fitStarted) / 1000;
+
+  // Binary codes: ITQ rotation learned on training-row embeddings.
+  const trainEmbeddings = fit.predict(trainRows).embedding;
+  const itq = learnItq(trainEmbeddings, config.model.embeddingDim, 30, config.seed);
+  const evaluation = evaluateFit(fit, prepared, { tasks, multiTasks, itq, codeBits: config.model.codeBits, includeEmbedding: !only || Boolean(arcface || contrastive) });
+  const outcome: TrainOutcome = { evaluation, seconds: { features: prepared.featureSeconds, fit: fitSeconds, total: prepared.featureSeconds + fitSeconds } };
+  if (options.dryRun) {
+    fit.dispose();
+    return outcome;
+  }
+
+  const backbone = backboneSpec(config.model.backbone);
+  if (config.model.tensors.length !== 1) throw new GroknetError('invalid_config', 'the exported graph pools one backbone tensor; list one in model.tensors');
+  const tensor = backbone.tensors[config.model.tensors[0]!]!;
+  if (config.model.codeBits !== config.model.embeddingDim) throw new GroknetError('invalid_config', 'codeBits must equal embeddingDim (the ITQ rotation is square)');
+  const graph = buildHeadsGraph({
+    inputNode: tensor.node,
+    channels: dim,
+    gemP: config.model.gemP,
+    featureMean: fit.featureMean,
+    featureStd: fit.featureStd,
+    shared: fit.shared,
+    heads: fit.heads,
+    embedding: { dense: fit.embedding, codeMean: itq.mean, rotation: itq.rotation, bits: config.model.codeBits },
+  });
+  const manifest = parseManifest({
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    name: config.name,
+    version: config.version,
+    description: `Frozen ${backbone.description} (npm package ${backbone.packageName}) + GeM + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
+    backbone: { id: backbone.id, tensors: [tensor.node] },
+    input: backbone.input,
+    headsFile: 'heads.onnx',
+    heads: fit.heads.map((head) =>
+      head.kind === 'single'
+        ? { name: head.name, kind: 'single', output: headOutputName(head.name), labels: tasks.find((t) => t.name === head.name)!.labels, abstainBelow: evaluation.abstainBelow[head.name] ?? 0 }
+        : { name: head.name, kind: 'multi', output: headOutputName(head.name), labels: multiTasks.find((t) => t.name === head.name)!.labels, thresholds: evaluation.thresholds[head.name]! },
+    ),
+    embedding: { output: EMBEDDING_OUTPUT, dim: config.model.embeddingDim, codeOutput: CODE_OUTPUT, codeBits: config.model.codeBits, exactMatchThreshold: evaluation.exactMatchThreshold ?? 0.9 },
+    training: {
+      config: config.name,
+      datasets: prepared.datasets.map((d) => ({ name: d.config.name, images: d.data.samples.length, weight: d.config.weight, views: d.config.views })),
+      rows: n,
+      trainRows: trainRows.length,
+      steps: fit.steps,
+      itqErrorFirstLast: [round(itq.errors[0] ?? 0), round(itq.errors.at(-1) ?? 0)],
+      featureSeconds: Math.round(prepared.featureSeconds),
+      fitSeconds: Math.round(fitSeconds),
+    },
+    evaluation: evaluation.report,
+  });
+  await mkdir(options.out, { recursive: true });
+  await writeFile(path.join(options.out, 'heads.onnx'), graph.toModel());
+  await writeFile(path.join(options.out, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(path.join(options.out, 'EVAL.md'), evalMarkdown(manifest));
+  fit.dispose();
+  return { ...outcome, manifest };
+}
+
+export async function train(config: TrainConfig, options: TrainOptions): Promise<TrainOutcome> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const prepared = await prepareTraining(config, log);
+  return trainPrepared(prepared, options);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+export function evalMarkdown(manifest: ModelManifest): string {
+  const lines = [`# ${manifest.name} ${manifest.version}: evaluation on held-out rows`, ''];
+  for (const [name, entry] of Object.entries(manifest.evaluation ?? {})) {
+    lines.push(`## ${name}`, '', '| measure | value |', '|---|---|');
+    for (const [k, v] of Object.entries(entry as Record<string, unknown>)) lines.push(`| ${k} | ${String(v)} |`);
+    lines.push('');
+  }
+  lines.push('## training', '', '```json', JSON.stringify(manifest.training, null, 2), '```', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,119 @@
+// The unified trainer end to end on generated data: datasets through their adapters, the
+// real backbone's cached features, joint training, evaluation, the exported artifact
+// loaded and run like the shipped model; and the failures a user meets first.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import sharp from 'sharp';
+import { GroknetError } from '../../src/errors.ts';
+import { ModelAnalyzer } from '../../src/pipelines/analyze.ts';
+import { loadClothing } from '../../src/train/datasets/clothing.ts';
+import { loadFolderDataset, loadListingDataset } from '../../src/train/datasets/generic.ts';
+import { parseIdx } from '../../src/train/datasets/fashion-mnist.ts';
+import { parseTrainConfig, readTrainConfig } from '../../src/train/config.ts';
+import { train } from '../../src/train/train.ts';
+
+const isCode = (code: string) => (e: unknown) => e instanceof GroknetError && e.code === code;
+let root: string;
+
+async function shape(kind: 'circle' | 'square' | 'stripes', colour: string, seed: number): Promise<Buffer> {
+  const jitter = (seed * 7) % 20;
+  const body =
+    kind === 'circle'
+      ? `<circle cx="${60 + jitter}" cy="60" r="${35 + (seed % 10)}" fill="${colour}"/>`
+      : kind === 'square'
+        ? `<rect x="${25 + jitter}" y="25" width="70" height="70" fill="${colour}"/>`
+        : Array.from({ length: 6 }, (_, i) => `<rect x="0" y="${i * 20 + (seed % 5)}" width="120" height="8" fill="${colour}"/>`).join('');
+  return sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120"><rect width="120" height="120" fill="#f4f4f4"/>${body}</svg>`)).png().toBuffer();
+}
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'groknet-train-'));
+  process.env.GROKNET_CACHE = path.join(root, 'cache');
+  const colours = ['#d22', '#2a2', '#22d', '#da2'];
+  for (const kind of ['circle', 'square', 'stripes'] as const) {
+    await mkdir(path.join(root, 'shapes', kind), { recursive: true });
+    for (let i = 0; i < 8; i++) await writeFile(path.join(root, 'shapes', kind, `${i}.png`), await shape(kind, colours[i % 4]!, i));
+  }
+  await writeFile(path.join(root, 'shapes', 'square', 'broken.png'), Buffer.from('not a png at all'));
+  await mkdir(path.join(root, 'tags'), { recursive: true });
+  const rows: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const kind = (['circle', 'square'] as const)[i % 2]!;
+    const red = i % 4 < 2;
+    await writeFile(path.join(root, 'tags', `${i}.png`), await shape(kind, red ? '#d22' : '#22d', i));
+    rows.push(JSON.stringify({ image: `${i}.png`, labels: [kind, red ? 'red' : 'blue'] }));
+  }
+  await writeFile(path.join(root, 'tags', 'tags.jsonl'), rows.join('\n'));
+});
+
+test('train: two datasets, softmax + multi-label + ArcFace + contrastive, exported and loadable', async () => {
+  const config = parseTrainConfig({
+    name: 'test-model',
+    datasets: [
+      { name: 'shapes', adapter: 'folder', path: path.join(root, 'shapes'), head: 'shape', views: 1, valFraction: 0.25 },
+      { name: 'tags', adapter: 'jsonl', path: path.join(root, 'tags', 'tags.jsonl'), head: 'tags', views: 0, valFraction: 0.25 },
+    ],
+    tasks: [
+      { head: 'shape', loss: 'softmax', dataset: 'shapes' },
+      { head: 'tags', loss: 'bce', dataset: 'tags' },
+      { head: 'embedding', loss: 'contrastive' },
+    ],
+    model: { shared: [64], embeddingDim: 32, codeBits: 32 },
+    optimizer: { epochs: 4, batchSize: 16, learningRate: 0.005 },
+  });
+  const out = path.join(root, 'model');
+  const lines: string[] = [];
+  const outcome = await train(config, { out, log: (l) => lines.push(l) });
+  assert.ok(lines.some((l) => /failed to decode/.test(l) && l.includes('broken.png')), 'the broken image is counted and skipped');
+  assert.ok(lines.some((l) => /^epoch 4\/4/.test(l)));
+  const shapeAcc = outcome.evaluation.report.shape!.accuracy as number;
+  assert.ok(shapeAcc >= 0 && shapeAcc <= 1);
+  assert.ok(typeof outcome.evaluation.report.tags!.mAP === 'number');
+  assert.ok(outcome.evaluation.report.augmented_view_retrieval, 'augmented-view retrieval is measured');
+  assert.match(await readFile(path.join(out, 'EVAL.md'), 'utf8'), /## shape/);
+
+  const analyzer = await ModelAnalyzer.open(out);
+  const [result] = await analyzer.analyzeBuffers([await shape('circle', '#d22', 3)]);
+  assert.ok(result && !(result instanceof GroknetError));
+  assert.deepEqual(Object.keys(result.heads).sort(), ['shape', 'tags']);
+  assert.equal(result.embedding.length, 32);
+  assert.match(result.code, /^[0-9a-f]{8}$/);
+  await analyzer.close();
+});
+
+test('train config errors are clear', async () => {
+  assert.throws(() => parseTrainConfig({ datasets: [], tasks: [], model: {}, optimizer: {}, surprise: 1 }), isCode('invalid_config'));
+  assert.throws(
+    () => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'b' }], model: {}, optimizer: {} }),
+    (e: unknown) => isCode('invalid_config')(e) && /dataset 'b'/.test((e as Error).message),
+  );
+  assert.throws(() => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: {}, optimizer: { epochs: 0 } }), isCode('invalid_config'));
+  const file = path.join(root, 'bad.json');
+  await writeFile(file, '{ not json');
+  await assert.rejects(readTrainConfig(file), isCode('invalid_config'));
+  await assert.rejects(readTrainConfig(path.join(root, 'missing.json')), isCode('file_not_found'));
+});
+
+test('dataset adapters refuse missing folders, single classes, unknown labels, escaping paths', async () => {
+  await assert.rejects(loadFolderDataset(path.join(root, 'nowhere'), { name: 'x', head: 'x', valFraction: 0.2 }), isCode('file_not_found'));
+  await mkdir(path.join(root, 'one', 'only'), { recursive: true });
+  await writeFile(path.join(root, 'one', 'only', 'a.png'), await shape('circle', '#d22', 1));
+  await assert.rejects(loadFolderDataset(path.join(root, 'one'), { name: 'one', head: 'x', valFraction: 0.2 }), (e: unknown) => isCode('invalid_labels')(e) && /single class/.test((e as Error).message));
+  await mkdir(path.join(root, 'clothing'), { recursive: true });
+  await writeFile(path.join(root, 'clothing', 'labels.csv'), 'image,label,kids,sender_id\nimages/a.jpg,Spaceship,False,1\n');
+  await assert.rejects(loadClothing(path.join(root, 'clothing')), (e: unknown) => isCode('invalid_labels')(e) && /Spaceship/.test((e as Error).message));
+  await writeFile(path.join(root, 'tags', 'escape.csv'), 'image,label\n../../etc/passwd,a\nx.png,b\n');
+  await assert.rejects(loadListingDataset(path.join(root, 'tags', 'escape.csv'), 'csv', { name: 'e', head: 'e', valFraction: 0.2 }), isCode('path_outside_root'));
+  await writeFile(path.join(root, 'tags', 'empty.csv'), 'image,label\n');
+  await assert.rejects(loadListingDataset(path.join(root, 'tags', 'empty.csv'), 'csv', { name: 'e', head: 'e', valFraction: 0.2 }), isCode('invalid_labels'));
+});
+
+test('IDX parsing checks magic and length', () => {
+  const good = Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 3, 5, 6, 7]);
+  assert.deepEqual(Array.from(parseIdx(good, 'x').data), [5, 6, 7]);
+  assert.throws(() => parseIdx(Uint8Array.from([1, 2, 3, 4]), 'x'), isCode('invalid_labels'));
+  assert.throws(() => parseIdx(Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 9, 1]), 'x'), isCode('truncated'));
+});
