@@ -8,7 +8,13 @@ export interface LabelScore {
 export type HeadKind = 'single' | 'multi' | 'embedding';
 
 export type HeadResult =
-  | { kind: 'single'; top: LabelScore[]; abstain?: boolean }
+  | {
+      kind: 'single';
+      top: LabelScore[];
+      abstain?: boolean;
+      /** 'pixels' for attributes measured from the image rather than learned (colour). */
+      source?: 'model' | 'pixels';
+    }
   | { kind: 'multi'; labels: LabelScore[] };
 
 export interface Analysis {

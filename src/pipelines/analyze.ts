@@ -9,6 +9,7 @@ import { signsToHex } from '../model/binary-code.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
 import type { HeadSpec } from '../model/manifest.ts';
 import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
+import { measureColour } from './measure-colour.ts';
 
 export interface AnalyzeOptions extends SessionOptions {
   /** Images per ONNX Runtime run. */
@@ -102,6 +103,8 @@ export class ModelAnalyzer implements Analyzer {
         const out = outputs[head.output]!;
         heads[head.name] = readHead(head, out.data.subarray(i * head.labels.length, (i + 1) * head.labels.length));
       }
+      // Colour has no labelled data to learn from: measured from the pixels unless the model has a colour head.
+      if (!heads.colour) heads.colour = measureColour(item, manifest.input);
       const dim = manifest.embedding.dim;
       const bits = manifest.embedding.codeBits;
       return {

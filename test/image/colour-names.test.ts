@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { colourName, dominantColours, rgbToLab } from '../../src/image/colour-names.ts';
+import { measureColour } from '../../src/pipelines/measure-colour.ts';
+
+test('palette names follow perception', () => {
+  assert.equal(colourName(250, 250, 250), 'white');
+  assert.equal(colourName(5, 5, 5), 'black');
+  assert.equal(colourName(230, 40, 40), 'red');
+  assert.equal(colourName(250, 220, 60), 'yellow');
+  assert.equal(colourName(30, 60, 220), 'blue');
+  assert.equal(colourName(20, 30, 80), 'navy');
+  assert.equal(colourName(140, 28, 55), 'maroon');
+  const [L, a, b] = rgbToLab(255, 255, 255);
+  assert.ok(Math.abs(L - 100) < 0.05 && Math.abs(a) < 0.05 && Math.abs(b) < 0.05, 'white is L=100, a=b=0');
+});
+
+function picture(width: number, height: number, background: [number, number, number], object: [number, number, number]): Uint8Array {
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const inside = x > width / 4 && x < (3 * width) / 4 && y > height / 4 && y < (3 * height) / 4;
+      rgb.set(inside ? object : background, (y * width + x) * 3);
+    }
+  }
+  return rgb;
+}
+
+test('the backdrop is left out and the product colour wins', () => {
+  const shares = dominantColours(picture(64, 64, [245, 245, 245], [245, 215, 40]), 64, 64);
+  assert.equal(shares[0]!.name, 'yellow');
+  assert.ok(!shares.some((s) => s.name === 'white'));
+  // A mask restricts the count to the garment's pixels.
+  const masked = dominantColours(picture(64, 64, [35, 75, 200], [200, 30, 35]), 64, 64, (x, y) => x < 8 && y < 8);
+  assert.deepEqual(masked.map((s) => s.name), ['blue']);
+});
+
+test('measureColour reads the model tensor, in either layout and channel order', () => {
+  const rgb = picture(32, 32, [245, 245, 245], [200, 30, 35]);
+  const nhwc = Float32Array.from(rgb, (v) => v / 255);
+  const spec = { size: [32, 32] as [number, number], mode: 'center-crop' as const, layout: 'NHWC' as const, channelOrder: 'RGB' as const, scale: 1 / 255, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number] };
+  const result = measureColour(nhwc, spec);
+  assert.equal(result.kind, 'single');
+  if (result.kind === 'single') {
+    assert.equal(result.top[0]!.label, 'red');
+    assert.equal(result.source, 'pixels');
+  }
+  const nchwBgr = new Float32Array(32 * 32 * 3);
+  for (let p = 0; p < 32 * 32; p++) for (let c = 0; c < 3; c++) nchwBgr[(2 - c) * 1024 + p] = (rgb[p * 3 + c]! - 100) / 50;
+  const bgr = measureColour(nchwBgr, { ...spec, layout: 'NCHW', channelOrder: 'BGR', scale: 1, mean: [100, 100, 100], std: [50, 50, 50] });
+  if (bgr.kind === 'single') assert.equal(bgr.top[0]!.label, 'red');
+});
