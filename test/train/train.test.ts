@@ -78,7 +78,7 @@ test('train: two datasets, softmax + multi-label + ArcFace + contrastive, export
   const analyzer = await ModelAnalyzer.open(out);
   const [result] = await analyzer.analyzeBuffers([await shape('circle', '#d22', 3)]);
   assert.ok(result && !(result instanceof GroknetError));
-  assert.deepEqual(Object.keys(result.heads).sort(), ['shape', 'tags']);
+  assert.deepEqual(Object.keys(result.heads).sort(), ['colour', 'shape', 'tags'], 'learned heads plus the measured colour');
   assert.equal(result.embedding.length, 32);
   assert.match(result.code, /^[0-9a-f]{8}$/);
   await analyzer.close();
