@@ -90,10 +90,11 @@ export async function detectProducts(buffers: readonly Buffer[], options: Detect
       const image = await decodeImage(buffer, options.limits);
       const detections = await detector.detect(image, { minScore });
       const found = detections
-        .map((detection) => ({ detection, category: categorise(detection.class, { keepUnmapped: options.keepUnmapped }) }))
-        .filter((d) => d.category !== undefined)
-        .slice(0, maxProducts)
-        .map((d) => ({ detection: d.detection, vertical: d.category!.vertical }));
+        .flatMap((detection) => {
+          const category = categorise(detection.class, { keepUnmapped: options.keepUnmapped });
+          return category ? [{ detection, vertical: category.vertical }] : [];
+        })
+        .slice(0, maxProducts);
       const firstCrop = crops.length;
       for (const { detection } of found) crops.push(await cropProduct(image, detection.box, margin));
       pending.push({ size: { width: image.width, height: image.height }, found, firstCrop });
