@@ -51,6 +51,8 @@ export const trainConfigSchema = z.strictObject({
     tensors: z.array(z.string()).min(1).default(['conv_1']),
     gemP: z.number().min(1).max(8).default(3),
     shared: z.array(z.number().int().min(8).max(4096)).default([512]),
+    /** Dropout on the features and after each shared layer, while training. */
+    dropout: z.number().min(0).max(0.9).default(0.5),
     embeddingDim: z.number().int().min(8).max(1024).default(256),
     codeBits: z.number().int().min(8).max(1024).default(256),
   }),

@@ -1,8 +1,10 @@
-// Runs the frozen backbone once per image and keeps GeM-pooled features for several
-// exponents p, cached on disk by backbone and image list, so training runs (and the
-// choice of p) never pay for the backbone twice. Images that fail to decode are
-// counted and skipped, never fatal.
-import { readFile } from 'node:fs/promises';
+// Runs the frozen backbone once per image and augmented view, and keeps its GeM-pooled
+// features (for every exponent p asked for) in an on-disk cache shared by all runs with
+// the same backbone and tensors. The cache is a set of shards, each written whole
+// (data first, then its index, both by atomic rename), so a run killed or a disk that
+// fills mid-extraction leaves only complete shards, and the next run extracts just the
+// images it lacks. Images that fail to decode are recorded, counted and skipped.
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createProgress } from '../cli/progress.ts';
 import { GroknetError, isGroknetError } from '../errors.ts';
@@ -17,7 +19,7 @@ export interface PooledFeatures {
   /** Per exponent p, row-major [rows, channels]. */
   byP: Map<number, Float32Array>;
   channels: number;
-  /** Row index of each input path; absent for images that failed. */
+  /** Row index of each input reference; absent for images that failed. */
   rowOf: Map<string, number>;
   failed: Array<{ path: string; code: string }>;
 }
@@ -28,100 +30,158 @@ export interface ExtractOptions {
   tensors: string[];
   pValues: number[];
   batchSize?: number;
+  /** Images per shard written to the cache. */
+  shardSize?: number;
 }
 
-export async function extractPooledFeatures(paths: readonly string[], options: ExtractOptions): Promise<PooledFeatures> {
+/** Exponents every shard stores, so a later run may choose p without re-running the backbone. */
+const STORED_P = [1, 3];
+
+interface ShardIndex {
+  refs: string[];
+  failed: Array<{ path: string; code: string }>;
+  channels: number;
+  p: number[];
+}
+
+interface Cached {
+  index: ShardIndex;
+  data: Map<number, Float32Array>;
+}
+
+async function readShards(dir: string): Promise<Cached[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const shards: Cached[] = [];
+  for (const name of names.filter((n) => /^shard-[0-9a-f]+\.json$/.test(n)).sort()) {
+    try {
+      const index = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as ShardIndex;
+      const data = new Map<number, Float32Array>();
+      for (const p of index.p) {
+        const bytes = await readFile(path.join(dir, name.replace('.json', `.p${p}.f32`)));
+        if (bytes.byteLength !== index.refs.length * index.channels * 4) throw new Error('size mismatch');
+        data.set(p, new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+      }
+      shards.push({ index, data });
+    } catch {
+      // An index whose data is missing or short is ignored: its images are extracted again.
+    }
+  }
+  return shards;
+}
+
+export async function extractPooledFeatures(refs: readonly string[], options: ExtractOptions): Promise<PooledFeatures> {
   const spec = backboneSpec(options.backboneId);
   const tensors = options.tensors.map((name) => {
     const t = spec.tensors[name];
     if (!t) throw new GroknetError('invalid_config', `backbone ${spec.id} has no tensor '${name}' (known: ${Object.keys(spec.tensors).join(', ')})`);
     return t;
   });
-  const key = cacheKey(spec.id, ...tensors.map((t) => t.node), options.pValues.join(','), ...paths);
+  const missingP = options.pValues.filter((p) => !STORED_P.includes(p));
+  if (missingP.length > 0) throw new GroknetError('invalid_config', `GeM exponent must be one of ${STORED_P.join(', ')} (cached features), got ${missingP.join(', ')}`);
   const channels = tensors.reduce((sum, t) => sum + t.channels, 0);
-  const file = path.join(cacheDir(), 'features', `${spec.id.replace(/\//g, '__')}-${key}`);
-  const cachedResult = await readCache(file, options.pValues, channels);
-  if (cachedResult) return cachedResult;
+  const dir = path.join(cacheDir(), 'features', `${spec.id.replace(/\//g, '__')}-${cacheKey(spec.id, ...tensors.map((t) => t.node))}`);
 
+  const wanted = new Set(refs);
+  let shards = await readShards(dir);
+  const known = new Set(shards.flatMap((s) => [...s.index.refs, ...s.index.failed.map((f) => f.path)]));
+  const todo = [...wanted].filter((r) => !known.has(r));
+  if (todo.length > 0) {
+    await extractMissing(todo, dir, spec, tensors, channels, options);
+    shards = await readShards(dir);
+  }
+
+  // Gather the wanted rows, in the order asked, from whichever shards hold them.
+  const rowOf = new Map<string, number>();
+  const sources: Array<{ shard: Cached; row: number }> = [];
+  const failed: PooledFeatures['failed'] = [];
+  const located = new Map<string, { shard: Cached; row: number }>();
+  for (const shard of shards) shard.index.refs.forEach((ref, row) => located.set(ref, { shard, row }));
+  const failedRefs = new Map(shards.flatMap((s) => s.index.failed.map((f) => [f.path, f.code] as const)));
+  for (const ref of refs) {
+    if (rowOf.has(ref)) continue;
+    const at = located.get(ref);
+    if (at) {
+      rowOf.set(ref, sources.push(at) - 1);
+    } else if (!failed.some((f) => f.path === ref)) {
+      failed.push({ path: ref, code: failedRefs.get(ref) ?? 'not_an_image' });
+    }
+  }
+  const byP = new Map<number, Float32Array>();
+  for (const p of options.pValues) {
+    const out = new Float32Array(sources.length * channels);
+    sources.forEach(({ shard, row }, i) => out.set(shard.data.get(p)!.subarray(row * channels, (row + 1) * channels), i * channels));
+    byP.set(p, out);
+  }
+  return { byP, channels, rowOf, failed };
+}
+
+async function extractMissing(
+  todo: readonly string[],
+  dir: string,
+  spec: ReturnType<typeof backboneSpec>,
+  tensors: Array<{ node: string; channels: number }>,
+  channels: number,
+  options: ExtractOptions,
+): Promise<void> {
   const graph = await backboneOnnx(spec.id, tensors.map((t) => t.node));
   const session = await OnnxSession.create(graph.bytes);
   const batchSize = options.batchSize ?? 16;
-  const byP = new Map(options.pValues.map((p) => [p, new Float32Array(paths.length * channels)]));
-  const rowOf = new Map<string, number>();
-  const failed: PooledFeatures['failed'] = [];
-  const progress = createProgress('backbone features', paths.length);
+  const shardSize = options.shardSize ?? 2048;
+  const progress = createProgress('backbone features', todo.length);
   const [h, w] = spec.input.size;
-  let rows = 0;
-
   const prepare = (batch: readonly string[]) =>
     Promise.all(
-      batch.map(async (p) => {
+      batch.map(async (ref) => {
         try {
-          return { path: p, tensor: await loadViewTensor(p, spec.input) };
+          return { ref, tensor: await loadViewTensor(ref, spec.input) };
         } catch (error) {
-          return { path: p, error: isGroknetError(error) ? error.code : 'not_an_image' };
+          return { ref, error: isGroknetError(error) ? error.code : 'not_an_image' };
         }
       }),
     );
-  let next = prepare(paths.slice(0, batchSize));
-  for (let start = 0; start < paths.length; start += batchSize) {
-    const items = await next;
-    next = prepare(paths.slice(start + batchSize, start + 2 * batchSize));
-    const ok = items.filter((i): i is { path: string; tensor: Float32Array } => 'tensor' in i);
-    for (const i of items) if ('error' in i) failed.push({ path: i.path, code: i.error ?? 'not_an_image' });
-    if (ok.length > 0) {
-      const per = ok[0]!.tensor.length;
-      const input = new Float32Array(per * ok.length);
-      ok.forEach((item, i) => input.set(item.tensor, i * per));
-      const dims = spec.input.layout === 'NHWC' ? [ok.length, h, w, 3] : [ok.length, 3, h, w];
-      const out = await session.run(session.inputNames[0]!, input, dims, tensors.map((t) => t.node));
-      ok.forEach((item, i) => {
-        let offset = 0;
-        for (const t of tensors) {
-          const map = out[t.node]!.data;
-          const spatial = map.length / (ok.length * t.channels);
-          for (const [p, target] of byP) gemPoolNHWC(map, i * spatial * t.channels, spatial, t.channels, p, target, rows * channels + offset);
-          offset += t.channels;
-        }
-        rowOf.set(item.path, rows++);
-      });
-    }
-    progress.tick(Math.min(paths.length, start + batchSize));
-  }
-  progress.finish();
-  await session.close();
-  const result: PooledFeatures = {
-    byP: new Map([...byP].map(([p, data]) => [p, data.slice(0, rows * channels)])),
-    channels,
-    rowOf,
-    failed,
-  };
-  await writeCache(file, result, options.pValues);
-  return result;
-}
-
-async function readCache(file: string, pValues: number[], channels: number): Promise<PooledFeatures | undefined> {
   try {
-    const index = JSON.parse(await readFile(`${file}.json`, 'utf8')) as { rows: string[]; failed: PooledFeatures['failed'] };
-    const byP = new Map<number, Float32Array>();
-    for (const p of pValues) {
-      const bytes = await readFile(`${file}.p${p}.f32`);
-      const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      if (data.length !== index.rows.length * channels) return undefined;
-      byP.set(p, data);
+    for (let shardStart = 0; shardStart < todo.length; shardStart += shardSize) {
+      const shardRefs = todo.slice(shardStart, shardStart + shardSize);
+      const data = new Map(STORED_P.map((p) => [p, new Float32Array(shardRefs.length * channels)]));
+      const done: string[] = [];
+      const failed: ShardIndex['failed'] = [];
+      let next = prepare(shardRefs.slice(0, batchSize));
+      for (let start = 0; start < shardRefs.length; start += batchSize) {
+        const items = await next;
+        // Decode the next batch while this one runs in ONNX Runtime.
+        next = prepare(shardRefs.slice(start + batchSize, start + 2 * batchSize));
+        const ok = items.filter((i): i is { ref: string; tensor: Float32Array } => 'tensor' in i);
+        for (const i of items) if ('error' in i) failed.push({ path: i.ref, code: i.error ?? 'not_an_image' });
+        if (ok.length > 0) {
+          const per = ok[0]!.tensor.length;
+          const input = new Float32Array(per * ok.length);
+          ok.forEach((item, i) => input.set(item.tensor, i * per));
+          const dims = spec.input.layout === 'NHWC' ? [ok.length, h, w, 3] : [ok.length, 3, h, w];
+          const out = await session.run(session.inputNames[0]!, input, dims, tensors.map((t) => t.node));
+          ok.forEach((item, i) => {
+            const row = done.length;
+            let offset = 0;
+            for (const t of tensors) {
+              const map = out[t.node]!.data;
+              const spatial = map.length / (ok.length * t.channels);
+              for (const [p, target] of data) gemPoolNHWC(map, i * spatial * t.channels, spatial, t.channels, p, target, row * channels + offset);
+              offset += t.channels;
+            }
+            done.push(item.ref);
+          });
+        }
+        progress.tick(shardStart + Math.min(shardRefs.length, start + batchSize));
+      }
+      const name = `shard-${Date.now().toString(16)}${cacheKey(...shardRefs).slice(0, 8)}`;
+      for (const [p, values] of data) {
+        const used = values.subarray(0, done.length * channels);
+        await writeAtomic(path.join(dir, `${name}.p${p}.f32`), new Uint8Array(used.buffer, used.byteOffset, used.byteLength));
+      }
+      // The index last: only a shard whose data is complete is ever read.
+      await writeAtomic(path.join(dir, `${name}.json`), JSON.stringify({ refs: done, failed, channels, p: STORED_P } satisfies ShardIndex));
     }
-    return { byP, channels, rowOf: new Map(index.rows.map((r, i) => [r, i])), failed: index.failed };
-  } catch {
-    return undefined;
+  } finally {
+    progress.finish();
+    await session.close();
   }
-}
-
-async function writeCache(file: string, result: PooledFeatures, pValues: number[]): Promise<void> {
-  // Data files first, index last: a run killed in between leaves no index, so no cache is trusted.
-  for (const p of pValues) {
-    const data = result.byP.get(p)!;
-    await writeAtomic(`${file}.p${p}.f32`, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  }
-  const rows = [...result.rowOf.entries()].sort((a, b) => a[1] - b[1]).map(([p]) => p);
-  await writeAtomic(`${file}.json`, JSON.stringify({ rows, failed: result.failed }));
 }

@@ -130,6 +130,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
       : {}),
     rowWeights: rows.rowWeights,
     sharedSizes: config.model.shared,
+    dropout: config.model.dropout,
     embeddingDim: config.model.embeddingDim,
     epochs: config.optimizer.epochs,
     batchSize: config.optimizer.batchSize,

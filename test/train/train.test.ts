@@ -117,3 +117,24 @@ test('IDX parsing checks magic and length', () => {
   assert.throws(() => parseIdx(Uint8Array.from([1, 2, 3, 4]), 'x'), isCode('invalid_labels'));
   assert.throws(() => parseIdx(Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 9, 1]), 'x'), isCode('truncated'));
 });
+
+test('the feature cache extracts only the images it lacks and survives a half-written shard', async () => {
+  const { extractPooledFeatures } = await import('../../src/train/extract-features.ts');
+  const { readdir, rm } = await import('node:fs/promises');
+  const refs = ['circle', 'square'].flatMap((k) => [0, 1, 2].map((i) => path.join(root, 'shapes', k, `${i}.png`)));
+  const first = await extractPooledFeatures(refs.slice(0, 3), { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [1], shardSize: 2 });
+  assert.equal(first.rowOf.size, 3);
+  const dir = path.join(process.env.GROKNET_CACHE!, 'features');
+  const shardDir = path.join(dir, (await readdir(dir)).find((d) => d.startsWith('nsfwjs'))!);
+  const shardsBefore = (await readdir(shardDir)).filter((n) => n.endsWith('.json')).length;
+  // A shard whose data file is gone (a killed run, a full disk) is not trusted: its images come back.
+  const victim = (await readdir(shardDir)).find((n) => n.endsWith('.p1.f32'))!;
+  await rm(path.join(shardDir, victim));
+  const second = await extractPooledFeatures(refs, { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [1, 3] });
+  assert.equal(second.rowOf.size, 6);
+  const a = first.byP.get(1)!.subarray(0, 1792);
+  const b = second.byP.get(1)!.subarray(second.rowOf.get(refs[0]!)! * 1792, second.rowOf.get(refs[0]!)! * 1792 + 1792);
+  assert.ok(a.every((v, i) => Math.abs(v - b[i]!) < 1e-5), 'cached features equal freshly computed ones');
+  assert.ok((await readdir(shardDir)).filter((n) => n.endsWith('.json')).length >= shardsBefore);
+  await assert.rejects(extractPooledFeatures(refs, { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [2] }), isCode('invalid_config'));
+});
