@@ -23,7 +23,7 @@ async function tfjsStep(backend: 'wasm' | 'cpu'): Promise<number> {
   const optimizer = tf.train.adam(1e-3);
   const step = () => {
     const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, tf.matMul(tf.relu(tf.matMul(x, w1)), w2)) as tf.Scalar);
-    optimizer.applyGradients(grads);
+    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
     value.dataSync();
     tf.dispose([value, ...Object.values(grads)]);
   };
