@@ -3,7 +3,7 @@
 // sure too), colour and other attributes, and title words. Every field carries its score
 // and whether the model abstained, so a seller is asked to check the unsure ones.
 import type { HeadResult } from '../model/types.ts';
-import { COLOUR_HEADS, humanize, VERTICALS } from './verticals.ts';
+import { COLOUR_HEADS, humanize, LISTING_IGNORED_HEADS, MULTI_HEAD_VERTICAL, VERTICALS } from './verticals.ts';
 
 export interface ListingField {
   value: string;
@@ -42,9 +42,11 @@ export function suggestListing(heads: Record<string, HeadResult>): SuggestedList
   const tags: ListingField[] = [];
   let colour: ListingField | null = null;
 
+  const multi: Array<[string, Extract<HeadResult, { kind: 'multi' }>]> = [];
   for (const [name, head] of Object.entries(heads)) {
+    if (LISTING_IGNORED_HEADS.has(name)) continue;
     if (head.kind === 'multi') {
-      for (const label of head.labels) tags.push({ value: label.label, score: label.score, abstain: false, head: name });
+      multi.push([name, head]);
       continue;
     }
     const field = top(head, name);
@@ -55,6 +57,11 @@ export function suggestListing(heads: Record<string, HeadResult>): SuggestedList
   }
 
   const category = chooseCategory(categories);
+  for (const [name, head] of multi) {
+    const vertical = MULTI_HEAD_VERTICAL[name];
+    if (vertical && (!category || category.abstain || category.path[0] !== vertical)) continue;
+    for (const label of head.labels) tags.push({ value: label.label, score: label.score, abstain: false, head: name });
+  }
   return { category, colour, attributes, tags, title: titleOf(category, colour) };
 }
 

@@ -100,3 +100,13 @@ export const VERTICALS: Record<string, Vertical> = {
 
 /** Heads that describe a colour; their label becomes the listing's colour field. */
 export const COLOUR_HEADS = new Set(['colour', 'color']);
+
+/**
+ * Heads left out of suggested listings: fashion_mnist learned 28x28 greyscale thumbnails, a
+ * different image statistic on purpose (it shapes the shared layers); on photos the
+ * clothing head is the one to trust.
+ */
+export const LISTING_IGNORED_HEADS = new Set(['fashion_mnist']);
+
+/** Multi-label heads that only make sense within one vertical (garment tags on a carton of milk do not). */
+export const MULTI_HEAD_VERTICAL: Record<string, string> = { garment_tags: 'fashion' };

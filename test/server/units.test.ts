@@ -50,6 +50,15 @@ describe('suggestListing', () => {
     assert.deepEqual(listing.tags.map((t) => t.value), ['sleeve']);
     assert.deepEqual(suggestListing({}).title, { value: '', score: 0, abstain: true });
   });
+
+  test('garment tags only join a fashion listing; fashion_mnist never joins', () => {
+    const tags = { kind: 'multi' as const, labels: [{ label: 'jeans', score: 0.9 }] };
+    const shirt = suggestListing({ clothing: single('Shirt', 0.9), garment_tags: tags, fashion_mnist: single('Bag', 0.99) });
+    assert.deepEqual(shirt.tags.map((t) => t.value), ['jeans']);
+    assert.equal(shirt.attributes.fashion_mnist, undefined);
+    const apple = suggestListing({ grocery_coarse: single('Apple', 0.9), garment_tags: tags });
+    assert.deepEqual(apple.tags, []);
+  });
 });
 
 test('metrics render in the Prometheus text format', () => {
