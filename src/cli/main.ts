@@ -10,7 +10,6 @@ import { searchCommand } from './commands/search.ts';
 import { workerCommand } from './commands/worker.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
-import { trainBaseCommand } from './commands/train-base.ts';
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -25,7 +24,6 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   eval: { run: evalCommand, summary: 'eval [--model DIR] [--datasets DIR] [--json] [--out FILE]   score a model on held-out data' },
   serve: { run: serveCommand, summary: 'serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR]   HTTP API and web page' },
   train: { run: trainCommand, summary: 'train CONFIG.json [--out DIR] [--resume]   train the unified model (configs/default.json reproduces the shipped one)' },
-  'train-base': { run: trainBaseCommand, summary: 'train-base --datasets DIR [--out DIR] [--epochs N]   rebuild the shipped base model' },
 };
 
 export function usage(): string {
