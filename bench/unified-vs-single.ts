@@ -3,12 +3,16 @@
 // epochs, same optimiser) on that head's dataset alone. Validation splits as in EVAL.md.
 // Run: node --import tsx bench/unified-vs-single.ts [configs/default.json]
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { readTrainConfig } from '../src/train/config.ts';
 import { prepareTraining, trainPrepared, type TrainOutcome } from '../src/train/train.ts';
 import { machine, writeSection } from './report.ts';
 
-const configFile = path.resolve(process.argv[2] ?? 'configs/default.json');
+const { values, positionals } = parseArgs({ options: { epochs: { type: 'string' } }, allowPositionals: true });
+const configFile = path.resolve(positionals[0] ?? 'configs/default.json');
 const config = await readTrainConfig(configFile);
+// Every model gets the same budget; --epochs shortens it for all of them alike.
+if (values.epochs) config.optimizer.epochs = Number(values.epochs);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const prepared = await prepareTraining(config, log);
 
@@ -48,7 +52,7 @@ await writeSection(
   'unified-vs-single',
   `## Unified vs single-task models (issue: unified training)
 
-Command: \`node --import tsx bench/unified-vs-single.ts ${path.relative(process.cwd(), configFile)}\`. Machine: ${machine()}.
+Command: \`node --import tsx bench/unified-vs-single.ts ${path.relative(process.cwd(), configFile)}${values.epochs ? ` --epochs ${values.epochs}` : ''}\`. Machine: ${machine()}.
 Same cached features (${prepared.rows.rows.length} rows incl. augmented views), same optimiser and ${config.optimizer.epochs} epochs for every model; each single-task model trains on its head's dataset only. Scores on the held-out rows described in models/groknet-base/EVAL.md.
 
 | head | measure | single-task | unified |
