@@ -1,7 +1,6 @@
 // `groknet eval`: scores a model artifact end to end (image bytes -> the exported ONNX
 // graph) on the held-out rows of the datasets its heads were trained on, so the figures
 // describe exactly what users run, not the training-time TF.js copy.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createProgress } from '../cli/progress.ts';
 import { loadForModel } from '../image/preprocess.ts';
@@ -9,7 +8,9 @@ import { hexToBytes, signsToHex } from '../model/binary-code.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
 import { loadClothing } from './datasets/clothing.ts';
 import { loadClothingParsing } from './datasets/clothing-parsing.ts';
+import { FASHION_MNIST_DIR, loadFashionMnist } from './datasets/fashion-mnist.ts';
 import { loadGrocery } from './datasets/grocery.ts';
+import { readSampleBytes } from './datasets/read.ts';
 import type { Sample } from './datasets/types.ts';
 import { binaryRecall, meanAveragePrecision, microF1, retrievalRecall, topKAccuracy } from './evaluate.ts';
 
@@ -37,7 +38,7 @@ async function runModel(model: LoadedModel, samples: readonly Sample[], batchSiz
   const progress = createProgress('eval', n);
   for (let start = 0; start < n; start += batchSize) {
     const batch = samples.slice(start, start + batchSize);
-    const tensors = await Promise.all(batch.map(async (s) => loadForModel(await readFile(s.path), manifest.input).then((r) => r.tensor).catch(() => undefined)));
+    const tensors = await Promise.all(batch.map(async (s) => loadForModel(await readSampleBytes(s.path), manifest.input).then((r) => r.tensor).catch(() => undefined)));
     const good = tensors.map((t, i) => (t ? i : -1)).filter((i) => i >= 0);
     if (good.length === 0) continue;
     const per = tensors[good[0]!]!.length;
@@ -76,6 +77,8 @@ export async function evaluateModel(modelDir: string | undefined, datasetsRoot: 
     val.push(...grocery.samples.filter((s) => s.split === 'val'));
     catalog = grocery.samples.filter((s) => s.catalogImage).sort((a, b) => a.single.grocery_fine! - b.single.grocery_fine!);
   }
+  // Fashion-MNIST's public test split (10,000 images) from Debian's dataset-fashion-mnist.
+  if (headNames.has('fashion_mnist')) val.push(...(await loadFashionMnist(FASHION_MNIST_DIR, { limit: 0 })).samples.filter((s) => s.split === 'val'));
   if (headNames.has('garment_tags')) val.push(...(await loadClothingParsing(path.join(datasetsRoot, 'clothing-parsing'))).samples.filter((s) => s.split === 'val'));
 
   const out = await runModel(model, [...val, ...catalog]);

@@ -9,6 +9,9 @@ import sharp from 'sharp';
 import { GroknetError } from '../../errors.ts';
 import type { LabelledDataset, Sample } from './types.ts';
 
+/** Where Debian's dataset-fashion-mnist package puts the files. */
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
 export const FASHION_MNIST_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 export interface IdxImages {
