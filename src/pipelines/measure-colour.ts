@@ -7,23 +7,30 @@ import type { HeadResult } from '../model/types.ts';
 
 export const COLOUR_ABSTAIN_BELOW = 0.35;
 
-export function tensorToRgb(tensor: Float32Array, spec: PreprocessSpec): { rgb: Uint8Array; width: number; height: number } {
-  const [height, width] = spec.size;
+/** RGB pixels recovered from a model input tensor, keeping every `stride`-th pixel each way. */
+export function tensorToRgb(tensor: Float32Array, spec: PreprocessSpec, stride = 1): { rgb: Uint8Array; width: number; height: number } {
+  const [fullHeight, fullWidth] = spec.size;
+  const width = Math.ceil(fullWidth / stride);
+  const height = Math.ceil(fullHeight / stride);
   const rgb = new Uint8Array(width * height * 3);
-  const plane = width * height;
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      // Tensor channel k holds RGB channel c (BGR order reverses them).
-      const k = spec.channelOrder === 'BGR' ? 2 - c : c;
-      const value = spec.layout === 'NHWC' ? tensor[p * 3 + k]! : tensor[k * plane + p]!;
-      rgb[p * 3 + c] = Math.max(0, Math.min(255, Math.round((value * spec.std[k]! + spec.mean[k]!) / spec.scale)));
+  const plane = fullWidth * fullHeight;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * stride * fullWidth + x * stride;
+      for (let c = 0; c < 3; c++) {
+        // Tensor channel k holds RGB channel c (BGR order reverses them).
+        const k = spec.channelOrder === 'BGR' ? 2 - c : c;
+        const value = spec.layout === 'NHWC' ? tensor[p * 3 + k]! : tensor[k * plane + p]!;
+        rgb[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round((value * spec.std[k]! + spec.mean[k]!) / spec.scale)));
+      }
     }
   }
   return { rgb, width, height };
 }
 
 export function measureColour(tensor: Float32Array, spec: PreprocessSpec): HeadResult {
-  const { rgb, width, height } = tensorToRgb(tensor, spec);
+  // Every 3rd pixel each way (75x75 at 224 px) is plenty for colour shares and costs little.
+  const { rgb, width, height } = tensorToRgb(tensor, spec, 3);
   const shares = dominantColours(rgb, width, height).slice(0, 5);
   const top = shares.map((s) => ({ label: s.name, score: Math.round(s.share * 1e4) / 1e4 }));
   return { kind: 'single', top, abstain: (top[0]?.score ?? 0) < COLOUR_ABSTAIN_BELOW, source: 'pixels' };
