@@ -70,7 +70,17 @@ for (let q = 0; q < Q; q++) {
   queries.push(vectorNear(stored.slice(i * DIM, (i + 1) * DIM), 0.02));
 }
 
+const truthCache = new Map<string, Set<string>>();
 function exactTop(query: Float32Array, k: number, category?: number): Set<string> {
+  const key = `${queries.indexOf(query)}:${category ?? ''}`;
+  const known = truthCache.get(key);
+  if (known) return known;
+  const truth = exactTopUncached(query, k, category);
+  truthCache.set(key, truth);
+  return truth;
+}
+
+function exactTopUncached(query: Float32Array, k: number, category?: number): Set<string> {
   const best: Array<{ i: number; s: number }> = [];
   for (let i = 0; i < N; i++) {
     if (category !== undefined && categoryOf[i] !== category) continue;
