@@ -1,6 +1,7 @@
 // Public surface of the catalog: open a store, ingest into it, and the shapes involved.
 
-export { openCatalog, DEFAULT_DATA_DIR, type OpenCatalogOptions } from './open.ts';
+export { openCatalog, DEFAULT_DATA_DIR, DEFAULT_SEEN_TOGETHER_LIMIT, type OpenCatalogOptions } from './open.ts';
+export { COOCCURRENCE_TABLE, pairsOf } from './cooccurrence.ts';
 export { ingest, ingestListings, DEFAULT_BATCH_SIZE, type IngestOptions, type IngestSummary } from './ingest.ts';
 export { readSource, resolveInside, type FailedItem, type Listing, type Source } from './sources.ts';
 export type { IngestProgress } from './progress.ts';

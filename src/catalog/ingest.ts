@@ -28,6 +28,8 @@ export interface IngestOptions {
   signal?: AbortSignal;
   /** Build indexes and compact at the end (default true). */
   optimize?: boolean;
+  /** Called with the ids of each successful write (e.g. to find what is seen together in their photos). */
+  onWritten?: (ids: readonly string[]) => void;
 }
 
 export interface IngestSummary {
@@ -106,17 +108,25 @@ function toInput(listing: Listing, images: ImageBytes[], analyses: Map<string, A
 }
 
 /** Writes a batch; if the batch write is refused, retries product by product to isolate the culprit. */
-async function write(catalog: CatalogStore, inputs: ProductInput[], items: Map<string, string>, failed: FailedItem[]): Promise<number> {
+async function write(
+  catalog: CatalogStore,
+  inputs: ProductInput[],
+  items: Map<string, string>,
+  failed: FailedItem[],
+  onWritten: IngestOptions['onWritten'],
+): Promise<number> {
   if (inputs.length === 0) return 0;
   try {
-    return (await catalog.insertProducts(inputs)).written;
+    const { written } = await catalog.insertProducts(inputs);
+    onWritten?.(inputs.map((input) => input.id));
+    return written;
   } catch (error) {
     if (inputs.length === 1 || (isGroknetError(error) && error.code === 'model_mismatch')) {
       for (const input of inputs) failed.push(failureOf(items.get(input.id) ?? input.id, error));
       return 0;
     }
     let written = 0;
-    for (const input of inputs) written += await write(catalog, [input], items, failed);
+    for (const input of inputs) written += await write(catalog, [input], items, failed, onWritten);
     return written;
   }
 }
@@ -175,7 +185,7 @@ async function ingestBatch(
     inputs.push(toInput(p.listing, good, analyses));
     items.set(p.listing.id, p.listing.item);
   }
-  const indexed = await write(catalog, inputs, items, failed);
+  const indexed = await write(catalog, inputs, items, failed, options.onWritten);
   return { indexed, unchanged: unchanged + alsoUnchanged };
 }
 

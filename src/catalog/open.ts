@@ -3,6 +3,7 @@
 import type { Analyzer } from '../model/types.ts';
 import { filterableColumns } from './columns.ts';
 import { CatalogContext } from './context.ts';
+import { CooccurrenceStore } from './cooccurrence.ts';
 import { countProducts } from './count.ts';
 import { deleteProduct } from './delete.ts';
 import { getProduct } from './get.ts';
@@ -16,6 +17,7 @@ import type { CatalogInfo, CatalogStore, ReindexOptions } from './types.ts';
 import { vocabularies } from './vocabularies.ts';
 
 export const DEFAULT_DATA_DIR = './data';
+export const DEFAULT_SEEN_TOGETHER_LIMIT = 20;
 
 export interface OpenCatalogOptions {
   /** Dimension of the analyzer's embeddings. Required to create a catalog; checked when opening one. */
@@ -26,6 +28,7 @@ export interface OpenCatalogOptions {
 
 export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenCatalogOptions = {}): Promise<CatalogStore> {
   const ctx = await CatalogContext.open(dir, options.embeddingDim);
+  const links = new CooccurrenceStore(ctx);
   const optimizeOptions: OptimizeOptions =
     options.vectorIndexThreshold === undefined ? {} : { vectorIndexThreshold: options.vectorIndexThreshold };
 
@@ -49,17 +52,30 @@ export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenC
     },
     insertProducts: (products) => insertProducts(ctx, products),
     getProduct: (id, opts) => getProduct(ctx, id, opts),
-    deleteProduct: (id) => deleteProduct(ctx, id),
+    async deleteProduct(id) {
+      const deleted = await deleteProduct(ctx, id);
+      // Also when the product was already gone: a crash between the two deletes leaves links behind.
+      await links.remove(id);
+      return deleted;
+    },
+    recordSeenTogether: (source, sightings) => links.record(source, sightings),
+    seenTogether: (id, opts) => links.linksOf(id, opts?.limit ?? DEFAULT_SEEN_TOGETHER_LIMIT),
     listProducts: (opts) => listProducts(ctx, opts),
     countProducts: () => countProducts(ctx),
     hasImageHash: (hash) => hasImageHash(ctx, hash),
     getProductHashes: (ids) => getProductHashes(ctx, ids),
     analysesByHash: (hashes) => analysesByHash(ctx, hashes),
     reindex: (analyzer: Analyzer, opts?: ReindexOptions) => reindex(ctx, analyzer, opts),
-    optimize: () => optimize(ctx, optimizeOptions),
+    async optimize() {
+      await optimize(ctx, optimizeOptions);
+      await links.optimize();
+    },
     vocabularies: () => vocabularies(ctx),
     table: async () => (await ctx.current())?.table,
     hasTextIndex: () => hasTextIndex(ctx),
-    close: async () => ctx.close(),
+    async close() {
+      links.close();
+      ctx.close();
+    },
   };
 }

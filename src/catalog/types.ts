@@ -50,6 +50,21 @@ export interface Product {
   images: StoredImage[];
 }
 
+/** The catalog products found in one photo (by content hash), the photo's own product included. */
+export interface PhotoSighting {
+  photo: string;
+  products: readonly string[];
+}
+
+/** A product seen in the same photos as another one. */
+export interface SeenTogetherLink {
+  id: string;
+  /** Distinct photos the two were seen in. */
+  count: number;
+  /** When the pair was last recorded, ms since the epoch. */
+  updated: number;
+}
+
 export interface ListOptions {
   offset?: number;
   limit?: number;
@@ -97,8 +112,15 @@ export interface CatalogStore {
   /** Writes products and all their images in one atomic commit (replacing existing ids). */
   insertProducts(products: readonly ProductInput[]): Promise<{ written: number }>;
   getProduct(id: string, options?: { withEmbeddings?: boolean }): Promise<Product | undefined>;
-  /** Returns false when no product had that id. */
+  /** Returns false when no product had that id. Its seen-together links go with it. */
   deleteProduct(id: string): Promise<boolean>;
+  /**
+   * Records which catalog products were found in the photos of product `source`, replacing
+   * what its photos said before; every pair found in one photo is linked.
+   */
+  recordSeenTogether(source: string, sightings: readonly PhotoSighting[]): Promise<{ pairs: number }>;
+  /** Products seen in a photo with `id`, most photos first (at most `limit`, default 20). */
+  seenTogether(id: string, options?: { limit?: number }): Promise<SeenTogetherLink[]>;
   listProducts(options?: ListOptions): Promise<Product[]>;
   countProducts(): Promise<number>;
   hasImageHash(contentHash: string): Promise<boolean>;

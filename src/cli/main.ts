@@ -6,7 +6,10 @@ import { duplicatesCommand } from './commands/duplicates.ts';
 import { evalCommand } from './commands/eval.ts';
 import { indexCommand } from './commands/index.ts';
 import { reindexCommand } from './commands/reindex.ts';
+import { pseudolabelCommand } from './commands/pseudolabel.ts';
 import { searchCommand } from './commands/search.ts';
+import { segmentCommand } from './commands/segment.ts';
+import { seenTogetherCommand } from './commands/seen-together.ts';
 import { workerCommand } from './commands/worker.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
@@ -16,9 +19,12 @@ export type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   analyze: { run: analyzeCommand, summary: 'analyze [--model DIR] [--json] [--batch N] FILE|DIR...   heads, embedding and code per image' },
   detect: { run: detectCommand, summary: 'detect [--json] [--detector centernet|nanodet] [--min-score S] [--model DIR] FILE|DIR...   products in each photo, each analysed' },
-  index: { run: indexCommand, summary: 'index SOURCE [--data DIR] [--queue redis://HOST:PORT]   add a folder or CSV/JSONL of listings to the catalog' },
+  segment: { run: segmentCommand, summary: 'segment FILE --out MASK.png [--json] [--model DIR] [--min-share 0.005]   clothing mask and each garment with its colour' },
+  index: { run: indexCommand, summary: 'index SOURCE [--data DIR] [--no-detect] [--queue redis://HOST:PORT]   add a folder or CSV/JSONL of listings to the catalog (and link products seen together in their photos)' },
   worker: { run: workerCommand, summary: 'worker --queue redis://HOST:PORT [--data DIR]   process queued ingestion jobs' },
   search: { run: searchCommand, summary: 'search [--data DIR] (--image FILE | --text "..." | --product ID) [--filter k=v]... [--k N] [--json]' },
+  'seen-together': { run: seenTogetherCommand, summary: 'seen-together --product ID [--data DIR] [--k N] [--json]   products photographed together with a product' },
+  pseudolabel: { run: pseudolabelCommand, summary: 'pseudolabel PHOTOS... --data DIR --out DATASET.jsonl [--detector centernet]   label the products in unlabelled photos from the catalog' },
   duplicates: { run: duplicatesCommand, summary: 'duplicates [--data DIR] [--threshold 0.95]   near-duplicate listing groups' },
   reindex: { run: reindexCommand, summary: 'reindex [--data DIR] [--model DIR]   re-analyse the catalog with the current model' },
   eval: { run: evalCommand, summary: 'eval [--model DIR] [--datasets DIR] [--json] [--out FILE]   score a model on held-out data' },

@@ -17,6 +17,16 @@ const TRUNCATED_PATTERNS = [
 ];
 
 /**
+ * libvips keeps one error buffer for the whole process: when several decodes fail at the same
+ * time, one failure can take the others' messages and leave them with sharp's bare "Unknown
+ * error" (ModelAnalyzer decodes such failures again one at a time). libpng's CRC errors also
+ * arrive this way. The message then says nothing about the image.
+ */
+export function isUninformative(message: string): boolean {
+  return /^\s*(Input (buffer|file) has corrupt header:\s*)?(unknown error)?\s*$/i.test(message);
+}
+
+/**
  * `family` is the format recognised from the magic bytes: once the bytes are known to be,
  * say, a PNG, a decoder failure means the data is cut off or damaged, not "not an image".
  */
@@ -43,6 +53,8 @@ export function fromSharpError(error: unknown, family: ImageFamily | undefined):
   if (family && TRUNCATED_PATTERNS.some((p) => p.test(message))) {
     return new GroknetError('truncated', shortReason(message), options);
   }
+  // The magic bytes named a format its decoder then failed on, without saying why: damaged data.
+  if (family && isUninformative(message)) return new GroknetError('truncated', `the ${family} data is damaged`, options);
   return new GroknetError('not_an_image', shortReason(message), options);
 }
 

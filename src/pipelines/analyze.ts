@@ -68,15 +68,20 @@ export class ModelAnalyzer implements Analyzer {
 
   private async prepare(batch: readonly Buffer[]): Promise<Array<Float32Array | GroknetError>> {
     const spec = this.model.manifest.input;
-    return Promise.all(
-      batch.map(async (bytes) => {
-        try {
-          return (await loadForModel(bytes, spec, this.limits)).tensor;
-        } catch (error) {
-          return toGroknetError(error);
-        }
-      }),
-    );
+    const one = async (bytes: Buffer): Promise<Float32Array | GroknetError> => {
+      try {
+        return (await loadForModel(bytes, spec, this.limits)).tensor;
+      } catch (error) {
+        return toGroknetError(error);
+      }
+    };
+    const prepared = await Promise.all(batch.map(one));
+    // libvips keeps one error buffer for all threads: images that fail together can swap or
+    // lose their reasons (and so their error codes). Decoder failures are decoded again, one
+    // at a time, so an image gets the same answer in any batch.
+    const decoderFailures = prepared.flatMap((item, i) => (item instanceof GroknetError && item.cause !== undefined ? [i] : []));
+    if (decoderFailures.length > 1) for (const i of decoderFailures) prepared[i] = await one(batch[i]!);
+    return prepared;
   }
 
   private async infer(prepared: Array<Float32Array | GroknetError>): Promise<Array<Analysis | GroknetError>> {

@@ -30,6 +30,8 @@ export interface DetectProductsOptions {
   margin?: number;
   /** Keep classes with no product meaning (vertical null) instead of dropping them. */
   keepUnmapped?: boolean;
+  /** Return each product's crop (PNG) as well, e.g. to write it to a dataset. */
+  keepCrops?: boolean;
   limits?: Partial<ImageLimits>;
 }
 
@@ -43,6 +45,8 @@ export interface DetectedProduct {
   vertical: ProductVertical | null;
   score: number;
   analysis: ProductAnalysis;
+  /** The analysed crop (box plus margin, long side at most 1024 px), PNG; only with `keepCrops`. */
+  crop?: Buffer;
 }
 
 export interface ImageProducts {
@@ -117,10 +121,35 @@ export async function detectProducts(buffers: readonly Buffer[], options: Detect
         vertical,
         score: detection.score,
         analysis: { heads: analysis.heads, embedding: analysis.embedding, code: analysis.code },
+        ...(options.keepCrops ? { crop: crops[item.firstCrop + k]! } : {}),
       });
     }
     return { size: item.size, products };
   });
+}
+
+/** A detected product as JSON, the shape `groknet detect --json` and `POST /v1/analyze` share. */
+export interface DetectedProductJson {
+  box: number[];
+  class: CocoClass;
+  vertical: ProductVertical | null;
+  score: number;
+  analysis: { heads: ProductAnalysis['heads']; embedding?: number[]; code: string };
+}
+
+export function detectedProductJson(product: DetectedProduct, options: { embedding?: boolean } = {}): DetectedProductJson {
+  return {
+    // Tenths of a pixel are more than the detectors resolve.
+    box: product.box.map((v) => Math.round(v * 10) / 10),
+    class: product.class,
+    vertical: product.vertical,
+    score: Math.round(product.score * 1e4) / 1e4,
+    analysis: {
+      heads: product.analysis.heads,
+      ...(options.embedding ? { embedding: Array.from(product.analysis.embedding, (v) => Math.round(v * 1e6) / 1e6) } : {}),
+      code: product.analysis.code,
+    },
+  };
 }
 
 /** The integer pixel rectangle cut for a box: the box grown by `margin` per side, inside the image. */

@@ -3,6 +3,7 @@
 export { searchText, TEXT_CANDIDATES, type TextSearchOptions } from './search-text.ts';
 export { searchVector, searchByImage, type VectorSearchOptions } from './search-vector.ts';
 export { searchBinary, type BinarySearchOptions } from './search-binary.ts';
+export { nearestProduct, type NearestProduct } from './nearest.ts';
 export { parseQuery, type ParsedQuery } from './parse-query.ts';
 export { computeFacets } from './facets.ts';
 export { findDuplicates, type DuplicateGroup, type DuplicateOptions, type DuplicateReport } from './duplicates.ts';

@@ -14,8 +14,8 @@ import type { Filters, SearchQuery, SearchResponse } from './types.ts';
 /** Rows fetched per wanted product: a product with several close images takes several rows. */
 const ROWS_PER_RESULT = 4;
 /** IVF partitions probed and refine factor, once an index exists (ignored by brute force). */
-const NPROBES = 20;
-const REFINE_FACTOR = 5;
+export const NPROBES = 20;
+export const REFINE_FACTOR = 5;
 
 export interface VectorSearchOptions {
   limit?: number;

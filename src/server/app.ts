@@ -14,6 +14,7 @@ import { GroknetError } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
 import { requireWriteAccess } from './auth.ts';
 import { resolveConfig, type InferenceSettings, type ServerConfig } from './config.ts';
+import { ServerDetection, type DetectorSource } from './detection.ts';
 import { registerDocs } from './docs.ts';
 import { errorHandler } from './http-errors.ts';
 import { RAW_IMAGE_TYPES } from './image-input.ts';
@@ -35,6 +36,12 @@ export interface BuildAppOptions {
   analyzer: Analyzer;
   catalog?: CatalogStore;
   search?: SearchService;
+  /**
+   * Finds the products in photos (POST /v1/analyze) and what is seen together when a
+   * product is published. A function is called on first use and its detector closed with
+   * the app; a detector given ready stays its owner's. Without one, no products are detected.
+   */
+  detector?: DetectorSource;
   config?: Partial<Omit<ServerConfig, 'inference'>> & { inference?: Partial<InferenceSettings> };
 }
 
@@ -46,6 +53,8 @@ export interface RouteContext {
   images: ImageStore;
   catalog: CatalogStore | undefined;
   search: SearchService | undefined;
+  /** Undefined when the server does not detect products. */
+  detection: ServerDetection | undefined;
   metrics: ServiceMetrics;
   /** preHandler for endpoints that change data. */
   writeAccess: ReturnType<typeof requireWriteAccess>;
@@ -86,6 +95,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     catalog: options.catalog,
     // With a catalog and no search given, search that catalog with src/search.
     search: options.search ?? (options.catalog ? createCatalogSearch(options.catalog, options.analyzer.exactMatchThreshold) : undefined),
+    detection: options.detector ? new ServerDetection(options.detector, options.analyzer, queue, config.limits) : undefined,
     metrics,
     writeAccess: requireWriteAccess(config),
   };
@@ -135,6 +145,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Shutdown: stop taking inference work, then let what was accepted finish.
   app.addHook('preClose', async () => {
     await queue.drain();
+  });
+  app.addHook('onClose', async () => {
+    await ctx.detection?.close();
   });
   return app;
 }

@@ -31,18 +31,25 @@ export async function readUpload(request: FastifyRequest, limits: ImageLimits, m
   const parts = request.parts({
     limits: { fileSize: limits.maxInputBytes, files: maxFiles, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES, parts: maxFiles + MAX_FIELDS },
   });
-  for await (const part of parts) {
-    if (part.type === 'file') {
-      if (!FILE_FIELDS.has(part.fieldname)) {
-        part.file.resume(); // drain it, or the request would stall
-        throw new GroknetError('invalid_argument', `unexpected file field "${part.fieldname}"; use "image"`);
+  try {
+    for await (const part of parts) {
+      if (part.type === 'file') {
+        if (!FILE_FIELDS.has(part.fieldname)) {
+          part.file.resume(); // drain it, or the request would stall
+          throw new GroknetError('invalid_argument', `unexpected file field "${part.fieldname}"; use "image"`);
+        }
+        files.push(await part.toBuffer());
+      } else {
+        if (Object.hasOwn(fields, part.fieldname)) throw new GroknetError('invalid_argument', `field "${part.fieldname}" appears twice`);
+        if (part.valueTruncated) throw new GroknetError('too_large', `field "${part.fieldname}" is longer than ${MAX_FIELD_BYTES} bytes`);
+        fields[part.fieldname] = String(part.value);
       }
-      files.push(await part.toBuffer());
-    } else {
-      if (Object.hasOwn(fields, part.fieldname)) throw new GroknetError('invalid_argument', `field "${part.fieldname}" appears twice`);
-      if (part.valueTruncated) throw new GroknetError('too_large', `field "${part.fieldname}" is longer than ${MAX_FIELD_BYTES} bytes`);
-      fields[part.fieldname] = String(part.value);
     }
+  } catch (error) {
+    // The parser's own errors ("Unexpected end of multipart data", "Boundary not found") carry
+    // no code: they describe the client's body, not a server fault. Coded errors (limits) pass on.
+    if (error instanceof GroknetError || typeof (error as { code?: unknown })?.code === 'string') throw error;
+    throw new GroknetError('invalid_argument', 'the multipart body is malformed or cut short', { cause: error });
   }
   if (files.length === 0) throw new GroknetError('invalid_argument', 'no image: add a file field named "image"');
   return { files, fields };

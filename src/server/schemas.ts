@@ -70,3 +70,29 @@ export const SearchHitSchema = z
 export const FacetsSchema = z
   .record(z.string(), z.array(z.object({ value: z.string(), count: z.number().int() })))
   .meta({ id: 'Facets', description: 'Counts of each value per filterable field, over the matching products' });
+
+export const DetectedProductSchema = z
+  .object({
+    box: z.array(z.number()).length(4).meta({ description: '[x, y, width, height] in pixels of the upright photo' }),
+    class: z.string().meta({ description: 'COCO class the detector saw, e.g. handbag, bottle, person' }),
+    vertical: z.string().nullable().meta({ description: 'Product vertical of the class (fashion, grocery, ...); null for a person, who holds the garments' }),
+    score: z.number(),
+    analysis: z.object({
+      heads: z.record(z.string(), HeadResultSchema),
+      embedding: z.array(z.number()).optional(),
+      code: z.string(),
+    }),
+  })
+  .meta({ id: 'DetectedProduct' });
+
+export const SeenTogetherItemSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    image: z.string().nullable().meta({ description: "URL of the product's first image, null when this server does not store it" }),
+    price: z.number().nullable(),
+    currency: z.string().nullable(),
+    count: z.number().int().meta({ description: 'Photos the two products were seen in together' }),
+    lastSeen: z.string().meta({ description: 'When the pair was last recorded (ISO 8601)' }),
+  })
+  .meta({ id: 'SeenTogetherItem' });

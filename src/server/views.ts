@@ -1,6 +1,6 @@
 // Catalog and search shapes -> the JSON the API returns: image paths become URLs of this
 // server (or null for images it does not store), embeddings stay out.
-import type { Product } from '../catalog/types.ts';
+import type { Product, SeenTogetherLink } from '../catalog/types.ts';
 import { imageUrl, type ImageStore } from './image-store.ts';
 import type { Facets, SearchResult } from '../search/types.ts';
 
@@ -56,4 +56,17 @@ export function facetsView(facets: Facets): Record<string, Array<{ value: string
         .sort((a, b) => b.count - a.count),
     ]),
   );
+}
+
+export function seenTogetherView(product: Product, link: SeenTogetherLink, store: ImageStore) {
+  const first = product.images[0];
+  return {
+    id: product.id,
+    title: product.title,
+    image: first ? urlOf(first.path, store) : null,
+    price: product.price,
+    currency: product.currency,
+    count: link.count,
+    lastSeen: new Date(link.updated).toISOString(),
+  };
 }

@@ -206,6 +206,25 @@ async function loadCheckpoint(file: string): Promise<Checkpoint | undefined> {
   return { epoch: header.epoch, step: header.step, variables, optimizer };
 }
 
+/**
+ * TF.js's Adam keeps its bias corrections beta^t as a running float32 product while it
+ * trains, but setWeights() recomputes them with pow(): the two differ in the last bits at
+ * some steps, and the hinge-like losses turn that into a different model. Rebuild the
+ * running product exactly, so a resumed run continues bit for bit.
+ */
+function restoreAdamBiasCorrections(optimizer: tf.Optimizer, iterations: number): void {
+  const adam = optimizer as unknown as { beta1: number; beta2: number; accBeta1: tf.Variable; accBeta2: tf.Variable };
+  const runningProduct = (beta: number): number => {
+    const b = Math.fround(beta);
+    let acc = b;
+    // float32 products are exact in a double, so fround rounds them as the kernel does.
+    for (let i = 0; i < iterations; i++) acc = Math.fround(acc * b);
+    return acc;
+  };
+  adam.accBeta1.assign(tf.scalar(runningProduct(adam.beta1)));
+  adam.accBeta2.assign(tf.scalar(runningProduct(adam.beta2)));
+}
+
 export async function fitHeads(input: FitInput): Promise<FitResult> {
   await readyTf();
   const random = rng(input.seed);
@@ -273,6 +292,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       // Adam's slots are created on the first update; make them exist before restoring them.
       if (saved.optimizer.length > 0) {
         await optimizer.setWeights(saved.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.data, o.shape) })));
+        restoreAdamBiasCorrections(optimizer, saved.optimizer.find((o) => o.name === 'iter')?.data[0] ?? 0);
       }
       step = saved.step;
       startEpoch = Math.floor(step / stepsPerEpoch);

@@ -84,9 +84,13 @@ test('index, then search by image, words and product, and list duplicates', asyn
   const data = path.join(work, 'data');
   const indexed = await run(['index', path.join(shop, 'listings.jsonl'), '--data', data, '--model', modelDir]);
   assert.equal(indexed.code, 0, indexed.stderr);
-  assert.equal((JSON.parse(indexed.stdout) as { indexed: number }).indexed, 4);
+  const summary = JSON.parse(indexed.stdout) as { indexed: number; seenTogether: { products: number; photos: number; pairs: number; failed: unknown[] } };
+  assert.equal(summary.indexed, 4);
+  // The written listings' photos went through the detector (real CenterNet: plain colours show no products to link).
+  assert.deepEqual(summary.seenTogether, { products: 4, photos: 4, pairs: 0, failed: [] });
   const again = await run(['index', path.join(shop, 'listings.jsonl'), '--data', data, '--model', modelDir]);
   assert.equal((JSON.parse(again.stdout) as { unchanged: number }).unchanged, 4);
+  assert.equal((JSON.parse(again.stdout) as { seenTogether?: unknown }).seenTogether, undefined, 'nothing written, nothing to look at');
 
   const query = path.join(work, 'query.png');
   await writeFile(query, await solidImage(TINY_COLOURS.red!, 40));

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { App } from '../../src/server/app.ts';
 import { TEXT_FILE } from '../helpers/bad-images.ts';
+import { boxesInside, scenePhoto, scriptedDetector, type Block } from '../helpers/scripted-detector.ts';
 import { solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
 import { multipart } from '../server/helpers/http.ts';
 import { openTestShop, TEST_KEY, type TestShop } from '../server/helpers/server.ts';
@@ -20,6 +21,13 @@ import { createShopModel } from '../server/helpers/shop-model.ts';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SKIP = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH to run the browser tests`;
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
+// The tee (red) and the dress (blue) on a green lawn: green, so the outfit listing itself
+// stays out of the tests' colour filters.
+const LAWN: Block = { rgb: TINY_COLOURS.green!, at: [0, 0, 1, 1] };
+const OUTFIT: Block[] = [
+  { rgb: TINY_COLOURS.red!, at: [0.1, 0.3, 0.25, 0.4] },
+  { rgb: TINY_COLOURS.blue!, at: [0.6, 0.3, 0.25, 0.4] },
+];
 
 describe('web page', { skip: SKIP }, () => {
   let shop: TestShop;
@@ -35,12 +43,19 @@ describe('web page', { skip: SKIP }, () => {
     const { dir } = await createShopModel();
     shop = await openTestShop(dir);
     cacheDir = await mkdtemp(path.join(os.tmpdir(), 'groknet-web-cache-'));
-    app = await shop.app({ web: true, webCacheDir: cacheDir });
-    for (const [colour, title, price] of [['red', 'Cotton tee', '10'], ['blue', 'Cotton dress', '45'], ['yellow', 'Cotton hat', '15']] as const) {
+    // The scripted detector sees the tee and the dress in the outfit photo (300 px wide) and
+    // a product filling the frame in plain photos, so publishing the outfit links them.
+    const detector = scriptedDetector((image) => (image.width === 300 ? boxesInside(OUTFIT) : [{ at: [0.1, 0.1, 0.8, 0.8], cls: 'handbag' }]));
+    app = await shop.app({ web: true, webCacheDir: cacheDir }, { detector });
+    const listings = [['red', 'Cotton tee', '10'], ['blue', 'Cotton dress', '45'], ['yellow', 'Cotton hat', '15']] as const;
+    for (const [colour, title, price] of listings) {
       const body = await multipart({ title, price, currency: 'EUR' }, [{ data: await solidImage(TINY_COLOURS[colour]!) }]);
       const res = await app.inject({ method: 'POST', url: '/v1/products', payload: body.payload, headers: { ...body.headers, 'x-api-key': TEST_KEY } });
       assert.equal(res.statusCode, 201, res.body);
     }
+    const body = await multipart({ title: 'Summer outfit', price: '50', currency: 'EUR' }, [{ data: await scenePhoto(300, 200, [LAWN, ...OUTFIT]) }]);
+    const outfit = await app.inject({ method: 'POST', url: '/v1/products', payload: body.payload, headers: { ...body.headers, 'x-api-key': TEST_KEY } });
+    assert.equal(outfit.json().seenWith.length, 2, outfit.body);
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     red = await solidImage(TINY_COLOURS.red!, 64);
     await mkdir(ARTIFACTS, { recursive: true });
@@ -149,7 +164,7 @@ describe('web page', { skip: SKIP }, () => {
     await page.waitForFunction(() => document.querySelectorAll('#results .card').length === 3);
   });
 
-  test('buy: a photo finds the same product as exact; more like this; seen together is empty for now', async () => {
+  test('buy: a photo finds the same product as exact; seen together shows the linked products; more like this', async () => {
     await page.setInputFiles('#buy-file', { name: 'red.png', mimeType: 'image/png', buffer: red });
     await page.waitForFunction(() => document.querySelector('#photo-query-note')?.textContent?.includes('red.png'));
     await page.waitForSelector('#results[aria-busy="false"] .card');
@@ -160,14 +175,22 @@ describe('web page', { skip: SKIP }, () => {
     assert.equal(await first.locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), true, 'the stored photo loads');
     await shot('buy-photo');
 
+    // The tee was photographed with the dress (in the outfit photo, itself a listing). The
+    // red listing published by the sell test is as exact a match, so the tee is picked by name.
+    const tee = page.locator('#results .card', { has: page.locator('h3', { hasText: /^Cotton tee$/ }) });
+    assert.equal(await tee.getAttribute('data-match'), 'exact');
+    await tee.getByRole('button', { name: /^Seen together/ }).click();
+    await page.waitForSelector('#seen-together .card');
+    const seen = await page.locator('#seen-together .card h3').allTextContents();
+    assert.deepEqual(seen.sort(), ['Cotton dress', 'Summer outfit']);
+    assert.match(await page.locator('#seen-together .card .count').first().textContent() ?? '', /seen together in 1 photo$/);
+    assert.equal(await page.locator('#seen-together .card img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), true, 'the linked product\'s photo loads');
+    await shot('buy-seen-together');
+
     await first.getByRole('button', { name: /^More like/ }).click();
     await page.waitForFunction(() => /products like/.test(document.getElementById('buy-status')?.textContent ?? ''));
     assert.ok((await page.locator('#results .card').count()) >= 1);
-
-    await page.locator('#results .card').first().getByRole('button', { name: /^Seen together/ }).click();
-    await page.waitForSelector('#seen-together .empty');
-    assert.match(await page.textContent('#seen-together .empty') ?? '', /Nothing seen together/);
-    await shot('buy-seen-together');
+    assert.equal(await page.locator('#seen-together').isHidden(), true, 'the strip belongs to the product it was opened for');
   });
 
   test('the page made no external requests and logged no errors', () => {

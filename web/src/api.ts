@@ -1,6 +1,6 @@
 // Calls to the groknet API. Every failure becomes an ApiError with the server's stable code,
 // so the page can say what happened in words (messages.ts) and react (ask for the key).
-import type { AnalyzeResponse, ListResponse, Product, SearchBody, SearchResponse, SuggestedListing } from './types.ts';
+import type { AnalyzeResponse, ListResponse, Product, SearchBody, SearchResponse, SeenTogetherResponse, SuggestedListing } from './types.ts';
 
 const KEY_STORAGE = 'groknet.apiKey';
 
@@ -76,7 +76,7 @@ export function similar(id: string): Promise<ListResponse> {
   return call(`/v1/products/${encodeURIComponent(id)}/similar?k=24`);
 }
 
-export function seenTogether(id: string): Promise<ListResponse> {
+export function seenTogether(id: string): Promise<SeenTogetherResponse> {
   return call(`/v1/products/${encodeURIComponent(id)}/seen-together`);
 }
 

@@ -1,9 +1,9 @@
 // Buy: search by words or photo, refine with facet filters, "more like this" on any result,
-// and the seen-together strip (empty until detection lands).
+// and the seen-together strip (products found in the same photos, most photos first).
 import { fileToBase64, search, seenTogether, similar } from './api.ts';
 import { byId, el, setStatus } from './dom.ts';
 import { errorText } from './sell.ts';
-import type { Facets, FilterCondition, SearchHit } from './types.ts';
+import type { Facets, FilterCondition, SearchHit, SeenTogetherItem } from './types.ts';
 
 const MATCH_TEXT: Record<SearchHit['match'], string> = { exact: 'exact', similar: 'similar', text: 'words', filter: 'filter' };
 const MATCH_TITLE: Record<SearchHit['match'], string> = {
@@ -20,7 +20,7 @@ function conditionOf(field: string, value: string): FilterCondition {
   return high === undefined ? { gte: Number(low) } : { gte: Number(low), lt: Number(high) };
 }
 
-function formatPrice(hit: SearchHit): string {
+function formatPrice(hit: Pick<SearchHit, 'price' | 'currency'>): string {
   if (hit.price === null) return '';
   try {
     return new Intl.NumberFormat(undefined, { style: 'currency', currency: hit.currency ?? 'EUR' }).format(hit.price);
@@ -117,10 +117,14 @@ export function initBuy(): Buy {
     into.replaceChildren(...hits.map(card));
   }
 
+  function pictureOf(item: { image: string | null; title: string }): HTMLElement {
+    return item.image
+      ? el('img', { src: item.image, alt: item.title, loading: 'lazy' })
+      : el('div', { class: 'no-image', role: 'img', 'aria-label': `${item.title} (no photo)` }, 'no photo');
+  }
+
   function card(hit: SearchHit): HTMLElement {
-    const picture = hit.image
-      ? el('img', { src: hit.image, alt: hit.title, loading: 'lazy' })
-      : el('div', { class: 'no-image', role: 'img', 'aria-label': `${hit.title} (no photo)` }, 'no photo');
+    const picture = pictureOf(hit);
     const more = el('button', { type: 'button', class: 'button small', 'aria-label': `More like ${hit.title}` }, 'More like this');
     more.addEventListener('click', () => void showSimilar(hit));
     const seen = el('button', { type: 'button', class: 'button small', 'aria-label': `Seen together with ${hit.title}` }, 'Seen together');
@@ -150,6 +154,17 @@ export function initBuy(): Buy {
     }
   }
 
+  function seenCard(item: SeenTogetherItem): HTMLElement {
+    const photos = `seen together in ${item.count} photo${item.count === 1 ? '' : 's'}`;
+    return el('div', { class: 'card seen', 'data-id': item.id },
+      pictureOf(item),
+      el('div', { class: 'body' },
+        el('h3', {}, item.title),
+        el('p', { class: 'count' }, photos),
+        ...(item.price !== null ? [el('p', { class: 'price' }, formatPrice(item))] : [])),
+    );
+  }
+
   async function showSeenTogether(hit: SearchHit): Promise<void> {
     seenSection.hidden = false;
     try {
@@ -157,7 +172,7 @@ export function initBuy(): Buy {
       if (answer.results.length === 0) {
         seenList.replaceChildren(el('p', { class: 'empty' }, `Nothing seen together with “${hit.title}” yet. ${answer.note ?? ''}`.trim()));
       } else {
-        renderResults(answer.results, seenList);
+        seenList.replaceChildren(...answer.results.map(seenCard));
       }
     } catch (error) {
       seenList.replaceChildren(el('p', { class: 'empty' }, errorText(error)));

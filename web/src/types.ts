@@ -52,6 +52,23 @@ export interface SearchResponse {
 export interface ListResponse {
   productId: string;
   results: SearchHit[];
+}
+
+/** A product photographed together with another one, `count` photos so far. */
+export interface SeenTogetherItem {
+  id: string;
+  title: string;
+  image: string | null;
+  price: number | null;
+  currency: string | null;
+  count: number;
+  lastSeen: string;
+}
+
+export interface SeenTogetherResponse {
+  productId: string;
+  results: SeenTogetherItem[];
+  /** Set when the server does not detect products (so nothing gets linked). */
   note?: string;
 }
 

@@ -10,7 +10,7 @@ import { readLimitedFile } from '../../image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../image/limits.ts';
 import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
-import { DEFAULT_MAX_PRODUCTS, detectProducts, MAX_PRODUCTS_LIMIT, type ImageProducts } from '../../pipelines/detect.ts';
+import { DEFAULT_MAX_PRODUCTS, detectedProductJson, detectProducts, MAX_PRODUCTS_LIMIT, type ImageProducts } from '../../pipelines/detect.ts';
 import { intOption, parse } from '../args.ts';
 import { createProgress } from '../progress.ts';
 import { expandInputs } from './analyze.ts';
@@ -87,21 +87,7 @@ async function readInput(file: string): Promise<Buffer | GroknetError> {
 /** The JSON line for one file; the same error shape as `groknet analyze`. */
 export function detectJsonLine(file: string, result: ImageProducts | GroknetError, options: { embedding?: boolean } = {}): Record<string, unknown> {
   if (result instanceof GroknetError) return { file, error: { code: result.code, message: result.message } };
-  return {
-    file,
-    products: result.products.map((p) => ({
-      // Tenths of a pixel are more than the detectors resolve.
-      box: p.box.map((v) => Math.round(v * 10) / 10),
-      class: p.class,
-      vertical: p.vertical,
-      score: Math.round(p.score * 1e4) / 1e4,
-      analysis: {
-        heads: p.analysis.heads,
-        ...(options.embedding ? { embedding: Array.from(p.analysis.embedding, (v) => Math.round(v * 1e6) / 1e6) } : {}),
-        code: p.analysis.code,
-      },
-    })),
-  };
+  return { file, products: result.products.map((p) => detectedProductJson(p, options)) };
 }
 
 function textLines(file: string, result: ImageProducts | GroknetError): string {

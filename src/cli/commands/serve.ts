@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { openCatalog } from '../../catalog/index.ts';
+import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector } from '../../detect/index.ts';
 import { GroknetError } from '../../errors.ts';
 import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import { MAX_BATCH_SIZE, ModelAnalyzer } from '../../pipelines/analyze.ts';
@@ -18,9 +19,10 @@ import { LOG_LEVELS, type LogLevel } from '../../server/config.ts';
 import { intOption, parse } from '../args.ts';
 
 export const SERVE_USAGE =
-  'usage: groknet serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR] [--batch N] [--provider cpu|cuda]\n' +
+  `usage: groknet serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR] [--batch N] [--provider cpu|cuda] [--detector ${DETECTOR_NAMES.join('|')} | --no-detect]\n` +
   '                     [--allow-anonymous-writes | --read-only] [--cors ORIGIN,...] [--rate-limit N] [--trust-proxy] [--log-level LEVEL]\n' +
-  '  Writes need GROKNET_API_KEY; without it a key is generated and printed once (see --allow-anonymous-writes, --read-only).';
+  '  Writes need GROKNET_API_KEY; without it a key is generated and printed once (see --allow-anonymous-writes, --read-only).\n' +
+  '  Products in photos are detected (analyze, seen-together links on publish) with the detector opened on first use; --no-detect turns that off.';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -34,6 +36,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       model: { type: 'string' },
       batch: { type: 'string' },
       provider: { type: 'string', default: 'cpu' },
+      detector: { type: 'string', default: DEFAULT_DETECTOR },
+      'no-detect': { type: 'boolean', default: false },
       'allow-anonymous-writes': { type: 'boolean', default: false },
       'read-only': { type: 'boolean', default: false },
       cors: { type: 'string' },
@@ -53,6 +57,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   const rateLimitPerMinute = intOption(values['rate-limit'], 'rate-limit', 0, 1_000_000, 600);
   const logLevel = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new GroknetError('invalid_argument', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const detectorName = values.detector;
+  if (!isDetectorName(detectorName)) throw new GroknetError('invalid_argument', `--detector must be one of ${DETECTOR_NAMES.join(', ')}, got '${detectorName}'`);
   const anonymous = values['allow-anonymous-writes'];
   if (anonymous && values['read-only']) throw new GroknetError('invalid_argument', '--allow-anonymous-writes and --read-only contradict each other');
 
@@ -75,9 +81,12 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.stderr.write(`groknet serve: the catalog holds ${info.modelVersion} but the model is ${analyzer.modelVersion}; publishing will fail until you reindex\n`);
   }
 
+  const provider = values.provider as ExecutionProvider;
   const app = await buildApp({
     analyzer,
     catalog,
+    // Opened on first use: starting stays quick, and a server nobody asks to detect never loads it.
+    ...(values['no-detect'] ? {} : { detector: () => openDetector(detectorName, { provider }) }),
     config: {
       dataDir,
       apiKey,
@@ -114,7 +123,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
 
   const address = await app.listen({ port, host });
-  const out: string[] = [`groknet serving ${analyzer.modelVersion} on ${address}  (web page: /, API docs: /docs)`];
+  const out: string[] = [
+    `groknet serving ${analyzer.modelVersion} on ${address}  (web page: /, API docs: /docs; product detection: ${values['no-detect'] ? 'off' : detectorName})`,
+  ];
   if (generated) out.push(`write API key for this run (not stored; set GROKNET_API_KEY to choose one): ${generated}`);
   else if (anonymous) out.push(`anonymous writes are allowed${LOOPBACK.has(host) ? ' (this machine only)' : `: ANYONE who can reach ${host} can change the catalog`}`);
   else if (values['read-only']) out.push('read-only: publishing and deleting are refused');

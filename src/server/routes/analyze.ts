@@ -1,10 +1,12 @@
-// POST /v1/analyze: one photo -> heads, code, optional embedding and a suggested listing.
+// POST /v1/analyze: one photo -> heads, code, optional embedding and a suggested listing,
+// and the products detected in the photo, each analysed on its own.
 import { z } from 'zod';
+import { detectedProductJson } from '../../pipelines/detect.ts';
 import { suggestListing } from '../../pipelines/suggest-listing.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
 import { cropToRegion, parseRegion, readUpload, RegionSchema } from '../image-input.ts';
-import { HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
+import { DetectedProductSchema, HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
 import { parseInput } from '../validate.ts';
 
 const QuerySchema = z.strictObject({
@@ -16,7 +18,12 @@ const QuerySchema = z.strictObject({
     .enum(['true', 'false', '1', '0'])
     .optional()
     .transform((v) => v === 'true' || v === '1')
-    .meta({ description: 'Include the embedding vector in the answer' }),
+    .meta({ description: 'Include the embedding vector in the answer (and in each detected product)' }),
+  detect: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v !== 'false' && v !== '0')
+    .meta({ description: 'Detect the products in the photo (default true; ignored by a server without a detector)' }),
 });
 
 const FieldsSchema = z.strictObject({ x: z.string(), y: z.string(), w: z.string(), h: z.string() }).partial();
@@ -29,7 +36,10 @@ export const AnalyzeResponseSchema = z
     code: z.string().meta({ description: 'Binary code of the embedding, hex' }),
     listing: SuggestedListingSchema,
     region: RegionSchema.nullable(),
-    products: z.array(z.unknown()).meta({ description: 'Products detected in the photo (empty until detection lands)' }),
+    products: z.array(DetectedProductSchema).meta({
+      description: 'Products detected in the whole photo (boxes in its pixels, also when a region was given), best first; empty when none was found or detection is off',
+    }),
+    detector: z.string().nullable().meta({ description: 'The detector that looked for products; null when this server does not detect or detect=false' }),
   })
   .meta({ id: 'AnalyzeResponse' });
 
@@ -53,8 +63,9 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
         },
       },
       schema: {
-        summary: 'Analyse a photo and suggest a listing',
-        description: 'Crop first with the region `x, y, w, h` (pixels of the upright image), in the query or as form fields.',
+        summary: 'Analyse a photo, suggest a listing and find the products in it',
+        description:
+          'Crop first with the region `x, y, w, h` (pixels of the upright image), in the query or as form fields: heads, code and listing then describe the region. Products are detected in the whole photo.',
         tags: ['analyze'],
         querystring: QuerySchema,
         response: { 200: AnalyzeResponseSchema, ...errors },
@@ -65,8 +76,10 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
       const fields = parseInput(FieldsSchema, upload.fields, 'form');
       const fromQuery = parseRegion(request.query, 'query');
       const region = fromQuery ?? parseRegion(fields, 'form');
-      const bytes = region ? await cropToRegion(upload.files[0]!, region, ctx.config.limits) : upload.files[0]!;
-      const analysis = await ctx.queue.analyze(bytes);
+      const photo = upload.files[0]!;
+      const bytes = region ? await cropToRegion(photo, region, ctx.config.limits) : photo;
+      const detection = request.query.detect ? ctx.detection : undefined;
+      const [analysis, found] = await Promise.all([ctx.queue.analyze(bytes), detection?.products(photo)]);
       return {
         modelVersion: analysis.modelVersion,
         heads: analysis.heads,
@@ -74,7 +87,8 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
         code: analysis.code,
         listing: suggestListing(analysis.heads),
         region: region ?? null,
-        products: [],
+        products: (found?.products ?? []).map((p) => detectedProductJson(p, { embedding: request.query.embedding })),
+        detector: found?.detector ?? null,
       };
     },
   );

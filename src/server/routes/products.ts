@@ -1,5 +1,6 @@
 // Products: publish (photos + listing fields -> analysed, stored, indexed), read, delete.
 import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import type { CatalogStore } from '../../catalog/types.ts';
 import { GroknetError, isGroknetError } from '../../errors.ts';
@@ -8,6 +9,7 @@ import { suggestListing } from '../../pipelines/suggest-listing.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
 import { readUpload } from '../image-input.ts';
+import type { StoredFile } from '../image-store.ts';
 import { ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
 import { parseInput } from '../validate.ts';
 import { productView } from '../views.ts';
@@ -40,7 +42,15 @@ export const ProductFieldsSchema = z.strictObject({
   attributes: jsonObject.pipe(AttributesSchema).optional(),
 });
 
-const CreatedSchema = z.object({ product: ProductSchema, listing: SuggestedListingSchema }).meta({ id: 'CreatedProduct' });
+const CreatedSchema = z
+  .object({
+    product: ProductSchema,
+    listing: SuggestedListingSchema,
+    seenWith: z.array(z.string()).nullable().meta({
+      description: 'Catalog products found in the photos and linked as seen together with this one; null when this server does not detect products or detection failed (the product is published either way)',
+    }),
+  })
+  .meta({ id: 'CreatedProduct' });
 const DeletedSchema = z.object({ id: z.string(), deleted: z.literal(true) });
 
 const errors = {
@@ -115,8 +125,9 @@ export function productRoutes(app: App, ctx: RouteContext): void {
       ]);
       const product = await catalog.getProduct(id);
       if (!product) throw new GroknetError('store_error', 'the product was not found right after writing it');
-      request.log.info({ productId: id, images: stored.length }, 'product published');
-      return reply.status(201).send({ product: productView(product, ctx.images), listing: suggestListing(analyses[0]!.heads) });
+      const seenWith = await linkSeenTogether(ctx, catalog, id, upload.files, stored, request.log);
+      request.log.info({ productId: id, images: stored.length, seenWith: seenWith?.length }, 'product published');
+      return reply.status(201).send({ product: productView(product, ctx.images), listing: suggestListing(analyses[0]!.heads), seenWith });
     },
   );
 
@@ -155,6 +166,29 @@ export function productRoutes(app: App, ctx: RouteContext): void {
       return { id: request.params.id, deleted: true as const };
     },
   );
+}
+
+/**
+ * Links the new product with the catalog products found in its photos. The product is
+ * already published: a detection failure is logged and reported as null, never a failed request.
+ */
+async function linkSeenTogether(
+  ctx: RouteContext,
+  catalog: CatalogStore,
+  id: string,
+  files: readonly Buffer[],
+  stored: readonly StoredFile[],
+  log: FastifyBaseLogger,
+): Promise<string[] | null> {
+  if (!ctx.detection) return null;
+  try {
+    const photos = files.map((bytes, i) => ({ bytes, contentHash: stored[i]!.contentHash }));
+    const linked = await ctx.detection.linkPublished(catalog, id, photos);
+    return [...new Set(linked.found.map((f) => f.productId))];
+  } catch (error) {
+    log.warn({ err: error, productId: id }, 'seen-together detection failed');
+    return null;
+  }
 }
 
 /** Analyses all photos of one upload together (they share a batch); the first failure names its photo. */

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { GroknetError } from '../../errors.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
-import { FacetsSchema, ProductIdParams, SearchHitSchema } from '../schemas.ts';
+import { cropToRegion, RegionSchema } from '../image-input.ts';
+import { FacetsSchema, ProductIdParams, SearchHitSchema, SeenTogetherItemSchema } from '../schemas.ts';
 import type { FilterCondition, Filters } from '../../search/types.ts';
 import type { SearchRequest, SearchService } from '../search-port.ts';
-import { facetsView, hitView } from '../views.ts';
+import { facetsView, hitView, seenTogetherView } from '../views.ts';
 import { requireCatalog } from './products.ts';
 
 export const MAX_K = 100;
@@ -39,6 +40,9 @@ function searchBodySchema(maxImageBytes: number) {
     .strictObject({
       text: z.string().trim().max(500).optional(),
       image: z.string().max(maxBase64).optional().meta({ description: 'Query photo, base64 (a data: URL is accepted)' }),
+      region: RegionSchema.optional().meta({
+        description: 'Search by one product in the photo: its box x, y, w, h in pixels of the upright photo (e.g. a box from /v1/analyze products)',
+      }),
       productId: z.string().min(1).max(256).optional().meta({ description: 'Find products like this one' }),
       filters: z
         .record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'filter names are lower-case identifiers'), FilterValueSchema)
@@ -47,6 +51,7 @@ function searchBodySchema(maxImageBytes: number) {
       k: z.number().int().min(1).max(MAX_K).default(20),
     })
     .refine((q) => [q.text, q.image, q.productId].filter(Boolean).length <= 1, 'give one of text, image or productId')
+    .refine((q) => !q.region || q.image, { message: 'a region needs an image', path: ['region'] })
     .meta({ id: 'SearchRequest' });
 }
 
@@ -57,6 +62,7 @@ const ParsedQuerySchema = z.object({
   filters: z.record(z.string(), z.unknown()).meta({ description: 'Filters applied, given and recognised in the words' }),
   recognised: z.array(z.object({ phrase: z.string(), field: z.string(), value: z.union([z.string(), z.number()]), via: z.string().optional() })),
   image: z.boolean(),
+  region: RegionSchema.nullable().meta({ description: 'The part of the photo searched by, when a region was given' }),
   productId: z.string().nullable(),
 });
 
@@ -64,12 +70,15 @@ const SearchResponseSchema = z
   .object({ query: ParsedQuerySchema, results: z.array(SearchHitSchema), facets: FacetsSchema })
   .meta({ id: 'SearchResponse' });
 
-const ListSchema = z.object({ productId: z.string(), results: z.array(SearchHitSchema), note: z.string().optional() });
+const ListSchema = z.object({ productId: z.string(), results: z.array(SearchHitSchema) });
+
+const SeenTogetherSchema = z
+  .object({ productId: z.string(), results: z.array(SeenTogetherItemSchema), note: z.string().optional() })
+  .meta({ id: 'SeenTogether' });
 
 const errors = { 400: ErrorBodySchema, 404: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
 
-export const SEEN_TOGETHER_NOTE =
-  'Seen-together needs detection of several products in one photo, which is not available yet; the list stays empty until it lands.';
+export const SEEN_TOGETHER_NOTE = 'This server does not detect products, so publishing adds no seen-together links.';
 
 function requireSearch(ctx: RouteContext): SearchService {
   if (!ctx.search) throw new GroknetError('unavailable', 'this server has no search index');
@@ -104,7 +113,11 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
       const query: SearchRequest = { filters, limit: body.k };
       if (body.text) query.text = body.text;
       if (body.productId) query.productId = body.productId;
-      if (body.image) query.embedding = (await ctx.queue.analyze(decodeBase64Image(body.image))).embedding;
+      if (body.image) {
+        const photo = decodeBase64Image(body.image);
+        const bytes = body.region ? await cropToRegion(photo, body.region, ctx.config.limits) : photo;
+        query.embedding = (await ctx.queue.analyze(bytes)).embedding;
+      }
       const answer = await search.search(query);
       return {
         query: {
@@ -114,6 +127,7 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
           filters: answer.query.filters,
           recognised: answer.query.recognised ?? [],
           image: Boolean(body.image),
+          region: body.region ?? null,
           productId: body.productId ?? null,
         },
         results: answer.results.map((result) => hitView(result, ctx.images)),
@@ -147,16 +161,24 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
     '/v1/products/:id/seen-together',
     {
       schema: {
-        summary: 'Products photographed together with this one (empty until detection lands)',
+        summary: 'Products photographed together with this one, most often first',
+        description:
+          'When a product is published, the products in its photos are detected and matched to the catalog (similarity at or above the exact-match threshold); products found in one photo are linked. `count` is the number of photos a pair was seen in.',
         tags: ['search'],
         params: ProductIdParams,
-        response: { 200: ListSchema, ...errors },
+        querystring: z.strictObject({ k: z.coerce.number().int().min(1).max(MAX_K).default(12) }),
+        response: { 200: SeenTogetherSchema, ...errors },
       },
     },
     async (request) => {
       const { id } = request.params;
-      if (!(await requireCatalog(ctx).getProduct(id))) throw new GroknetError('not_found', id);
-      return { productId: id, results: [], note: SEEN_TOGETHER_NOTE };
+      const catalog = requireCatalog(ctx);
+      if (!(await catalog.getProduct(id))) throw new GroknetError('not_found', id);
+      const links = await catalog.seenTogether(id, { limit: request.query.k });
+      const products = await Promise.all(links.map((link) => catalog.getProduct(link.id)));
+      // A linked product deleted by another process a moment ago is simply left out.
+      const results = links.flatMap((link, i) => (products[i] ? [seenTogetherView(products[i], link, ctx.images)] : []));
+      return { productId: id, results, ...(ctx.detection ? {} : { note: SEEN_TOGETHER_NOTE }) };
     },
   );
 }

@@ -13,8 +13,8 @@ export interface TestShop {
   analyzer: ModelAnalyzer;
   catalog: CatalogStore;
   dataDir: string;
-  /** A new app over the shared model and catalog (each test may want different settings). */
-  app(config?: BuildAppOptions['config']): Promise<App>;
+  /** A new app over the shared model and catalog (each test may want different settings, or a detector). */
+  app(config?: BuildAppOptions['config'], options?: Pick<BuildAppOptions, 'detector'>): Promise<App>;
   close(): Promise<void>;
 }
 
@@ -27,8 +27,9 @@ export async function openTestShop(modelDir: string): Promise<TestShop> {
     analyzer,
     catalog,
     dataDir,
-    async app(config = {}) {
+    async app(config = {}, options = {}) {
       const app = await buildApp({
+        ...options,
         analyzer,
         catalog,
         config: { dataDir, apiKey: TEST_KEY, rateLimitPerMinute: 0, web: false, inference: { maxBatch: 8 }, ...config },

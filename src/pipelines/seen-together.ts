@@ -1,0 +1,156 @@
+// Seen together: when a product is published, look for other catalog products in its
+// photos. Each photo goes through detection (products cropped and analysed one by one);
+// each crop is matched to its nearest catalog product, and kept when the similarity
+// clears the model's exact-match threshold, i.e. the crop shows that very product. The
+// products found in one photo, with the published product itself, are recorded as seen
+// together (catalog/cooccurrence.ts counts the photos per pair).
+//
+// A crop at least as close to one of the published product's own photos as to any other
+// listing shows that product itself, not a companion: it is left out. Comparing with the
+// nearest other listing rather than with the threshold matters: a companion's crop is
+// part of the product's photo and can be fairly similar to it, but its own listing is
+// nearer; while the main subject of a photo ties with a duplicate listing of the same item,
+// which is then not linked through it.
+import { readImageFile } from '../catalog/image-file.ts';
+import type { CatalogStore, PhotoSighting } from '../catalog/types.ts';
+import type { Detector } from '../detect/detector.ts';
+import { GroknetError, toGroknetError } from '../errors.ts';
+import type { Analyzer } from '../model/types.ts';
+import { nearestProduct } from '../search/nearest.ts';
+import { detectProducts, type DetectedProduct } from './detect.ts';
+
+export interface SeenTogetherOptions {
+  catalog: CatalogStore;
+  detector: Detector;
+  /** Analyses the crops; must be the catalog's model, or embeddings cannot be compared. */
+  analyzer: Analyzer;
+  /** Cosine similarity from which a crop is the catalog product (default: analyzer.exactMatchThreshold). */
+  threshold?: number;
+  /** Detections scoring below this are ignored (detectProducts' default when unset). */
+  minScore?: number;
+}
+
+export interface Photo {
+  bytes: Buffer;
+  /** sha256 of the bytes, hex: the photo's identity in the links. */
+  contentHash: string;
+}
+
+/** A detected product matched to the catalog product it shows. */
+export interface FoundProduct {
+  photo: string;
+  detected: DetectedProduct;
+  productId: string;
+  similarity: number;
+}
+
+export interface SeenTogetherResult {
+  /** One per photo that could be searched, `productId` first in its products. */
+  sightings: PhotoSighting[];
+  /** Other catalog products found, crop by crop. */
+  found: FoundProduct[];
+  /** Photos detection could not read (bad bytes...); they add no links. */
+  failed: Array<{ photo: string; error: GroknetError }>;
+}
+
+/** The catalog products found in the photos of `productId`, without writing anything. */
+export async function findSeenTogether(productId: string, photos: readonly Photo[], options: SeenTogetherOptions): Promise<SeenTogetherResult> {
+  const threshold = options.threshold ?? options.analyzer.exactMatchThreshold;
+  const detected = await detectProducts(
+    photos.map((p) => p.bytes),
+    { detector: options.detector, analyzer: options.analyzer, ...(options.minScore === undefined ? {} : { minScore: options.minScore }) },
+  );
+  const own = await ownEmbeddings(options.catalog, productId);
+  const ownSimilarity = (embedding: Float32Array): number => Math.max(-1, ...own.map((image) => cosine(image, embedding)));
+  const result: SeenTogetherResult = { sightings: [], found: [], failed: [] };
+  for (const [i, photo] of photos.entries()) {
+    const products = detected[i];
+    if (!products || products instanceof GroknetError) {
+      result.failed.push({ photo: photo.contentHash, error: products ?? new GroknetError('internal', 'no detection result') });
+      continue;
+    }
+    const inPhoto = new Set<string>([productId]);
+    for (const product of products.products) {
+      const nearest = await nearestProduct(options.catalog, product.analysis.embedding);
+      if (!nearest || nearest.similarity < threshold || nearest.id === productId) continue;
+      // The float tolerance lets a tie (the same picture listed twice) count as the product itself.
+      if (ownSimilarity(product.analysis.embedding) >= nearest.similarity - 1e-6) continue;
+      if (!inPhoto.has(nearest.id)) result.found.push({ photo: photo.contentHash, detected: product, productId: nearest.id, similarity: nearest.similarity });
+      inPhoto.add(nearest.id);
+    }
+    result.sightings.push({ photo: photo.contentHash, products: [...inPhoto] });
+  }
+  return result;
+}
+
+/** The stored embeddings of the product's photos; none when it is not in the catalog (yet). */
+async function ownEmbeddings(catalog: CatalogStore, productId: string): Promise<Float32Array[]> {
+  const product = await catalog.getProduct(productId, { withEmbeddings: true });
+  return (product?.images ?? []).flatMap((image) => (image.embedding ? [image.embedding] : []));
+}
+
+/** Embeddings are L2-normalised: their dot product is the cosine similarity. */
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i]! * (b[i] ?? 0);
+  return dot;
+}
+
+/** Finds what is in the photos of `productId` and records the links (replacing its earlier ones). */
+export async function recordSeenTogether(productId: string, photos: readonly Photo[], options: SeenTogetherOptions): Promise<SeenTogetherResult & { pairs: number }> {
+  const result = await findSeenTogether(productId, photos, options);
+  const { pairs } = await options.catalog.recordSeenTogether(productId, result.sightings);
+  return { ...result, pairs };
+}
+
+export interface LinkSummary {
+  products: number;
+  photos: number;
+  /** Pieces of evidence written: product pairs per photo. */
+  pairs: number;
+  failed: Array<{ item: string; code: string; message: string }>;
+}
+
+/**
+ * Records links for products already in the catalog (after `groknet index`), reading their
+ * photos from where the catalog says they are. Run after the whole ingest, so a photo
+ * can show a product that was indexed after its own listing.
+ */
+export async function linkStoredProducts(
+  ids: readonly string[],
+  options: SeenTogetherOptions & { onProgress?: (done: number, total: number) => void },
+): Promise<LinkSummary> {
+  const summary: LinkSummary = { products: 0, photos: 0, pairs: 0, failed: [] };
+  for (const [n, id] of ids.entries()) {
+    try {
+      await linkStoredProduct(id, options, summary);
+    } catch (error) {
+      const e = toGroknetError(error);
+      summary.failed.push({ item: id, code: e.code, message: e.message });
+    }
+    options.onProgress?.(n + 1, ids.length);
+  }
+  return summary;
+}
+
+async function linkStoredProduct(id: string, options: SeenTogetherOptions, summary: LinkSummary): Promise<void> {
+  const product = await options.catalog.getProduct(id);
+  if (!product) return; // deleted meanwhile
+  const photos: Photo[] = [];
+  for (const image of product.images) {
+    try {
+      const read = await readImageFile(image.path);
+      // Bytes that changed since indexing are not the photo the listing was analysed from.
+      if (read.contentHash !== image.contentHash) throw new GroknetError('invalid_argument', `${image.path} changed since it was indexed`);
+      photos.push({ bytes: read.bytes, contentHash: read.contentHash });
+    } catch (error) {
+      const e = toGroknetError(error);
+      summary.failed.push({ item: `${id}: ${image.path}`, code: e.code, message: e.message });
+    }
+  }
+  const recorded = await recordSeenTogether(id, photos, options);
+  for (const { photo, error } of recorded.failed) summary.failed.push({ item: `${id}: photo ${photo.slice(0, 12)}`, code: error.code, message: error.message });
+  summary.products++;
+  summary.photos += recorded.sightings.length;
+  summary.pairs += recorded.pairs;
+}

@@ -1,0 +1,114 @@
+// The segment pipeline: photo bytes -> decode (EXIF applied) -> letterbox to the model
+// input -> one run of trunk + decoder -> logits on the 1/8 grid -> interpolated to every
+// pixel of the photo through the letterbox geometry -> argmax -> a mask of label indices
+// the size of the photo. The decoded pixels come back too, for measuring garment colours.
+import { GroknetError, toGroknetError } from '../errors.ts';
+import { decodeImage, type DecodedImage } from '../image/decode.ts';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.ts';
+import { preprocessDecoded, type ModelInput } from '../image/preprocess.ts';
+import type { SessionOptions } from '../model/backend/onnxruntime.ts';
+import { labelMapFromLogits } from '../segment/grid.ts';
+import { loadSegmentModel, type LoadedSegmentModel } from '../segment/load.ts';
+import { garmentsFromSegmentation, type GarmentCandidate, type GarmentOptions } from './garments.ts';
+
+export interface Segmentation {
+  width: number;
+  height: number;
+  /** Label index per pixel, row-major (0 = background). */
+  mask: Uint8Array;
+  /** The label list the mask values index. */
+  labels: readonly string[];
+}
+
+export interface SegmentedImage {
+  segmentation: Segmentation;
+  /** The decoded photo (RGB, EXIF orientation applied), the frame of the mask. */
+  image: DecodedImage;
+}
+
+export interface SegmentOptions extends SessionOptions {
+  /** Images per ONNX Runtime run. */
+  batchSize?: number;
+  limits?: Partial<ImageLimits>;
+}
+
+export class Segmenter {
+  private readonly batchSize: number;
+  private readonly limits: ImageLimits;
+
+  private constructor(
+    readonly model: LoadedSegmentModel,
+    options: SegmentOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 8;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > 64) {
+      throw new GroknetError('invalid_argument', 'batch size must be an integer from 1 to 64');
+    }
+    this.limits = { ...DEFAULT_IMAGE_LIMITS, ...options.limits };
+  }
+
+  static async open(modelDir?: string, options: SegmentOptions = {}): Promise<Segmenter> {
+    return new Segmenter(await loadSegmentModel(modelDir, options), options);
+  }
+
+  get labels(): readonly string[] {
+    return this.model.manifest.labels;
+  }
+
+  get notGarments(): ReadonlySet<string> {
+    return new Set(this.model.manifest.notGarments);
+  }
+
+  /** One result per input, in order; a photo that cannot be read fails alone. */
+  async segmentBuffers(images: readonly Buffer[]): Promise<Array<SegmentedImage | GroknetError>> {
+    const decoded = await Promise.all(
+      images.map(async (bytes) => {
+        try {
+          return await decodeImage(bytes, this.limits);
+        } catch (error) {
+          return toGroknetError(error);
+        }
+      }),
+    );
+    const ok = decoded.filter((d): d is DecodedImage => !(d instanceof GroknetError));
+    const segmented = await this.segmentDecoded(ok);
+    let next = 0;
+    return decoded.map((d) => (d instanceof GroknetError ? d : segmented[next++]!));
+  }
+
+  /** Segments photos already decoded (e.g. by a caller that checked them before loading the model). */
+  async segmentDecoded(images: readonly DecodedImage[]): Promise<SegmentedImage[]> {
+    const results: SegmentedImage[] = [];
+    for (let start = 0; start < images.length; start += this.batchSize) {
+      const batch = images.slice(start, start + this.batchSize);
+      const inputs = await Promise.all(batch.map((image) => preprocessDecoded(image, this.model.manifest.input)));
+      results.push(...(await this.infer(batch, inputs)));
+    }
+    return results;
+  }
+
+  /** The garments of a segmented photo as product candidates, with this model's non-garment labels. */
+  garments(segmented: SegmentedImage, options: GarmentOptions = {}): GarmentCandidate[] {
+    return garmentsFromSegmentation(segmented.segmentation, segmented.image.data, { notGarments: this.notGarments, ...options });
+  }
+
+  private async infer(images: readonly DecodedImage[], inputs: readonly ModelInput[]): Promise<SegmentedImage[]> {
+    if (images.length === 0) return [];
+    const { manifest, session, classMap } = this.model;
+    const [h, w] = manifest.input.size;
+    const per = h * w * 3;
+    const batch = new Float32Array(per * images.length);
+    inputs.forEach((input, i) => batch.set(input.tensor, i * per));
+    const out = (await session.run(session.inputNames[0]!, batch, [images.length, h, w, 3], [manifest.output]))[manifest.output]!;
+    const perLogits = out.data.length / images.length;
+    return images.map((image, i) => {
+      const logits = out.data.subarray(i * perLogits, (i + 1) * perLogits);
+      const mask = labelMapFromLogits(logits, manifest.grid, inputs[i]!.geometry, classMap.classLabels);
+      return { segmentation: { width: image.width, height: image.height, mask, labels: manifest.labels }, image };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.model.session.close();
+  }
+}

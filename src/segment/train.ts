@@ -1,0 +1,403 @@
+// Trains the segmentation decoder on cached trunk activations of the masked Clothing
+// Co-Parsing photos and writes the artifact (decoder.onnx + model.json). Targets are the
+// masks pooled into the decoder's 1/8 grid through the letterbox geometry (soft: the share
+// of each class in a cell), the loss a pixel-wise softmax cross-entropy weighted towards
+// rare classes, the optimiser AdamW with warm-up and cosine decay. Mirrored photos are a
+// second cached view each epoch may pick instead of the photo. Validation runs the same
+// decoder, upsamples to the photo's own size as the pipeline does, and scores against the
+// full-resolution masks.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeAtomic } from '../model/cache.ts';
+import { rng } from '../train/fit-heads.ts';
+import { readyTf, tf } from '../train/tf.ts';
+import { hashSplit } from '../train/datasets/split.ts';
+import { buildClassMap, mergeMask, NOT_GARMENTS, type ClassMap } from './classes.ts';
+import { loadMaskedPhotos, mirror, readMask, VAL_FRACTION, type MaskedPhoto } from './dataset.ts';
+import { buildDecoderGraph, DECODER_OUTPUT, initDecoder, type DecoderWeights } from './decoder.ts';
+import { decoderForward, decoderVars, disposeVars, kernelsOf, trainableOf, weightsOf, type DecoderVars } from './decoder-tf.ts';
+import { segmentFeatures, type ViewFeatures, type ViewRef } from './feature-cache.ts';
+import { unpackHalf } from './float16.ts';
+import { cellTargets, labelMapFromLogits, sameConvGrid, type OutputGrid } from './grid.ts';
+import { SEGMENT_FORMAT_VERSION, type SegmentManifest } from './manifest.ts';
+import { Confusion } from './metrics.ts';
+import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize } from './taps.ts';
+
+export interface SegmentTrainConfig {
+  /** Folder holding clothing-parsing/. */
+  datasets: string;
+  out: string;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Decoupled decay per step: kernel *= 1 - lr * weightDecay. */
+  weightDecay: number;
+  /** Channels per level, coarse to fine. */
+  widths: number[];
+  /** A 3x3 conv after each level's sum. */
+  mix: boolean[];
+  /** Image-level context (the global mean of the coarsest map) added on the coarsest level. */
+  context: boolean;
+  dropout: number;
+  flip: boolean;
+  /** label -> label it is trained as (and written as). */
+  merge: Record<string, string>;
+  /** Class weight = (prior / largest prior) ^ -power, capped: 0 is plain cross-entropy. */
+  classWeightPower: number;
+  classWeightCap: number;
+  seed: number;
+  /** Validate every this many epochs (and after the last). */
+  evalEvery: number;
+  /**
+   * 'val': train on the whole train split, validate on the held-out photos (the shipped
+   * model). 'dev': hold a part of the train split out and validate on it, for choosing
+   * settings without looking at the held-out photos.
+   */
+  validateOn: 'val' | 'dev';
+  /** Use only this many photos of each split (smoke runs). */
+  maxPhotos?: number;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_SEGMENT_CONFIG: Omit<SegmentTrainConfig, 'datasets' | 'out'> = {
+  epochs: 24,
+  batchSize: 16,
+  learningRate: 3e-3,
+  weightDecay: 0.05,
+  widths: [128, 128, 64],
+  mix: [true, false, false],
+  context: true,
+  dropout: 0.1,
+  flip: true,
+  merge: {},
+  classWeightPower: 0.3,
+  classWeightCap: 20,
+  seed: 17,
+  evalEvery: 4,
+  validateOn: 'val',
+};
+
+interface TrainView {
+  maps: Uint16Array;
+  targets: Float32Array;
+  valid: Uint8Array;
+}
+
+interface ValPhoto {
+  name: string;
+  features: ViewFeatures;
+  mask: Uint8Array;
+}
+
+export interface ValidationFigures {
+  images: number;
+  pixelAccuracy: number;
+  meanIoU: number;
+  /** Labels present in the held-out masks, with IoU. */
+  perLabel: Array<{ label: string; pixelShare: number; iou: number }>;
+  /** The same against masks with the training merge applied (equal to the above without merges). */
+  merged?: { pixelAccuracy: number; meanIoU: number; labelsPresent: number };
+}
+
+export interface SegmentTrainResult {
+  manifest: SegmentManifest;
+  validation: ValidationFigures;
+  seconds: number;
+}
+
+function decoderShape(config: SegmentTrainConfig, classes: number) {
+  return {
+    levels: SEGMENT_TAPS.map((tap, i) => ({
+      node: tap.node,
+      channels: tap.channels,
+      size: tapSize(SEGMENT_INPUT.size, tap.stride),
+      width: config.widths[i]!,
+      mix: config.mix[i] ?? false,
+      global: i === 0 && config.context,
+    })),
+    classes,
+  };
+}
+
+type TapStatistics = Array<{ mean: Float32Array; std: Float32Array }>;
+
+/**
+ * Float32 NHWC batches of each tap from float16 views, standardised per channel on the
+ * way (in the unpacking loop, where it costs nothing, rather than as tensor ops).
+ */
+function batchMaps(views: readonly Uint16Array[], stats: TapStatistics): tf.Tensor4D[] {
+  let offset = 0;
+  return SEGMENT_TAPS.map((tap, t) => {
+    const [h, w] = tapSize(SEGMENT_INPUT.size, tap.stride);
+    const c = tap.channels;
+    const size = h * w * c;
+    const { mean, std } = stats[t]!;
+    const inverse = Float32Array.from(std, (s) => 1 / s);
+    const data = new Float32Array(size * views.length);
+    views.forEach((v, i) => {
+      const base = i * size;
+      unpackHalf(v.subarray(offset, offset + size), data, base);
+      for (let j = 0; j < size; j++) {
+        const k = j % c;
+        data[base + j] = (data[base + j]! - mean[k]!) * inverse[k]!;
+      }
+    });
+    offset += size;
+    return tf.tensor4d(data, [views.length, h, w, c]);
+  });
+}
+
+/** Per-channel mean and standard deviation of each tap over the training views. */
+function tapStatistics(views: readonly Uint16Array[]): TapStatistics {
+  let offset = 0;
+  return SEGMENT_TAPS.map((tap) => {
+    const [h, w] = tapSize(SEGMENT_INPUT.size, tap.stride);
+    const cells = h * w;
+    const c = tap.channels;
+    const sum = new Float64Array(c);
+    const squares = new Float64Array(c);
+    const values = new Float32Array(cells * c);
+    for (const v of views) {
+      unpackHalf(v.subarray(offset, offset + cells * c), values);
+      for (let i = 0; i < values.length; i++) {
+        const k = i % c;
+        sum[k]! += values[i]!;
+        squares[k]! += values[i]! * values[i]!;
+      }
+    }
+    offset += cells * c;
+    const n = views.length * cells;
+    const mean = Float32Array.from(sum, (s) => s / n);
+    // A floor on the deviation: some channels are dead (always 0) on these photos.
+    const std = Float32Array.from(squares, (s, k) => Math.sqrt(Math.max(0, s / n - mean[k]! ** 2)) + 1e-2);
+    return { mean, std };
+  });
+}
+
+function predictLogits(vars: DecoderVars, views: readonly Uint16Array[], stats: TapStatistics, chunk = 16): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let start = 0; start < views.length; start += chunk) {
+    const part = views.slice(start, start + chunk);
+    const logits = tf.tidy(() => decoderForward(vars, batchMaps(part, stats), { standardised: true }));
+    const data = logits.dataSync() as Float32Array;
+    logits.dispose();
+    const per = data.length / part.length;
+    for (let i = 0; i < part.length; i++) out.push(data.slice(i * per, (i + 1) * per));
+  }
+  return out;
+}
+
+function validate(vars: DecoderVars, stats: TapStatistics, photos: readonly ValPhoto[], grid: OutputGrid, map: ClassMap, merged: boolean): ValidationFigures {
+  const strict = new Confusion(map.labels.length);
+  const mergedConfusion = new Confusion(map.labels.length);
+  const logits = predictLogits(vars, photos.map((p) => p.features.maps), stats);
+  photos.forEach((photo, i) => {
+    const predicted = labelMapFromLogits(logits[i]!, grid, photo.features.geometry, map.classLabels);
+    strict.add(predicted, photo.mask);
+    if (merged) mergedConfusion.add(predicted, mergeMask(photo.mask, map));
+  });
+  return figures(strict, map.labels, photos.length, merged ? mergedConfusion : undefined);
+}
+
+export function figures(confusion: Confusion, labels: readonly string[], images: number, merged?: Confusion): ValidationFigures {
+  const total = confusion.total;
+  const perLabel = confusion
+    .perLabel()
+    .filter((l) => l.pixels > 0)
+    .map((l) => ({ label: labels[l.label]!, pixelShare: l.pixels / total, iou: l.iou ?? 0 }));
+  return {
+    images,
+    pixelAccuracy: confusion.pixelAccuracy(),
+    meanIoU: confusion.meanIoU(),
+    perLabel,
+    ...(merged ? { merged: { pixelAccuracy: merged.pixelAccuracy(), meanIoU: merged.meanIoU(), labelsPresent: merged.perLabel().filter((l) => l.pixels > 0).length } } : {}),
+  };
+}
+
+export async function trainSegmentation(config: SegmentTrainConfig): Promise<SegmentTrainResult> {
+  const started = Date.now();
+  const log = config.log ?? (() => {});
+  await readyTf();
+  const dataset = await loadMaskedPhotos(path.join(config.datasets, 'clothing-parsing'));
+  const limit = config.maxPhotos ?? Infinity;
+  const trainSplit = dataset.photos.filter((p) => p.split === 'train');
+  const isDev = (p: MaskedPhoto): boolean => hashSplit(`${p.name}#dev`, VAL_FRACTION) === 'val';
+  const train = (config.validateOn === 'dev' ? trainSplit.filter((p) => !isDev(p)) : trainSplit).slice(0, limit);
+  const val = (config.validateOn === 'dev' ? trainSplit.filter(isDev) : dataset.photos.filter((p) => p.split === 'val')).slice(0, limit);
+  log(`${dataset.photos.length} masked photos: ${train.length} train, ${val.length} ${config.validateOn}`);
+
+  const refs = new Map<MaskedPhoto, { orig: ViewRef; flip?: ViewRef }>();
+  for (const p of train) refs.set(p, { orig: { photo: p.photo, flip: false }, ...(config.flip ? { flip: { photo: p.photo, flip: true } } : {}) });
+  for (const p of val) refs.set(p, { orig: { photo: p.photo, flip: false } });
+  const allRefs = [...refs.values()].flatMap((r) => (r.flip ? [r.orig, r.flip] : [r.orig]));
+  const features = await segmentFeatures(allRefs, { backboneId: SEGMENT_BACKBONE_ID, taps: SEGMENT_TAPS, input: SEGMENT_INPUT });
+  log(`features ready (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+
+  // Masks, and which labels the training split has pixels of.
+  const masks = new Map<MaskedPhoto, Uint8Array>();
+  const trainPixels = new Float64Array(dataset.labels.length);
+  const inTrain = new Set(train);
+  for (const p of [...train, ...val]) {
+    const f = features.get(refs.get(p)!.orig);
+    if (!f) continue;
+    const mask = await readMask(p.mask);
+    if (mask.width !== f.geometry.original.width || mask.height !== f.geometry.original.height) {
+      log(`skipping ${p.name}: mask ${mask.width}x${mask.height}, photo ${f.geometry.original.width}x${f.geometry.original.height}`);
+      continue;
+    }
+    masks.set(p, mask.data);
+    if (inTrain.has(p)) for (const v of mask.data) trainPixels[v]! += 1;
+  }
+  const map = buildClassMap(dataset.labels, config.merge, (label) => trainPixels[dataset.labels.indexOf(label)]! > 0);
+  const classes = map.classLabels.length;
+  const finest = SEGMENT_TAPS[SEGMENT_TAPS.length - 1]!;
+  const grid = sameConvGrid(SEGMENT_INPUT.size, finest.stride);
+  log(`${classes} classes; output grid ${grid.height}x${grid.width}`);
+
+  const trainViews: Array<{ orig: TrainView; flip?: TrainView }> = [];
+  for (const p of train) {
+    const mask = masks.get(p);
+    const r = refs.get(p)!;
+    const orig = features.get(r.orig);
+    if (!mask || !orig) continue;
+    const { width, height } = orig.geometry.original;
+    const view = (f: ViewFeatures, m: Uint8Array): TrainView => ({ maps: f.maps, ...cellTargets(m, f.geometry, grid, map.classOfLabel, classes) });
+    const flipped = r.flip ? features.get(r.flip) : undefined;
+    trainViews.push({ orig: view(orig, mask), ...(flipped ? { flip: view(flipped, mirror(mask, width, height, 1)) } : {}) });
+  }
+  const valPhotos: ValPhoto[] = val.flatMap((p) => {
+    const f = features.get(refs.get(p)!.orig);
+    const mask = masks.get(p);
+    return f && mask ? [{ name: p.name, features: f, mask }] : [];
+  });
+
+  // Class priors from the training targets: the classifier's starting biases, and the class weights.
+  const prior = new Float64Array(classes);
+  let cells = 0;
+  for (const { orig } of trainViews) {
+    for (let cell = 0; cell < orig.valid.length; cell++) {
+      if (!orig.valid[cell]) continue;
+      cells++;
+      for (let c = 0; c < classes; c++) prior[c]! += orig.targets[cell * classes + c]!;
+    }
+  }
+  for (let c = 0; c < classes; c++) prior[c]! /= Math.max(1, cells);
+  const largest = Math.max(...prior);
+  const rawWeights = Array.from(prior, (p) => Math.min(config.classWeightCap, (Math.max(p, 1e-7) / largest) ** -config.classWeightPower));
+  // Normalised so that the average target is weighted 1: the loss keeps its scale.
+  const norm = rawWeights.reduce((s, w, c) => s + w * prior[c]!, 0);
+  const classWeights = Float32Array.from(rawWeights, (w) => w / norm);
+
+  const random = rng(config.seed);
+  const init = initDecoder(decoderShape(config, classes), random);
+  const stats = tapStatistics(trainViews.map((v) => v.orig.maps));
+  init.levels.forEach((level, i) => {
+    level.mean = stats[i]!.mean;
+    level.std = stats[i]!.std;
+  });
+  init.classifier.bias = Float32Array.from(prior, (p) => Math.log(Math.max(p, 1e-6)));
+  const vars = decoderVars(init);
+  const trainable = trainableOf(vars);
+  const decayed = kernelsOf(vars);
+  const optimizer = tf.train.adam(config.learningRate);
+  const classWeightT = tf.tensor1d(classWeights);
+
+  const stepsPerEpoch = Math.ceil(trainViews.length / config.batchSize);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const warmupSteps = stepsPerEpoch;
+  let step = 0;
+  const history: Array<{ epoch: number; loss: number; seconds: number; pixelAccuracy?: number; meanIoU?: number }> = [];
+  let validation: ValidationFigures | undefined;
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const epochStarted = Date.now();
+    const epochRandom = rng(config.seed * 7919 + epoch + 1);
+    const order = trainViews.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(epochRandom() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    let lossSum = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const picked = order.slice(s * config.batchSize, (s + 1) * config.batchSize).map((i) => {
+        const v = trainViews[i]!;
+        return v.flip && epochRandom() < 0.5 ? v.flip : v.orig;
+      });
+      const warm = Math.min(1, (step + 1) / warmupSteps);
+      const lr = config.learningRate * warm * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      const cellCount = picked[0]!.valid.length;
+      const targets = new Float32Array(picked.length * cellCount * classes);
+      const valid = new Float32Array(picked.length * cellCount);
+      picked.forEach((v, i) => {
+        targets.set(v.targets, i * cellCount * classes);
+        valid.set(v.valid, i * cellCount);
+      });
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = decoderForward(vars, batchMaps(picked.map((v) => v.maps), stats), { standardised: true, dropout: config.dropout, seed: step });
+        const logp = tf.logSoftmax(tf.reshape(logits, [-1, classes]));
+        const t = tf.mul(tf.tensor2d(targets, [picked.length * cellCount, classes]), classWeightT);
+        const v = tf.tensor1d(valid);
+        const perCell = tf.neg(tf.sum(tf.mul(t, logp), 1));
+        const weightSum = tf.sum(tf.mul(tf.sum(t, 1), v));
+        return tf.div(tf.sum(tf.mul(perCell, v)), tf.maximum(weightSum, 1e-6)) as tf.Scalar;
+      }, trainable);
+      const loss = (await value.data())[0]!;
+      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, step ${s + 1}`);
+      optimizer.applyGradients(trainable.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+      tf.tidy(() => {
+        for (const v of decayed) v.assign(tf.mul(v, 1 - lr * config.weightDecay));
+      });
+      tf.dispose([value, ...Object.values(grads)]);
+      lossSum += loss;
+      step++;
+    }
+    const entry: (typeof history)[number] = { epoch: epoch + 1, loss: lossSum / stepsPerEpoch, seconds: (Date.now() - epochStarted) / 1000 };
+    if ((epoch + 1) % config.evalEvery === 0 || epoch + 1 === config.epochs) {
+      validation = validate(vars, stats, valPhotos, grid, map, Object.keys(config.merge).length > 0);
+      entry.pixelAccuracy = validation.pixelAccuracy;
+      entry.meanIoU = validation.meanIoU;
+    }
+    history.push(entry);
+    log(
+      `epoch ${entry.epoch}/${config.epochs}: loss ${entry.loss.toFixed(4)} (${entry.seconds.toFixed(1)} s)` +
+        (entry.meanIoU !== undefined ? `  val pixel acc ${entry.pixelAccuracy!.toFixed(4)}, mIoU ${entry.meanIoU.toFixed(4)}${validation?.merged ? ` (merged: ${validation.merged.pixelAccuracy.toFixed(4)}, ${validation.merged.meanIoU.toFixed(4)})` : ''}` : ''),
+    );
+  }
+
+  const weights: DecoderWeights = weightsOf(vars);
+  disposeVars(vars);
+  optimizer.dispose();
+  classWeightT.dispose();
+  const seconds = (Date.now() - started) / 1000;
+  const manifest: SegmentManifest = {
+    formatVersion: SEGMENT_FORMAT_VERSION,
+    kind: 'segmentation',
+    name: 'groknet-segment',
+    version: '0.1.0',
+    description: 'Clothing segmentation: FPN-lite decoder over the frozen MobileNetV2-1.4 trunk, trained on Clothing Co-Parsing masks',
+    backbone: { id: SEGMENT_BACKBONE_ID, tensors: SEGMENT_TAPS.map((t) => t.node) },
+    input: { ...SEGMENT_INPUT, layout: 'NHWC' },
+    decoderFile: 'decoder.onnx',
+    output: DECODER_OUTPUT,
+    grid,
+    labels: map.labels,
+    classLabels: map.classLabels,
+    merged: config.merge,
+    notGarments: [...NOT_GARMENTS],
+    training: {
+      dataset: 'clothing-parsing (masked photos)',
+      split: `hash of the photo name, ${Math.round((1 - VAL_FRACTION) * 100)}/${Math.round(VAL_FRACTION * 100)}`,
+      validatedOn: config.validateOn,
+      trainImages: trainViews.length,
+      valImages: valPhotos.length,
+      config: { ...config, datasets: undefined, out: undefined, log: undefined },
+      history,
+      seconds: Math.round(seconds),
+    },
+    evaluation: { validation: validation! },
+  };
+  await mkdir(config.out, { recursive: true });
+  await writeAtomic(path.join(config.out, 'decoder.onnx'), buildDecoderGraph(weights).toModel());
+  await writeFile(path.join(config.out, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { manifest, validation: validation!, seconds };
+}

@@ -1,0 +1,98 @@
+// Detection for the HTTP routes: products in an uploaded photo (POST /v1/analyze) and the
+// seen-together links made when a product is published. The detector is given ready or
+// opened on first use (converting CenterNet takes a while the very first time); it runs
+// one photo at a time, since ONNX Runtime already spreads one run over every core. Crops
+// are analysed through the inference queue, so they share batches with other requests
+// and obey its bounds (429 when full, 504 past the deadline).
+import type { CatalogStore } from '../catalog/types.ts';
+import type { DetectOptions, Detection, Detector, DetectorName } from '../detect/detector.ts';
+import type { DecodedImage } from '../image/decode.ts';
+import type { ImageLimits } from '../image/limits.ts';
+import { GroknetError, toGroknetError } from '../errors.ts';
+import type { Analysis, Analyzer } from '../model/types.ts';
+import { detectProducts, type ImageProducts } from '../pipelines/detect.ts';
+import { recordSeenTogether, type Photo, type SeenTogetherResult } from '../pipelines/seen-together.ts';
+import type { InferenceQueue } from './inference-queue.ts';
+
+/** A detector, or how to open one when it is first needed. */
+export type DetectorSource = Detector | (() => Promise<Detector>);
+
+export class ServerDetection {
+  private opening: Promise<Detector> | undefined;
+  private readonly cropAnalyzer: Analyzer;
+
+  constructor(
+    private readonly source: DetectorSource,
+    analyzer: Analyzer,
+    queue: InferenceQueue,
+    private readonly limits: ImageLimits,
+  ) {
+    this.cropAnalyzer = queuedAnalyzer(analyzer, queue);
+  }
+
+  /** The products in one photo, each analysed, and the detector's name; a photo that cannot be read throws its GroknetError. */
+  async products(photo: Buffer): Promise<ImageProducts & { detector: DetectorName }> {
+    const detector = await this.detector();
+    const [result] = await detectProducts([photo], { detector, analyzer: this.cropAnalyzer, limits: this.limits });
+    if (!result) throw new GroknetError('internal', 'detection returned nothing');
+    if (result instanceof GroknetError) throw result;
+    return { ...result, detector: detector.name };
+  }
+
+  /** Finds catalog products in the photos of a just-published product and records the links. */
+  async linkPublished(catalog: CatalogStore, productId: string, photos: readonly Photo[]): Promise<SeenTogetherResult & { pairs: number }> {
+    return recordSeenTogether(productId, photos, { catalog, detector: await this.detector(), analyzer: this.cropAnalyzer });
+  }
+
+  /** Closes the detector if this object opened it; one handed over ready belongs to its owner. */
+  async close(): Promise<void> {
+    if (typeof this.source !== 'function' || !this.opening) return;
+    const detector = await this.opening.catch(() => undefined);
+    await detector?.close();
+  }
+
+  private detector(): Promise<Detector> {
+    if (typeof this.source !== 'function') {
+      this.opening ??= Promise.resolve(oneAtATime(this.source));
+      return this.opening;
+    }
+    const open = this.source;
+    this.opening ??= open().then(oneAtATime, (error: unknown) => {
+      // Forget the failure, so a later request tries again.
+      this.opening = undefined;
+      const e = toGroknetError(error);
+      throw new GroknetError('unavailable', `the product detector could not be opened (${e.code})`, { cause: error });
+    });
+    return this.opening;
+  }
+}
+
+/** Queues a detector's runs so only one is in flight at a time. */
+function oneAtATime(detector: Detector): Detector {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    name: detector.name,
+    input: detector.input,
+    detect(image: Buffer | DecodedImage, options?: DetectOptions): Promise<Detection[]> {
+      const run = tail.then(() => detector.detect(image, options));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+    close: () => detector.close(),
+  };
+}
+
+/** The analyzer seen through the inference queue: each crop is a queued request. */
+function queuedAnalyzer(analyzer: Analyzer, queue: InferenceQueue): Analyzer {
+  return {
+    modelVersion: analyzer.modelVersion,
+    exactMatchThreshold: analyzer.exactMatchThreshold,
+    embeddingDim: analyzer.embeddingDim,
+    async analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | GroknetError>> {
+      const settled = await Promise.allSettled(images.map((image) => queue.analyze(image)));
+      return settled.map((s) => (s.status === 'fulfilled' ? s.value : toGroknetError(s.reason)));
+    },
+    // The queue's analyzer is the app's; closing it is not this view's business.
+    async close(): Promise<void> {},
+  };
+}

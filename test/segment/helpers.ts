@@ -1,0 +1,43 @@
+// A segmentation artifact for tests: the real trunk (converted from the npm package, as
+// the shipped model) with a generated decoder whose logits do not depend on the photo:
+// every pixel gets `winner`. Enough to test the pipeline, the mask and the CLI exactly.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildDecoderGraph, DECODER_OUTPUT, initDecoder } from '../../src/segment/decoder.ts';
+import { sameConvGrid } from '../../src/segment/grid.ts';
+import { SEGMENT_FORMAT_VERSION, type SegmentManifest } from '../../src/segment/manifest.ts';
+import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize } from '../../src/segment/taps.ts';
+
+export const TEST_LABELS = ['null', 'dress', 'skin', 'hair', 'shoes'];
+
+export async function createConstantSegmentModel(winner: string): Promise<{ dir: string; manifest: SegmentManifest }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'groknet-segment-model-'));
+  const weights = initDecoder(
+    {
+      levels: SEGMENT_TAPS.map((tap) => ({ node: tap.node, channels: tap.channels, size: tapSize(SEGMENT_INPUT.size, tap.stride), width: 4, mix: false })),
+      classes: TEST_LABELS.length,
+    },
+    () => 0.5,
+  );
+  weights.classifier.kernel.fill(0);
+  weights.classifier.bias = Float32Array.from(TEST_LABELS, (l) => (l === winner ? 5 : 0));
+  const manifest: SegmentManifest = {
+    formatVersion: SEGMENT_FORMAT_VERSION,
+    kind: 'segmentation',
+    name: 'test-segment',
+    version: '0.0.1',
+    backbone: { id: SEGMENT_BACKBONE_ID, tensors: SEGMENT_TAPS.map((t) => t.node) },
+    input: SEGMENT_INPUT as SegmentManifest['input'],
+    decoderFile: 'decoder.onnx',
+    output: DECODER_OUTPUT,
+    grid: sameConvGrid(SEGMENT_INPUT.size, SEGMENT_TAPS[SEGMENT_TAPS.length - 1]!.stride),
+    labels: TEST_LABELS,
+    classLabels: TEST_LABELS.map((_, i) => i),
+    merged: {},
+    notGarments: ['null', 'skin', 'hair'],
+  };
+  await writeFile(path.join(dir, 'decoder.onnx'), buildDecoderGraph(weights).toModel());
+  await writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
+  return { dir, manifest };
+}
