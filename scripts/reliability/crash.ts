@@ -234,17 +234,17 @@ async function indexArgs(): Promise<string[]> {
 
 /** The uninterrupted run, in this process: the same ingest the CLI runs, over the same model. */
 async function referenceSnapshot(source: string, modelDir: string, data: string, batchSize: number, failures: string[]): Promise<{ snapshot: Snapshot; ms: number }> {
-  const started = performance.now();
   const analyzer = await ModelAnalyzer.open(modelDir);
   const catalog = await openCatalog(data, { embeddingDim: analyzer.embeddingDim });
+  let ms = 0;
   try {
     const summary = await ingest(source, { catalog, analyzer, batchSize });
+    ms = summary.elapsedMs;
     if (summary.failed.length > 0) failures.push(`reference ingest: ${JSON.stringify(summary.failed.slice(0, 3))}`);
   } finally {
     await catalog.close();
     await analyzer.close();
   }
-  const ms = performance.now() - started;
   return { snapshot: await inspectCatalog(data, failures, 'reference'), ms };
 }
 
@@ -276,6 +276,8 @@ async function partIndex(work: string, modelDir: string, options: CrashOptions, 
   let finishedEarly = 0;
   let checks = 0;
   let startupMs = 0;
+  let lastFinished: Awaited<ReturnType<typeof runOnce>> | undefined;
+  let lastFinishedData = data;
   for (let attempt = 0; kills < options.kills && attempt < options.kills * 4; attempt++) {
     const before = commits();
     const anywhere = attempt % 5 === 4;
@@ -283,7 +285,7 @@ async function partIndex(work: string, modelDir: string, options: CrashOptions, 
       ? await runOnce(args(data), env, { killAfterMs: 0, trigger: () => commits() > before })
       : anywhere
         ? await runOnce(args(data), env, { killAfterMs: rng.int(Math.round(startupMs + ref.ms)) })
-        : await runOnce(args(data), env, { killAfterMs: rng.int(Math.round(ref.ms * 1.2)), trigger: () => commits() > before });
+        : await runOnce(args(data), env, { killAfterMs: rng.int(Math.max(1, Math.round(ref.ms))), trigger: () => commits() > before });
     if (attempt === 0) startupMs = run.triggeredMs ?? run.ms;
     if (run.killed) kills++;
     else if (run.code === 0) finishedEarly++;
@@ -293,14 +295,18 @@ async function partIndex(work: string, modelDir: string, options: CrashOptions, 
     compareSnapshots(snap, reference, !run.killed, failures, notes, when);
     stored.push(snap.size);
     checks++;
+    lastFinished = run.killed ? undefined : run;
     if (!run.killed) {
+      lastFinishedData = data;
       rounds++;
       data = path.join(work, `index-data-${rounds}`);
       commits = commitCounter(data);
     }
   }
-  // Resume: an uninterrupted run must end with exactly the reference catalog.
-  const final = await runOnce(args(data), env);
+  // Resume: an uninterrupted run must end with exactly the reference catalog (when the last
+  // run of the loop got to finish, it was that run, over the previous round's catalog).
+  const final = lastFinished ?? (await runOnce(args(data), env));
+  if (lastFinished) data = lastFinishedData;
   let summary: { total?: number; indexed?: number; unchanged?: number; failed?: unknown[] } = {};
   try {
     summary = JSON.parse(final.child.lines.at(-1) ?? '{}') as typeof summary;
