@@ -3,11 +3,11 @@
 // shared layers and all heads jointly (each loss on the rows that have its labels), learns
 // the ITQ rotation of the binary codes, evaluates on held-out rows, calibrates thresholds,
 // and writes the model artifact (heads.onnx + model.json + EVAL.md).
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { GroknetError } from '../errors.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
-import { cacheDir, cacheKey } from '../model/cache.ts';
+import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../model/heads/heads-graph.ts';
 import { MANIFEST_FORMAT_VERSION, parseManifest, type ModelManifest } from '../model/manifest.ts';
 import { buildRows, type TrainingRows } from './build-rows.ts';
@@ -197,9 +197,10 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     evaluation: evaluation.report,
   });
   await mkdir(options.out, { recursive: true });
-  await writeFile(path.join(options.out, 'heads.onnx'), graph.toModel());
-  await writeFile(path.join(options.out, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  await writeFile(path.join(options.out, 'EVAL.md'), evalMarkdown(manifest));
+  // Atomic writes, model.json last: a crash mid-export never leaves a manifest beside a torn graph.
+  await writeAtomic(path.join(options.out, 'heads.onnx'), graph.toModel());
+  await writeAtomic(path.join(options.out, 'EVAL.md'), evalMarkdown(manifest));
+  await writeAtomic(path.join(options.out, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   fit.dispose();
   return { ...outcome, manifest };
 }
