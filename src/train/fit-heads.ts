@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { DenseWeights } from '../model/heads/heads-graph.ts';
 import { writeAtomic } from '../model/cache.ts';
+import { rng } from '../util/random.ts';
 import { readyTf, tf } from './tf.ts';
 
 export interface SingleTask {
@@ -83,17 +84,8 @@ export interface FitResult {
   dispose: () => void;
 }
 
-/** A small deterministic PRNG (mulberry32) so a seed makes a run repeatable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG, re-exported here where training code has always found it. */
+export { rng };
 
 function glorot(random: () => number, inDim: number, outDim: number): Float32Array {
   const limit = Math.sqrt(6 / (inDim + outDim));

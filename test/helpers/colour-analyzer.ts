@@ -3,6 +3,7 @@
 // `embeddingDim` with a fixed pseudo-random matrix and L2-normalised. Identical bytes give
 // identical embeddings, similar pictures give close ones, different colours far ones.
 
+import { rng } from '../../src/util/random.ts';
 import sharp from 'sharp';
 import { GroknetError } from '../../src/errors.ts';
 import type { Analysis, Analyzer, HeadResult, LabelScore } from '../../src/model/types.ts';
@@ -35,17 +36,7 @@ const HIST_BINS = 4 * 4 * 4;
 const THUMB = 4 * 4 * 3;
 const FEATURES = HIST_BINS + THUMB;
 
-/** mulberry32: tiny seeded PRNG so the projection is the same in every process. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = rng;
 
 function projection(dim: number): Float32Array {
   const random = prng(0x9e3779b9 ^ dim);

@@ -1,5 +1,6 @@
 // Test images, all generated here with sharp or by hand: no binary fixtures in the repo.
 
+import { crc32 } from '../../src/util/crc32.ts';
 import { deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { GroknetError, type ErrorCode } from '../../src/errors.ts';
@@ -37,21 +38,6 @@ export function columns(width: number, height: number, colourAt: (x: number) => 
 
 // --- hand-made PNGs: only a header, or a real file with a huge canvas ---
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 function chunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);

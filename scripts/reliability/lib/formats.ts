@@ -2,18 +2,11 @@
 // structural boundaries (JPEG markers, PNG/WebP chunks, GIF blocks) where truncation and
 // length corruption hurt decoders most.
 import { deflateSync } from 'node:zlib';
+import { crc32 } from '../../../src/util/crc32.ts';
+import { rng } from '../../../src/util/random.ts';
 
-/** mulberry32: small, fast, seedable; every case of a run follows from `--seed`. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/util/random.ts): every case of a run follows from `--seed`. */
+export const prng = rng;
 
 export interface Rng {
   next(): number;
@@ -30,21 +23,7 @@ export function rngFrom(seed: number): Rng {
   };
 }
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
+export { crc32 };
 
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
