@@ -2,12 +2,12 @@
 // indexes are built when they start to pay off. Called after ingest, never on the read path.
 
 import { Index } from '@lancedb/lancedb';
-import type { Table } from '@lancedb/lancedb';
+import type { Table, VectorQuery } from '@lancedb/lancedb';
 import { GroknetError } from '../errors.ts';
 import type { CatalogContext } from './context.ts';
 import { COLUMNS } from './schema.ts';
 
-/** Rows (images) above which an approximate IVF_PQ vector index replaces brute force. */
+/** Rows (images) above which an approximate vector index replaces brute force. */
 export const VECTOR_INDEX_THRESHOLD = 10_000;
 /** Rows above which id/hash look-ups get B-tree indexes. */
 export const SCALAR_INDEX_THRESHOLD = 1_000;
@@ -27,6 +27,35 @@ export async function hasTextIndex(ctx: CatalogContext): Promise<boolean> {
   if (!active) return false;
   const indices = await active.table.listIndices();
   return TEXT_COLUMNS.every((column) => indices.some((i) => i.indexType === 'FTS' && i.columns.includes(column)));
+}
+
+export type VectorIndexKind = 'ivf_pq' | 'ivf_hnsw_sq';
+/** The kind the catalog builds; bench/vector-search.ts measures both (BENCHMARKS.md "vector search"). */
+export const VECTOR_INDEX_KIND: VectorIndexKind = 'ivf_hnsw_sq';
+/** Query knobs once an index exists (ignored by brute force): IVF partitions probed,
+ * PQ re-rank factor (1: none; SQ distances are already precise enough) and HNSW beam width. */
+export const NPROBES = 20;
+export const REFINE_FACTOR = 1;
+export const EF = 64;
+
+/** Applies the query knobs above to a vector search (the catalog's search and nearest-product look-ups). */
+export function withIndexKnobs(query: VectorQuery): VectorQuery {
+  const tuned = query.nprobes(NPROBES).ef(EF);
+  return REFINE_FACTOR > 1 ? tuned.refineFactor(REFINE_FACTOR) : tuned;
+}
+
+export function vectorIndexConfig(kind: VectorIndexKind, rows: number, dim: number): Index {
+  if (kind === 'ivf_pq') {
+    return Index.ivfPq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(Math.sqrt(rows))), numSubVectors: pqSubVectors(dim) });
+  }
+  // Partitions left to LanceDB (it sizes them for HNSW); 8-bit scalar quantisation per dimension.
+  return Index.hnswSq({ distanceType: 'cosine' });
+}
+
+export function vectorIndexLabel(kind: VectorIndexKind, rows: number, dim: number): string {
+  return kind === 'ivf_pq'
+    ? `IVF_PQ (cosine, ${Math.max(1, Math.round(Math.sqrt(rows)))} partitions, ${pqSubVectors(dim)} sub-vectors)`
+    : 'IVF_HNSW_SQ (cosine, LanceDB-sized partitions, 8-bit scalar quantisation, HNSW m=20 ef_construction=300 defaults)';
 }
 
 /** PQ needs the dimension split into equal sub-vectors; aim for 8-16 dimensions each. */
@@ -54,13 +83,7 @@ export async function optimize(ctx: CatalogContext, options: OptimizeOptions = {
         }
       }
       if (rows >= threshold && !indexed.has(COLUMNS.vector)) {
-        await table.createIndex(COLUMNS.vector, {
-          config: Index.ivfPq({
-            distanceType: 'cosine',
-            numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
-            numSubVectors: pqSubVectors(layout.embeddingDim),
-          }),
-        });
+        await table.createIndex(COLUMNS.vector, { config: vectorIndexConfig(VECTOR_INDEX_KIND, rows, layout.embeddingDim) });
       }
       // Compacts the many small per-batch fragments and folds new rows into existing indexes.
       await table.optimize();

@@ -22,7 +22,7 @@ export const DEFAULT_SEEN_TOGETHER_LIMIT = 20;
 export interface OpenCatalogOptions {
   /** Dimension of the analyzer's embeddings. Required to create a catalog; checked when opening one. */
   embeddingDim?: number;
-  /** Overrides when the IVF_PQ index is built (tests use a small value). */
+  /** Overrides when the vector index is built (tests use a small value). */
   vectorIndexThreshold?: number;
 }
 

@@ -130,7 +130,7 @@ export interface CatalogStore {
   analysesByHash(hashes: readonly string[]): Promise<Map<string, Analysis>>;
   /** Re-analyses every image with `analyzer` into a new table and swaps it in when done. */
   reindex(analyzer: Analyzer, options?: ReindexOptions): Promise<ReindexSummary>;
-  /** Creates missing indexes (FTS, scalar, IVF_PQ above a size) and compacts small writes. */
+  /** Creates missing indexes (FTS, scalar, a vector index above a size) and compacts small writes. */
   optimize(): Promise<void>;
   /** Distinct predicted labels per single-label head: the vocabulary the query parser matches. */
   vocabularies(): Promise<Record<string, string[]>>;

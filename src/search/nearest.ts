@@ -7,7 +7,7 @@ import type { CatalogStore } from '../catalog/types.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import { GroknetError } from '../errors.ts';
 import { groupByProduct, resultColumns, type Row } from './results.ts';
-import { NPROBES, REFINE_FACTOR } from './search-vector.ts';
+import { withIndexKnobs } from '../catalog/indexes.ts';
 
 export interface NearestProduct {
   id: string;
@@ -27,13 +27,8 @@ export async function nearestProduct(catalog: CatalogStore, embedding: Float32Ar
   }
   const table = await catalog.table();
   if (!table) return undefined;
-  const rows: Row[] = await table
-    .vectorSearch(Array.from(embedding))
-    .column(COLUMNS.vector)
-    .distanceType('cosine')
-    // Same recall settings as searchVector once an IVF_PQ index exists (ignored before).
-    .nprobes(NPROBES)
-    .refineFactor(REFINE_FACTOR)
+  // Same recall settings as searchVector once a vector index exists (ignored before).
+  const rows: Row[] = await withIndexKnobs(table.vectorSearch(Array.from(embedding)).column(COLUMNS.vector).distanceType('cosine'))
     .select(resultColumns(info, ['_distance']))
     .limit(1)
     .toArray();

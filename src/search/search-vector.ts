@@ -1,10 +1,11 @@
 // k-NN by embedding: cosine similarity over the catalog's image vectors (LanceDB; brute force
-// until the catalog is big enough for its IVF_PQ index), grouped per product and labelled
+// until the catalog is big enough for its vector index), grouped per product and labelled
 // `exact` when the similarity clears the analyzer's calibrated same-product threshold.
 
 import { GroknetError } from '../errors.ts';
 import type { CatalogStore } from '../catalog/types.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
+import { withIndexKnobs } from '../catalog/indexes.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import { computeFacets } from './facets.ts';
 import { buildWhere, validateFilters } from './filters.ts';
@@ -13,9 +14,6 @@ import type { Filters, SearchQuery, SearchResponse } from './types.ts';
 
 /** Rows fetched per wanted product: a product with several close images takes several rows. */
 const ROWS_PER_RESULT = 4;
-/** IVF partitions probed and refine factor, once an index exists (ignored by brute force). */
-export const NPROBES = 20;
-export const REFINE_FACTOR = 5;
 
 export interface VectorSearchOptions {
   limit?: number;
@@ -49,12 +47,7 @@ export async function searchVector(
   if (!table) return emptyResponse(query);
 
   const exclude = new Set(options.excludeIds ?? []);
-  let search = table
-    .vectorSearch(Array.from(embedding))
-    .column(COLUMNS.vector)
-    .distanceType('cosine')
-    .nprobes(NPROBES)
-    .refineFactor(REFINE_FACTOR)
+  let search = withIndexKnobs(table.vectorSearch(Array.from(embedding)).column(COLUMNS.vector).distanceType('cosine'))
     .select(resultColumns(info, ['_distance']))
     .limit(Math.min((limit + exclude.size) * ROWS_PER_RESULT, 10_000));
   const where = buildWhere(filters, info);

@@ -1,5 +1,5 @@
-// Above the size threshold the catalog builds an IVF_PQ index; search must still find an
-// exact match first (approximate search is refined by exact distances).
+// Above the size threshold the catalog builds its vector index (IVF_HNSW_SQ); search must still
+// find an exact match first.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -48,11 +48,13 @@ after(async () => {
   await tmp.cleanup();
 });
 
-test('IVF_PQ index is built above the threshold and search still ranks the exact vector first', async () => {
+test('the vector index is built above the threshold and search still ranks the exact vector first', async () => {
   await catalog.insertProducts(Array.from({ length: ROWS }, (_, i) => product(i)));
   await catalog.optimize();
   const indices = await (await catalog.table())!.listIndices();
-  assert.ok(indices.some((i) => i.columns.includes('vector')), 'vector index exists');
+  const vectorIndex = indices.find((i) => i.columns.includes('vector'));
+  assert.ok(vectorIndex, 'vector index exists');
+  assert.match(vectorIndex.indexType, /HNSW/i, `the catalog builds IVF_HNSW_SQ, got ${vectorIndex.indexType}`);
   for (const i of [0, 137, 299]) {
     const response = await searchVector(catalog, randomUnit(i + 1), { exactMatchThreshold: 0.99, limit: 3 });
     assert.equal(response.results[0]?.id, `r${i}`);
