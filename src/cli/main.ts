@@ -21,7 +21,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   detect: { run: detectCommand, summary: 'detect [--json] [--detector centernet|nanodet] [--min-score S] [--model DIR] FILE|DIR...   products in each photo, each analysed' },
   segment: { run: segmentCommand, summary: 'segment FILE --out MASK.png [--json] [--model DIR] [--min-share 0.005]   clothing mask and each garment with its colour' },
   index: { run: indexCommand, summary: 'index SOURCE [--data DIR] [--no-detect] [--queue redis://HOST:PORT]   add a folder or CSV/JSONL of listings to the catalog (and link products seen together in their photos)' },
-  worker: { run: workerCommand, summary: 'worker --queue redis://HOST:PORT [--data DIR]   process queued ingestion jobs' },
+  worker: { run: workerCommand, summary: 'worker --queue redis://HOST:PORT [--data DIR] [--batch N] [--no-detect]   process queued ingestion jobs, in batches' },
   search: { run: searchCommand, summary: 'search [--data DIR] (--image FILE | --text "..." | --product ID) [--filter k=v]... [--k N] [--json]' },
   'seen-together': { run: seenTogetherCommand, summary: 'seen-together --product ID [--data DIR] [--k N] [--json]   products photographed together with a product' },
   pseudolabel: { run: pseudolabelCommand, summary: 'pseudolabel PHOTOS... --data DIR --out DATASET.jsonl [--detector centernet]   label the products in unlabelled photos from the catalog' },

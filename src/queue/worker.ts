@@ -4,13 +4,19 @@
 //    stored is simply "unchanged";
 //  - a worker killed mid-job stops renewing its lock; BullMQ's stalled-job check in the
 //    other workers moves the job back to the queue and one of them runs it again.
+// Jobs in hand are ingested together (ingest-batcher.ts): one analyzer run and one commit
+// per batch rather than per listing. With a detector, the products in the photos of each
+// written batch are linked as seen together, as a local `groknet index` does.
 
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { assertCompatible, ingestListings } from '../catalog/ingest.ts';
+import { assertCompatible } from '../catalog/ingest.ts';
 import type { CatalogStore } from '../catalog/types.ts';
-import type { ErrorCode } from '../errors.ts';
+import type { Detector } from '../detect/detector.ts';
+import { GroknetError, type ErrorCode } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
+import { linkStoredProducts } from '../pipelines/seen-together.ts';
 import { checkQueueName, DEFAULT_QUEUE_NAME, readyOrFail, redisOptions } from './connection.ts';
+import { DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, IngestBatcher, ListingFailure, type BatcherStats } from './ingest-batcher.ts';
 import { IngestJobSchema, type IngestJobResult } from './jobs.ts';
 
 export interface WorkerOptions {
@@ -18,61 +24,127 @@ export interface WorkerOptions {
   queueName?: string;
   catalog: CatalogStore;
   analyzer: Analyzer;
-  /** Jobs processed at once by this worker (default 2). */
+  /**
+   * Jobs taken at once by this worker (default: `batchSize`). Fewer than `batchSize` caps
+   * the batches at this, since a batch only holds jobs in hand.
+   */
   concurrency?: number;
+  /** Listings ingested together (default 16). */
+  batchSize?: number;
+  /** How long a job waits for others to fill its batch (default 50 ms). */
+  batchWaitMs?: number;
+  /** When given, each written batch's photos are searched for catalog products, recorded as seen together. */
+  detector?: Detector;
   /** How long a job's lock lasts without renewal; a dead worker's job is retried after it (default 30 s). */
   lockDuration?: number;
   /** How often this worker looks for stalled jobs of dead workers (default 30 s). */
   stalledInterval?: number;
   connectTimeoutMs?: number;
-  /** Worker-level errors (lost Redis connection, ...); job failures are recorded on the jobs. Default: a process warning. */
+  /**
+   * Worker-level errors (lost Redis connection, seen-together linking that failed, ...);
+   * job failures are recorded on the jobs. Default: a process warning.
+   */
   onError?: (error: Error) => void;
+}
+
+export interface WorkerStats extends BatcherStats {
+  /** Products whose photos were searched for seen-together links. */
+  linkedProducts: number;
+  /** Product pairs recorded (per photo). */
+  linkedPairs: number;
+  /** Products or photos that could not be linked, and linking runs that failed as a whole. */
+  linkFailures: number;
 }
 
 export interface IngestWorker {
   readonly worker: Worker;
+  readonly stats: Readonly<WorkerStats>;
+  /** Stops taking jobs, finishes the jobs in hand (their batches and links included), then closes. */
   close(): Promise<void>;
 }
 
 /** Failures worth retrying: the store or the machine had a problem, not the listing. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['store_error', 'internal', 'overloaded', 'queue_error']);
 
-export async function processIngestJob(job: Job, catalog: CatalogStore, analyzer: Analyzer): Promise<IngestJobResult> {
+export async function processIngestJob(job: Job, batcher: IngestBatcher): Promise<IngestJobResult> {
   const parsed = IngestJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`invalid_argument: job ${job.id} has an invalid payload`);
-  const { listing } = parsed.data;
-  const result = await ingestListings([listing], { catalog, analyzer, batchSize: 1 });
-  const whole = result.failed.find((f) => f.item === listing.item);
-  if (whole) {
-    const message = `${whole.code}: ${whole.message}`;
-    // Bad data fails for good; a store hiccup is retried with backoff.
-    throw TRANSIENT.has(whole.code) ? new Error(message) : new UnrecoverableError(message);
+  try {
+    return await batcher.submit(parsed.data.listing);
+  } catch (error) {
+    if (error instanceof ListingFailure) {
+      const message = `${error.code}: ${error.message}`;
+      // Bad data fails for good; a store hiccup is retried with backoff.
+      throw TRANSIENT.has(error.code) ? new Error(message) : new UnrecoverableError(message);
+    }
+    // The whole batch failed (store, model): nothing says this listing is bad, retry it.
+    throw error;
   }
-  return { status: result.indexed > 0 ? 'indexed' : 'unchanged', id: listing.id, failed: result.failed };
 }
 
 export async function startWorker(options: WorkerOptions): Promise<IngestWorker> {
   // A worker with the wrong model would fail every job it takes: refuse to start instead.
   await assertCompatible(options.catalog, options.analyzer);
-  const worker = new Worker(
-    checkQueueName(options.queueName ?? DEFAULT_QUEUE_NAME),
-    (job) => processIngestJob(job, options.catalog, options.analyzer),
-    {
-      connection: redisOptions(options.redisUrl),
-      concurrency: options.concurrency ?? 2,
-      lockDuration: options.lockDuration ?? 30_000,
-      stalledInterval: options.stalledInterval ?? 30_000,
-      // A job whose worker died twice is suspicious (it may be what kills them): fail it then.
-      maxStalledCount: 2,
-    },
-  );
+  const batchSize = options.batchSize ?? DEFAULT_MAX_BATCH;
+  const concurrency = options.concurrency ?? batchSize;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1 && Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new GroknetError('invalid_argument', 'batchSize and concurrency must be positive integers');
+  }
+  const report = options.onError ?? ((error: Error) => process.emitWarning(error.message, 'GroknetQueueWarning'));
+  const stats: WorkerStats = { batches: 0, listings: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0 };
+  const { detector } = options;
+  const batcher = new IngestBatcher({
+    catalog: options.catalog,
+    analyzer: options.analyzer,
+    // A batch can only hold jobs in hand: waiting for more than `concurrency` would wait in vain.
+    maxBatch: Math.min(batchSize, concurrency),
+    maxWaitMs: options.batchWaitMs ?? DEFAULT_MAX_WAIT_MS,
+    onError: report,
+    // Links are recorded before the batch's jobs complete, so a completed job's links exist;
+    // a linking problem is reported, never a job failure (the product is written).
+    ...(detector && {
+      afterWrite: async (ids: readonly string[]) => {
+        const links = await linkStoredProducts(ids, { catalog: options.catalog, detector, analyzer: options.analyzer });
+        stats.linkedProducts += links.products;
+        stats.linkedPairs += links.pairs;
+        stats.linkFailures += links.failed.length;
+        if (links.failed.length > 0) {
+          const first = links.failed[0]!;
+          report(new Error(`seen-together: ${links.failed.length} product(s) or photo(s) not linked; first: ${first.item}: ${first.code}: ${first.message}`));
+        }
+      },
+    }),
+  });
+  const worker = new Worker(checkQueueName(options.queueName ?? DEFAULT_QUEUE_NAME), (job) => processIngestJob(job, batcher), {
+    connection: redisOptions(options.redisUrl),
+    concurrency,
+    lockDuration: options.lockDuration ?? 30_000,
+    stalledInterval: options.stalledInterval ?? 30_000,
+    // A job whose worker died twice is suspicious (it may be what kills them): fail it then.
+    maxStalledCount: 2,
+  });
   // An unhandled 'error' event would crash the process; surface it instead.
-  worker.on('error', options.onError ?? ((error) => process.emitWarning(error.message, 'GroknetQueueWarning')));
+  worker.on('error', report);
   try {
     await readyOrFail(worker.waitUntilReady(), options.redisUrl, options.connectTimeoutMs ?? 5000);
   } catch (error) {
     await worker.close(true);
+    await batcher.close();
     throw error;
   }
-  return { worker, close: () => worker.close() };
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    get stats() {
+      return { ...stats, ...batcher.stats };
+    },
+    close: () =>
+      (closing ??= (async () => {
+        const stopped = worker.close();
+        // No new jobs come once closing: run the jobs in hand now rather than after batchWaitMs.
+        batcher.drain();
+        await stopped;
+        await batcher.close();
+      })()),
+  };
 }

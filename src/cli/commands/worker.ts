@@ -1,33 +1,66 @@
-// `groknet worker --queue redis://HOST:PORT [--data DIR] [--model DIR] [--concurrency N]`
-// Processes ingestion jobs from the BullMQ queue into the catalog until SIGINT/SIGTERM.
+// `groknet worker --queue redis://HOST:PORT [--data DIR] [--model DIR] [--batch N] [--concurrency N] [--detector NAME | --no-detect]`
+// Processes ingestion jobs from the BullMQ queue into the catalog until SIGINT/SIGTERM,
+// up to --batch listings per analyzer run and catalog commit. Like `groknet index`, it
+// then detects the products in the photos of the listings it wrote and links those seen
+// together, unless --no-detect.
 import path from 'node:path';
 import { DEFAULT_DATA_DIR, openCatalog } from '../../catalog/index.ts';
+import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector, type Detector } from '../../detect/index.ts';
 import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
 import { startWorker } from '../../queue/index.ts';
+import { DEFAULT_MAX_BATCH } from '../../queue/ingest-batcher.ts';
 import { intOption, parse } from '../args.ts';
 
 export async function workerCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { queue: { type: 'string' }, 'queue-name': { type: 'string' }, data: { type: 'string' }, model: { type: 'string' }, concurrency: { type: 'string' } }, false);
+  const { values } = parse(
+    args,
+    {
+      queue: { type: 'string' },
+      'queue-name': { type: 'string' },
+      data: { type: 'string' },
+      model: { type: 'string' },
+      batch: { type: 'string' },
+      concurrency: { type: 'string' },
+      detector: { type: 'string', default: DEFAULT_DETECTOR },
+      'no-detect': { type: 'boolean', default: false },
+    },
+    false,
+  );
   if (!values.queue) throw new GroknetError('invalid_argument', '--queue redis://HOST:PORT is required');
+  const detectorName = values.detector;
+  if (!isDetectorName(detectorName)) throw new GroknetError('invalid_argument', `--detector must be one of ${DETECTOR_NAMES.join(', ')}, got '${detectorName}'`);
+  const batchSize = intOption(values.batch, 'batch', 1, 256, DEFAULT_MAX_BATCH);
+  // As many jobs in hand as a batch holds, or batches would never fill.
+  const concurrency = intOption(values.concurrency, 'concurrency', 1, 256, batchSize);
   const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
-  const catalog = await openCatalog(path.resolve(values.data ?? DEFAULT_DATA_DIR), { embeddingDim: analyzer.embeddingDim });
-  const worker = await startWorker({
-    redisUrl: values.queue,
-    catalog,
-    analyzer,
-    concurrency: intOption(values.concurrency, 'concurrency', 1, 64, 2),
-    ...(values['queue-name'] ? { queueName: values['queue-name'] } : {}),
-  });
-  process.stderr.write(`groknet worker: processing ${values.queue}; stop with Ctrl-C\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  // Finish the job in hand, then close; an unfinished job is retried by another worker.
-  await worker.close();
-  await catalog.close();
-  await analyzer.close();
-  return 0;
+  let catalog: Awaited<ReturnType<typeof openCatalog>> | undefined;
+  let detector: Detector | undefined;
+  try {
+    catalog = await openCatalog(path.resolve(values.data ?? DEFAULT_DATA_DIR), { embeddingDim: analyzer.embeddingDim });
+    if (!values['no-detect']) detector = await openDetector(detectorName);
+    const worker = await startWorker({
+      redisUrl: values.queue,
+      catalog,
+      analyzer,
+      batchSize,
+      concurrency,
+      ...(detector ? { detector } : {}),
+      ...(values['queue-name'] ? { queueName: values['queue-name'] } : {}),
+    });
+    process.stderr.write(`groknet worker: processing ${values.queue}${detector ? `, seen together with ${detector.name}` : ''}; stop with Ctrl-C\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    // Finish the jobs in hand (their batch and its links), then close; an unfinished job is retried by another worker.
+    await worker.close();
+    process.stderr.write(`groknet worker: stopped ${JSON.stringify(worker.stats)}\n`);
+    return 0;
+  } finally {
+    await detector?.close();
+    await catalog?.close();
+    await analyzer.close();
+  }
 }
