@@ -6,7 +6,6 @@
 // senders do not starve other clients. Loopback only, every loop bounded by time.
 //
 //   npm run load -- [--duration 60] [--smoke] [--connections-beyond 400] [--slowloris 50] [--detect] [--out FILE] [--report]
-import { createRequire } from 'node:module';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
@@ -17,38 +16,7 @@ import { DEFAULT_INFERENCE } from '../../src/server/config.ts';
 import { createTinyModel } from '../../test/helpers/tiny-model.ts';
 import { CLI, intFlag, parseFlags, percentile, REPO, round, sampleRss, startChild, stopChild, writeReportSection, type RssSeries } from './lib/common.ts';
 import { rngFrom } from './lib/formats.ts';
-
-interface Histogram {
-  average: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
-interface AutocannonResult {
-  requests: Histogram & { total: number };
-  latency: Histogram;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  duration: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-interface AutocannonRequest {
-  method?: string;
-  path?: string;
-  body?: string | Buffer;
-  headers?: Record<string, string>;
-  onResponse?: (status: number, body: string, context: unknown, headers: Record<string, string>) => void;
-}
-type Autocannon = (options: {
-  url: string;
-  connections: number;
-  duration: number;
-  timeout: number;
-  requests: AutocannonRequest[];
-}) => Promise<AutocannonResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+import { autocannon, phase, type AutocannonRequest, type PhaseResult } from './lib/http-phase.ts';
 
 export interface LoadOptions {
   duration: number;
@@ -61,20 +29,6 @@ export interface LoadOptions {
   log: (line: string) => void;
 }
 
-export interface PhaseResult {
-  name: string;
-  connections: number;
-  seconds: number;
-  requests: number;
-  rps: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
-  status: Record<string, number>;
-  errors: number;
-  timeouts: number;
-  retryAfterMissing: number;
-  retryAfterValues: number[];
-  rssMb: { warm: number; end: number; growthPct: number };
-}
 
 export interface LoadSummary {
   ok: boolean;
@@ -131,54 +85,7 @@ async function buildCatalog(work: string, modelDir: string, products: number): P
   return data;
 }
 
-function rssWindow(rss: RssSeries, from: number, to: number): { warm: number; end: number; growthPct: number } {
-  const inPhase = rss.samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.mb);
-  // Warm-up: the first fifth of the phase. Then compare the first and last thirds of the rest.
-  const rest = inPhase.slice(Math.floor(inPhase.length / 5));
-  const third = Math.max(1, Math.floor(rest.length / 3));
-  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
-  const warm = mean(rest.slice(0, third));
-  const end = mean(rest.slice(-third));
-  return { warm: round(warm), end: round(end), growthPct: round(((end - warm) / Math.max(1, warm)) * 100) };
-}
 
-async function phase(name: string, url: string, connections: number, seconds: number, request: AutocannonRequest, rss: RssSeries, t0: number): Promise<PhaseResult> {
-  let retryAfterMissing = 0;
-  const retryAfterValues = new Set<number>();
-  const from = (performance.now() - t0) / 1000;
-  const result = await autocannon({
-    url,
-    connections,
-    duration: seconds,
-    // Longer than the server's 30 s inference deadline: a slow answer is measured, not cut off.
-    timeout: 45,
-    requests: [{
-      ...request,
-      onResponse: (status, _body, _context, headers) => {
-        if (status !== 429) return;
-        const value = headers['retry-after'] ?? headers['Retry-After'];
-        if (value === undefined || !/^\d+$/.test(String(value))) retryAfterMissing++;
-        else retryAfterValues.add(Number(value));
-      },
-    }],
-  });
-  const to = (performance.now() - t0) / 1000;
-  const status = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, Number(v.count)]));
-  return {
-    name,
-    connections,
-    seconds: round(result.duration),
-    requests: result.requests.total,
-    rps: round(result.requests.average),
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    status,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    retryAfterMissing,
-    retryAfterValues: [...retryAfterValues].sort((a, b) => a - b),
-    rssMb: rssWindow(rss, from, to),
-  };
-}
 
 /** Slow senders: each opens an upload and sends its body one byte per second. */
 function slowloris(port: number, sockets: number, bodyBytes: number): { sockets: Socket[]; stop: () => void; closedByServer: () => number } {
