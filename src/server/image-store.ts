@@ -1,13 +1,17 @@
 // Uploaded product images on disk: only under `<data>/images`, only under names the server
-// generates (content hash + extension from the sniffed format), so nothing a client sends
-// ever becomes part of a path and the same photo uploaded twice is stored once.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+// generates (content hash + extension), so nothing a client sends ever becomes part of a
+// path and the same photo uploaded twice is stored once. Uploads are stored without their
+// metadata (see `withoutMetadata`); a deleted product's files are removed once nothing
+// references them (`removeUnreferenced`).
+import { createHash } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import sharp, { type Sharp } from 'sharp';
 import { GroknetError } from '../errors.ts';
 import { sniffFormat, type ImageFamily } from '../image/formats.ts';
-
-const EXTENSIONS: Record<ImageFamily, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tif', heif: 'heic' };
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../image/limits.ts';
+import { fromSharpError } from '../image/sharp-errors.ts';
+import { writeAtomic } from '../model/cache.ts';
 
 export const CONTENT_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
@@ -18,43 +22,181 @@ export const CONTENT_TYPES: Record<string, string> = {
   heic: 'image/heic',
 };
 
-/** The only names the image route will serve. */
+/** The only names the image route will serve (gif, tif and heic: files stored before uploads were re-encoded). */
 export const STORED_NAME = /^[0-9a-f]{64}\.(jpg|png|webp|gif|tif|heic)$/;
 
 export interface StoredFile {
   name: string;
   path: string;
+  /** sha256 of the stored bytes (what reindex and seen-together compare when they re-read the file). */
   contentHash: string;
+}
+
+export interface RemovedFiles {
+  removed: string[];
+  /** Still referenced by a product, or held by an upload in progress. */
+  kept: string[];
+  failed: Array<{ name: string; error: unknown }>;
+}
+
+// Quality of the re-encoded lossy photos: visually lossless for product photos.
+const JPEG_QUALITY = 92;
+const WEBP_QUALITY = 92;
+// Same backstop as decoding (src/image/decode.ts).
+const ENCODE_TIMEOUT_SECONDS = 30;
+
+/**
+ * The upload without EXIF, XMP, IPTC, comments or anything else but pixels and the colour
+ * profile: a marketplace must never publish a seller's GPS position, camera serial or name.
+ *
+ * Re-encoded with sharp rather than stripped losslessly. A lossless strip has to know every
+ * place each of six containers can hide metadata (JPEG APPn and COM segments and trailers,
+ * PNG tEXt/zTXt/iTXt/eXIf chunks, WebP EXIF/XMP chunks, GIF extensions, TIFF's own IFDs,
+ * HEIF item boxes) and anything it misses is published; re-encoding writes only what is
+ * asked for (sharp strips all metadata unless told to keep it), so nothing is missed by
+ * construction, polyglot trailers included. It also bakes in the EXIF orientation, which a
+ * strip would lose with the EXIF block (the photo would then show sideways). The price is
+ * one generation of JPEG/WebP loss at quality 92 with the upload's own chroma subsampling
+ * (PNG stays lossless, lossless WebP stays lossless) and ~0.5 s for a 12 Mpx photo on the
+ * upload path; the analysis already ran on the original bytes.
+ *
+ * Output: JPEG, PNG and WebP keep their format; GIF and TIFF become PNG (lossless, and a
+ * browser can show it; an animation keeps its first frame, the one that was analysed);
+ * HEIF/AVIF becomes JPEG, or PNG when it has transparency. The ICC profile is kept (a P3
+ * photo keeps its colours); CMYK is converted to sRGB. Deterministic for one sharp build,
+ * so the same upload is stored under the same name.
+ */
+export async function withoutMetadata(bytes: Buffer, family: ImageFamily, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<{ data: Buffer; extension: string }> {
+  // The bytes already passed analysis (header, size and pixel checks). 'none': a damaged
+  // tail the analyser's crop did not need is stored as the decoder fills it, as a browser
+  // would show it, rather than failing a publish that was accepted.
+  const open = (): Sharp =>
+    sharp(bytes, { failOn: 'none', limitInputPixels: limits.maxPixels, pages: 1, sequentialRead: true }).timeout({ seconds: ENCODE_TIMEOUT_SECONDS });
+  try {
+    const meta = await open().metadata();
+    const image = open().autoOrient().keepIccProfile();
+    switch (family) {
+      case 'jpeg': {
+        const subsampling = meta.chromaSubsampling?.startsWith('4:4:4') ? '4:4:4' : '4:2:0';
+        return { data: await image.jpeg({ quality: JPEG_QUALITY, chromaSubsampling: subsampling }).toBuffer(), extension: 'jpg' };
+      }
+      case 'webp': {
+        const options = isLosslessWebp(bytes) ? { lossless: true } : { quality: WEBP_QUALITY, alphaQuality: 100 };
+        return { data: await image.webp(options).toBuffer(), extension: 'webp' };
+      }
+      case 'heif':
+        if (!meta.hasAlpha) return { data: await image.jpeg({ quality: JPEG_QUALITY }).toBuffer(), extension: 'jpg' };
+        return { data: await image.png().toBuffer(), extension: 'png' };
+      case 'png':
+      case 'gif':
+      case 'tiff':
+        return { data: await image.png().toBuffer(), extension: 'png' };
+    }
+  } catch (error) {
+    throw fromSharpError(error, family);
+  }
+}
+
+/** A WebP whose image data is VP8L (lossless) rather than VP8 (lossy). */
+function isLosslessWebp(bytes: Buffer): boolean {
+  // RIFF header (12 bytes), then chunks: FourCC, little-endian size, data padded to even.
+  for (let offset = 12; offset + 8 <= bytes.length; ) {
+    const fourcc = bytes.toString('latin1', offset, offset + 4);
+    if (fourcc === 'VP8L') return true;
+    if (fourcc === 'VP8 ') return false;
+    offset += 8 + bytes.readUInt32LE(offset + 4) + (bytes.readUInt32LE(offset + 4) % 2);
+  }
+  return false;
 }
 
 export class ImageStore {
   readonly dir: string;
+  /** Uploads saved but not yet committed to the catalog, per name: never removed meanwhile. */
+  private readonly holds = new Map<string, number>();
+  /** Saving and removing one name never interleave. */
+  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(dataDir: string) {
     this.dir = path.join(path.resolve(dataDir), 'images');
   }
 
-  /** Writes the bytes (already checked to be an image) atomically; returns the generated name. */
-  async save(bytes: Buffer): Promise<StoredFile> {
+  /**
+   * Stores an upload (already checked and analysed as an image) without its metadata,
+   * atomically and durably; returns the generated name. The name stays held, so a product
+   * deleted meanwhile cannot take the file with it, until `release` is called once the
+   * product that uses it is committed (or given up).
+   */
+  async save(bytes: Buffer, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<StoredFile> {
     const sniffed = sniffFormat(bytes);
     if (sniffed.kind !== 'image') throw new GroknetError('not_an_image');
-    const contentHash = createHash('sha256').update(bytes).digest('hex');
-    const name = `${contentHash}.${EXTENSIONS[sniffed.family]}`;
+    const clean = await withoutMetadata(bytes, sniffed.family, limits);
+    const contentHash = createHash('sha256').update(clean.data).digest('hex');
+    const name = `${contentHash}.${clean.extension}`;
     const file = path.join(this.dir, name);
-    if (await exists(file)) return { name, path: file, contentHash };
-    await mkdir(this.dir, { recursive: true });
-    const temp = path.join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
-    try {
-      await writeFile(temp, bytes, { flag: 'wx', mode: 0o644 });
-      await rename(temp, file);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw new GroknetError('store_error', 'the image could not be stored', { cause: error });
-    }
+    await this.locked(name, async () => {
+      this.holds.set(name, (this.holds.get(name) ?? 0) + 1);
+      if (await exists(file)) return;
+      try {
+        await writeAtomic(file, clean.data);
+      } catch (error) {
+        this.release({ name });
+        throw new GroknetError('store_error', 'the image could not be stored', { cause: error });
+      }
+    });
     return { name, path: file, contentHash };
   }
 
-  /** The public name of a stored path, or undefined when the path is not one of ours. */
+  /** Ends the hold `save` took on a file. */
+  release(file: Pick<StoredFile, 'name'>): void {
+    const count = (this.holds.get(file.name) ?? 0) - 1;
+    if (count > 0) this.holds.set(file.name, count);
+    else this.holds.delete(file.name);
+  }
+
+  /**
+   * Removes the stored files among `paths` that no product references any more. Call it
+   * after the catalog commit that dropped the references: a crash in between leaves an
+   * orphan file, never a product without its file. Paths outside `<data>/images` (listings
+   * ingested from a folder) are never touched. A file is referenced when a catalog row has
+   * its content hash (the file name), whatever spelling of the data dir the row's path uses.
+   * Never throws: failures are returned.
+   */
+  async removeUnreferenced(paths: readonly string[], isReferenced: (contentHash: string) => Promise<boolean>): Promise<RemovedFiles> {
+    const result: RemovedFiles = { removed: [], kept: [], failed: [] };
+    const names = new Set(paths.map((p) => this.nameOf(p)).filter((n): n is string => n !== undefined));
+    for (const name of names) {
+      try {
+        await this.locked(name, async () => {
+          if (this.holds.has(name) || (await isReferenced(name.slice(0, 64)))) {
+            result.kept.push(name);
+            return;
+          }
+          await rm(path.join(this.dir, name), { force: true });
+          result.removed.push(name);
+        });
+      } catch (error) {
+        result.failed.push({ name, error });
+      }
+    }
+    return result;
+  }
+
+  private async locked<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(name) ?? Promise.resolve();
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const mine = previous.then(() => finished);
+    this.locks.set(name, mine);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      done();
+      if (this.locks.get(name) === mine) this.locks.delete(name);
+    }
+  }
+
+/** The public name of a stored path, or undefined when the path is not one of ours. */
   nameOf(file: string): string | undefined {
     const resolved = path.resolve(file);
     if (path.dirname(resolved) !== this.dir) return undefined;

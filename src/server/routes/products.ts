@@ -110,19 +110,24 @@ export function productRoutes(app: App, ctx: RouteContext): void {
       const upload = await readUpload(request, ctx.config.limits, ctx.config.maxImagesPerProduct);
       const fields = parseInput(ProductFieldsSchema, withoutEmpty(upload.fields), 'form');
       const analyses = await analyzeAll(ctx, upload.files);
-      const stored = await Promise.all(upload.files.map((bytes) => ctx.images.save(bytes)));
+      const stored = await saveAll(ctx, upload.files);
       const id = newProductId();
-      await catalog.insertProducts([
-        {
-          id,
-          title: fields.title,
-          description: fields.description ?? '',
-          price: fields.price ?? null,
-          currency: fields.currency ?? null,
-          attributes: fields.attributes ?? {},
-          images: stored.map((file, i) => ({ path: file.path, contentHash: file.contentHash, analysis: analyses[i]! })),
-        },
-      ]);
+      try {
+        await catalog.insertProducts([
+          {
+            id,
+            title: fields.title,
+            description: fields.description ?? '',
+            price: fields.price ?? null,
+            currency: fields.currency ?? null,
+            attributes: fields.attributes ?? {},
+            images: stored.map((file, i) => ({ path: file.path, contentHash: file.contentHash, analysis: analyses[i]! })),
+          },
+        ]);
+      } finally {
+        // Committed (the catalog now references the files) or given up (at worst orphans).
+        for (const file of stored) ctx.images.release(file);
+      }
       const product = await catalog.getProduct(id);
       if (!product) throw new GroknetError('store_error', 'the product was not found right after writing it');
       const seenWith = await linkSeenTogether(ctx, catalog, id, upload.files, stored, request.log);
@@ -161,11 +166,35 @@ export function productRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async (request) => {
-      const deleted = await requireCatalog(ctx).deleteProduct(request.params.id);
-      if (!deleted) throw new GroknetError('not_found', request.params.id);
-      return { id: request.params.id, deleted: true as const };
+      const { id } = request.params;
+      const catalog = requireCatalog(ctx);
+      const product = await catalog.getProduct(id);
+      const deleted = await catalog.deleteProduct(id);
+      if (!deleted) throw new GroknetError('not_found', id);
+      // Only after the commit: a crash in between leaves orphan files, never a product without its photos.
+      if (product) await removeUploads(ctx, catalog, product.images.map((image) => image.path), request.log);
+      return { id, deleted: true as const };
     },
   );
+}
+
+/** Stores every photo of an upload; when one fails, the holds of the others are given back. */
+async function saveAll(ctx: RouteContext, files: readonly Buffer[]): Promise<StoredFile[]> {
+  const settled = await Promise.allSettled(files.map((bytes) => ctx.images.save(bytes, ctx.config.limits)));
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (!failure) return settled.map((result) => (result as PromiseFulfilledResult<StoredFile>).value);
+  for (const result of settled) if (result.status === 'fulfilled') ctx.images.release(result.value);
+  throw failure.reason;
+}
+
+/**
+ * Removes a deleted product's uploaded photos that no other product uses. The product is
+ * already gone: a file that cannot be removed is logged and left as an orphan, never a failed request.
+ */
+async function removeUploads(ctx: RouteContext, catalog: CatalogStore, paths: readonly string[], log: FastifyBaseLogger): Promise<void> {
+  const result = await ctx.images.removeUnreferenced(paths, (contentHash) => catalog.hasImageHash(contentHash));
+  for (const { name, error } of result.failed) log.warn({ err: error, image: name }, 'could not remove the image of a deleted product');
+  if (result.removed.length > 0) log.info({ images: result.removed.length }, 'removed the images of a deleted product');
 }
 
 /**
