@@ -44,12 +44,15 @@ export type ErrorCode = keyof typeof ERROR_MESSAGES;
 export class GroknetError extends Error {
   readonly code: ErrorCode;
   readonly details: string | undefined;
+  /** For `overloaded` and the like: when the refused caller may try again (HTTP Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, details?: string, options?: { cause?: unknown }) {
-    super(details ? `${ERROR_MESSAGES[code]}: ${details}` : ERROR_MESSAGES[code], options);
+  constructor(code: ErrorCode, details?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(details ? `${ERROR_MESSAGES[code]}: ${details}` : ERROR_MESSAGES[code], options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'GroknetError';
     this.code = code;
     this.details = details;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 
   toJSON(): { code: ErrorCode; message: string } {

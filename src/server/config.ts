@@ -14,6 +14,18 @@ export interface InferenceSettings {
   timeoutMs: number;
 }
 
+/**
+ * Admission control for search (words, filters, "more like this", seen-together): how many
+ * catalog queries run at once and how many may wait. Beyond that a request is refused at
+ * once with 429 and Retry-After instead of queueing without bound.
+ */
+export interface SearchAdmissionSettings {
+  /** Catalog queries running at once; 0 turns admission control off. */
+  maxConcurrent: number;
+  /** Requests waiting for a slot before new ones are refused with 429. */
+  maxQueue: number;
+}
+
 export interface ServerConfig {
   /** Root of everything the server writes: `images/` (uploads) and the catalog. */
   dataDir: string;
@@ -30,6 +42,7 @@ export interface ServerConfig {
   /** Images per product upload. */
   maxImagesPerProduct: number;
   inference: InferenceSettings;
+  search: SearchAdmissionSettings;
   /** Serve the web page at `/` (bundled with esbuild at start). */
   web: boolean;
   /** Where the bundled page script is written; defaults to the groknet cache. */
@@ -43,7 +56,17 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_INFERENCE: InferenceSettings = { maxBatch: 16, windowMs: 5, maxQueue: 256, timeoutMs: 30_000 };
 
-export function resolveConfig(partial: Partial<Omit<ServerConfig, 'inference'>> & { inference?: Partial<InferenceSettings> } = {}): ServerConfig {
+// LanceDB runs each query on its own thread pool, so a handful at once already keeps the
+// cores busy; more only adds waiting inside the store. 256 waiting at ~100 text queries/s
+// (the load run on 2 cores) is a few seconds of queue, far inside the 30 s request bound.
+export const DEFAULT_SEARCH_ADMISSION: SearchAdmissionSettings = { maxConcurrent: 8, maxQueue: 256 };
+
+export type ServerConfigInput = Partial<Omit<ServerConfig, 'inference' | 'search'>> & {
+  inference?: Partial<InferenceSettings>;
+  search?: Partial<SearchAdmissionSettings>;
+};
+
+export function resolveConfig(partial: ServerConfigInput = {}): ServerConfig {
   return {
     dataDir: path.resolve(partial.dataDir ?? 'data'),
     apiKey: partial.apiKey || undefined,
@@ -54,6 +77,7 @@ export function resolveConfig(partial: Partial<Omit<ServerConfig, 'inference'>> 
     limits: partial.limits ?? DEFAULT_IMAGE_LIMITS,
     maxImagesPerProduct: partial.maxImagesPerProduct ?? 8,
     inference: { ...DEFAULT_INFERENCE, ...partial.inference },
+    search: { ...DEFAULT_SEARCH_ADMISSION, ...partial.search },
     web: partial.web ?? true,
     webCacheDir: partial.webCacheDir,
     logLevel: partial.logLevel ?? false,

@@ -120,7 +120,11 @@ export function errorHandler(hooks: ErrorHooks) {
       request.log.error({ err: error, code: http.code }, 'request failed');
     }
     hooks.onError?.(http.code);
-    if (http.code === 'overloaded' && hooks.retryAfter) reply.header('retry-after', String(hooks.retryAfter()));
+    if (http.code === 'overloaded') {
+      // The refusing component's own estimate (e.g. the search gate), else the inference queue's.
+      const seconds = http.retryAfterSeconds ?? hooks.retryAfter?.();
+      if (seconds !== undefined) reply.header('retry-after', String(seconds));
+    }
     if (http.code === 'unavailable' && !reply.hasHeader('retry-after')) reply.header('retry-after', '5');
     if (http.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
     // Server-side details (store paths, library text) stay in the log; our own 503/504 details are safe.

@@ -130,6 +130,8 @@ export interface ServiceMetrics {
   batchSize: Histogram;
   batchDuration: Histogram;
   rejected: Counter;
+  /** Search requests refused by the search admission gate (src/server/search-admission.ts). */
+  searchRejected: Counter;
 }
 
 export function createServiceMetrics(): ServiceMetrics {
@@ -149,5 +151,6 @@ export function createServiceMetrics(): ServiceMetrics {
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     ),
     rejected: registry.counter('groknet_inference_rejected_total', 'Inference requests refused or abandoned, by reason'),
+    searchRejected: registry.counter('groknet_search_rejected_total', 'Search requests refused by admission control, by reason'),
   };
 }
