@@ -26,8 +26,10 @@ import { healthRoutes } from './routes/health.ts';
 import { imageRoutes } from './routes/images.ts';
 import { productRoutes } from './routes/products.ts';
 import { searchRoutes } from './routes/search.ts';
+import { shopTheLookRoutes } from './routes/shop-the-look.ts';
 import { createCatalogSearch } from './search-adapter.ts';
 import type { SearchService } from './search-port.ts';
+import { ServerSegmentation, type SegmentationSettings, type SegmenterSource } from './segmentation.ts';
 import { registerWeb } from './web.ts';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -42,6 +44,13 @@ export interface BuildAppOptions {
    * the app; a detector given ready stays its owner's. Without one, no products are detected.
    */
   detector?: DetectorSource;
+  /**
+   * Segments the clothing in photos (POST /v1/shop-the-look, POST /v1/analyze?garments=true).
+   * Like the detector: a function is called on first use (a failure answers 503 and is
+   * tried again later) and its segmenter closed with the app; one given ready stays its
+   * owner's. Without one, those requests answer 503 unavailable.
+   */
+  segmenter?: SegmenterSource;
   config?: Partial<Omit<ServerConfig, 'inference'>> & { inference?: Partial<InferenceSettings> };
 }
 
@@ -55,6 +64,8 @@ export interface RouteContext {
   search: SearchService | undefined;
   /** Undefined when the server does not detect products. */
   detection: ServerDetection | undefined;
+  /** Undefined when the server does not segment clothing. */
+  segmentation: ServerSegmentation | undefined;
   metrics: ServiceMetrics;
   /** preHandler for endpoints that change data. */
   writeAccess: ReturnType<typeof requireWriteAccess>;
@@ -96,6 +107,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     // With a catalog and no search given, search that catalog with src/search.
     search: options.search ?? (options.catalog ? createCatalogSearch(options.catalog, options.analyzer.exactMatchThreshold) : undefined),
     detection: options.detector ? new ServerDetection(options.detector, options.analyzer, queue, config.limits) : undefined,
+    segmentation: options.segmenter
+      ? new ServerSegmentation(options.segmenter, segmentationSettings(config.inference), config.limits, metrics)
+      : undefined,
     metrics,
     writeAccess: requireWriteAccess(config),
   };
@@ -139,6 +153,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   analyzeRoutes(app, ctx);
   productRoutes(app, ctx);
   searchRoutes(app, ctx);
+  shopTheLookRoutes(app, ctx);
   imageRoutes(app, ctx);
   if (config.web) await registerWeb(app, config);
 
@@ -148,6 +163,16 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
   app.addHook('onClose', async () => {
     await ctx.detection?.close();
+    await ctx.segmentation?.close();
   });
   return app;
+}
+
+/**
+ * Segmentation bounds from the inference settings: as many photos may wait as full batches
+ * fit in the inference queue (each photo's garments then fill about a batch of crops), and
+ * a photo waits at most as long as an image waits for the model.
+ */
+export function segmentationSettings(inference: InferenceSettings): SegmentationSettings {
+  return { maxWaiting: Math.max(1, Math.floor(inference.maxQueue / inference.maxBatch)), timeoutMs: inference.timeoutMs };
 }

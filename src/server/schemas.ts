@@ -96,3 +96,13 @@ export const SeenTogetherItemSchema = z
     lastSeen: z.string().meta({ description: 'When the pair was last recorded (ISO 8601)' }),
   })
   .meta({ id: 'SeenTogetherItem' });
+
+export const GarmentSchema = z
+  .object({
+    label: z.string().meta({ description: 'Garment label of the segmentation model, e.g. dress, jeans, shoes' }),
+    box: z.array(z.number().int()).length(4).meta({ description: "[x, y, width, height] of the garment's mask, in pixels of the upright photo" }),
+    areaShare: z.number().meta({ description: 'Share of the photo the garment covers' }),
+    colour: z.string().nullable().meta({ description: "Basic colour name of the garment's own pixels (the palette of the catalog's colour attribute); null when none could be measured" }),
+    colourShare: z.number().meta({ description: "Share of the garment's pixels that have that colour" }),
+  })
+  .meta({ id: 'Garment' });

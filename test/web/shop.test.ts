@@ -1,7 +1,7 @@
 // The web page in a real headless Chromium against a server started here on 127.0.0.1 with a
 // tiny generated catalog: the sell flow (photo -> suggested listing -> publish with the key)
 // and the buy flow (words, filter, photo search with an exact match, more like this, seen
-// together), on a phone-sized viewport. Screenshots go to test-artifacts/web/.
+// together, shop the look), on a phone-sized viewport. Screenshots go to test-artifacts/web/.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { App } from '../../src/server/app.ts';
 import { TEXT_FILE } from '../helpers/bad-images.ts';
 import { boxesInside, scenePhoto, scriptedDetector, type Block } from '../helpers/scripted-detector.ts';
+import { scriptedSegmenter, type ScriptedGarment } from '../helpers/scripted-segmenter.ts';
 import { solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
 import { multipart } from '../server/helpers/http.ts';
 import { openTestShop, TEST_KEY, type TestShop } from '../server/helpers/server.ts';
@@ -27,6 +28,16 @@ const LAWN: Block = { rgb: TINY_COLOURS.green!, at: [0, 0, 1, 1] };
 const OUTFIT: Block[] = [
   { rgb: TINY_COLOURS.red!, at: [0.1, 0.3, 0.25, 0.4] },
   { rgb: TINY_COLOURS.blue!, at: [0.6, 0.3, 0.25, 0.4] },
+];
+// Shop the look's photo (320 px wide, so the scripted segmenter tells it apart): a blue
+// dress and a smaller red tee on the lawn, each garment's mask well inside its block.
+const LOOK: Block[] = [
+  { rgb: TINY_COLOURS.blue!, at: [0.5, 0.1, 0.4, 0.8] },
+  { rgb: TINY_COLOURS.red!, at: [0.05, 0.3, 0.3, 0.4] },
+];
+const LOOK_GARMENTS: ScriptedGarment[] = [
+  { label: 'dress', at: [0.54, 0.18, 0.32, 0.64] },
+  { label: 't-shirt', at: [0.08, 0.34, 0.24, 0.32] },
 ];
 
 describe('web page', { skip: SKIP }, () => {
@@ -46,7 +57,8 @@ describe('web page', { skip: SKIP }, () => {
     // The scripted detector sees the tee and the dress in the outfit photo (300 px wide) and
     // a product filling the frame in plain photos, so publishing the outfit links them.
     const detector = scriptedDetector((image) => (image.width === 300 ? boxesInside(OUTFIT) : [{ at: [0.1, 0.1, 0.8, 0.8], cls: 'handbag' }]));
-    app = await shop.app({ web: true, webCacheDir: cacheDir }, { detector });
+    const segmenter = scriptedSegmenter((image) => (image.width === 320 ? LOOK_GARMENTS : []));
+    app = await shop.app({ web: true, webCacheDir: cacheDir }, { detector, segmenter });
     const listings = [['red', 'Cotton tee', '10'], ['blue', 'Cotton dress', '45'], ['yellow', 'Cotton hat', '15']] as const;
     for (const [colour, title, price] of listings) {
       const body = await multipart({ title, price, currency: 'EUR' }, [{ data: await solidImage(TINY_COLOURS[colour]!) }]);
@@ -191,6 +203,60 @@ describe('web page', { skip: SKIP }, () => {
     await page.waitForFunction(() => /products like/.test(document.getElementById('buy-status')?.textContent ?? ''));
     assert.ok((await page.locator('#results .card').count()) >= 1);
     assert.equal(await page.locator('#seen-together').isHidden(), true, 'the strip belongs to the product it was opened for');
+  });
+
+  test('buy: shop the look shows each garment of an outfit photo with its products, from the keyboard', async () => {
+    await page.click('#tab-buy');
+    const photo = { name: 'outfit.png', mimeType: 'image/png', buffer: await scenePhoto(320, 200, [LAWN, ...LOOK]) };
+    await page.setInputFiles('#look-file', photo);
+    await page.waitForFunction(() => /2 garments found$/.test(document.getElementById('look-status')?.textContent ?? ''));
+    assert.equal(await page.getAttribute('#look-garments', 'aria-busy'), 'false');
+    const labels = await page.locator('#look-garments .garment').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.label));
+    assert.deepEqual(labels, ['dress', 't-shirt'], 'largest first');
+
+    const dress = page.locator('.garment[data-label="dress"]');
+    assert.equal(await dress.locator('h4').textContent(), 'Dress');
+    assert.equal(await dress.getAttribute('data-colour'), 'blue');
+    assert.equal(await dress.locator('.colour-name').textContent(), 'blue (100% of it)');
+    assert.match(await dress.locator('.garment-meta').textContent() ?? '', /20% of the photo$/);
+    assert.equal(await dress.locator('.swatch').getAttribute('aria-hidden'), 'true');
+    const dressTop = dress.locator('.card').first();
+    assert.equal(await dressTop.locator('h3').textContent(), 'Cotton dress');
+    assert.equal(await dressTop.getAttribute('data-match'), 'exact');
+    assert.equal(await dressTop.locator('.badge').textContent(), 'exact');
+    assert.match(await dressTop.locator('.score').textContent() ?? '', /^score (1\.00|0\.9\d)$/);
+    assert.equal(await dressTop.locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), true, 'the product photo loads');
+    // The red tee and the red listing published by the sell test are both the same red.
+    const teeTop = page.locator('.garment[data-label="t-shirt"] .card').first();
+    assert.equal(await teeTop.getAttribute('data-match'), 'exact');
+    assert.ok(['Cotton tee', 'Red T-Shirt'].includes((await teeTop.locator('h3').textContent()) ?? ''));
+    await shot('buy-shop-the-look');
+
+    // From the keyboard: Tab from the photo picker reaches "Same colour only"; Space ticks it
+    // and the look is searched again, each garment only among products of its colour.
+    await page.focus('#look-file');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'look-colour');
+    await page.keyboard.press('Space');
+    assert.equal(await page.isChecked('#look-colour'), true);
+    await page.waitForFunction(() => /each with products of its own colour$/.test(document.getElementById('look-status')?.textContent ?? ''));
+    const teeWhy = await page.locator('.garment[data-label="t-shirt"] .card .why').allTextContents();
+    assert.ok(teeWhy.length >= 1 && teeWhy.every((why) => why.includes('colour=red')), teeWhy.join(' | '));
+    // The result cards' actions work from here too.
+    await page.locator('.garment[data-label="dress"] .card').first().getByRole('button', { name: /^More like/ }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /products like “Cotton dress”|Nothing else looks like “Cotton dress”/.test(document.getElementById('buy-status')?.textContent ?? ''));
+    await page.uncheck('#look-colour');
+
+    // Errors are shown as text, and the old garments go.
+    await page.setInputFiles('#look-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: TEXT_FILE });
+    await page.waitForSelector('#look-status.error');
+    assert.match(await page.textContent('#look-status') ?? '', /isn't a photo we can read/);
+    assert.equal(await page.locator('#look-garments .garment').count(), 0);
+
+    // A photo with no garments in it says so.
+    await page.setInputFiles('#look-file', { name: 'red.png', mimeType: 'image/png', buffer: red });
+    await page.waitForFunction(() => /No garments found/.test(document.getElementById('look-status')?.textContent ?? ''));
   });
 
   test('the page made no external requests and logged no errors', () => {

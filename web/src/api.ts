@@ -1,6 +1,6 @@
 // Calls to the groknet API. Every failure becomes an ApiError with the server's stable code,
 // so the page can say what happened in words (messages.ts) and react (ask for the key).
-import type { AnalyzeResponse, ListResponse, Product, SearchBody, SearchResponse, SeenTogetherResponse, SuggestedListing } from './types.ts';
+import type { AnalyzeResponse, ListResponse, Product, SearchBody, SearchResponse, SeenTogetherResponse, ShopTheLookResponse, SuggestedListing } from './types.ts';
 
 const KEY_STORAGE = 'groknet.apiKey';
 
@@ -70,6 +70,15 @@ export function publish(photo: File, fields: PublishFields): Promise<{ product: 
 
 export function search(body: SearchBody): Promise<SearchResponse> {
   return call('/v1/search', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+}
+
+/** Each garment of an outfit photo with the products like it; `matchColour` keeps each to its own colour. */
+export function shopTheLook(photo: File, options: { matchColour: boolean; k?: number }): Promise<ShopTheLookResponse> {
+  const form = new FormData();
+  form.append('image', photo);
+  form.append('matchColour', String(options.matchColour));
+  if (options.k !== undefined) form.append('k', String(options.k));
+  return call('/v1/shop-the-look', { method: 'POST', body: form });
 }
 
 export function similar(id: string): Promise<ListResponse> {

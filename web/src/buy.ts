@@ -31,6 +31,8 @@ function formatPrice(hit: Pick<SearchHit, 'price' | 'currency'>): string {
 
 export interface Buy {
   searchWords(text: string): void;
+  /** A result card with its actions (more like this, seen together), for other parts of the page. */
+  card(hit: SearchHit): HTMLElement;
 }
 
 export function initBuy(): Buy {
@@ -188,5 +190,6 @@ export function initBuy(): Buy {
       chosen.clear();
       void run();
     },
+    card,
   };
 }

@@ -1,6 +1,7 @@
 // The page: two tabs (Sell, Buy) over the same API.
 import { initBuy } from './buy.ts';
 import { byId } from './dom.ts';
+import { initLook } from './look.ts';
 import { initSell } from './sell.ts';
 
 type Tab = 'sell' | 'buy';
@@ -35,6 +36,7 @@ function initTabs(): void {
 
 initTabs();
 const buy = initBuy();
+initLook(buy);
 initSell((title) => {
   selectTab('buy');
   buy.searchWords(title);

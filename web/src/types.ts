@@ -72,6 +72,26 @@ export interface SeenTogetherResponse {
   note?: string;
 }
 
+/** A garment of an outfit photo (POST /v1/shop-the-look), with the catalog products like it. */
+export interface LookGarment {
+  label: string;
+  /** [x, y, width, height] in pixels of the upright photo. */
+  box: number[];
+  areaShare: number;
+  colour: string | null;
+  colourShare: number;
+  /** The filters its search used, e.g. { colour: 'red' } when colours were matched. */
+  filters: Record<string, string>;
+  results: SearchHit[];
+}
+
+export interface ShopTheLookResponse {
+  width: number;
+  height: number;
+  matchColour: boolean;
+  garments: LookGarment[];
+}
+
 export type FilterCondition = string | { gte?: number; lt?: number };
 
 export interface SearchBody {

@@ -14,15 +14,19 @@ import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector } from '
 import { GroknetError } from '../../errors.ts';
 import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import { MAX_BATCH_SIZE, ModelAnalyzer } from '../../pipelines/analyze.ts';
+import { Segmenter } from '../../pipelines/segment.ts';
 import { buildApp } from '../../server/app.ts';
 import { LOG_LEVELS, type LogLevel } from '../../server/config.ts';
 import { intOption, parse } from '../args.ts';
 
 export const SERVE_USAGE =
   `usage: groknet serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR] [--batch N] [--provider cpu|cuda] [--detector ${DETECTOR_NAMES.join('|')} | --no-detect]\n` +
+  '                     [--segment-model DIR | --no-segment]\n' +
   '                     [--allow-anonymous-writes | --read-only] [--cors ORIGIN,...] [--rate-limit N] [--trust-proxy] [--log-level LEVEL]\n' +
   '  Writes need GROKNET_API_KEY; without it a key is generated and printed once (see --allow-anonymous-writes, --read-only).\n' +
-  '  Products in photos are detected (analyze, seen-together links on publish) with the detector opened on first use; --no-detect turns that off.';
+  '  Products in photos are detected (analyze, seen-together links on publish) with the detector opened on first use; --no-detect turns that off.\n' +
+  '  Garments are segmented (shop the look, analyze?garments=true) with the segmentation model opened on first use; if it cannot be\n' +
+  '  opened those requests answer 503 and the rest of the API serves on. --no-segment turns that off.';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -38,6 +42,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       provider: { type: 'string', default: 'cpu' },
       detector: { type: 'string', default: DEFAULT_DETECTOR },
       'no-detect': { type: 'boolean', default: false },
+      'segment-model': { type: 'string' },
+      'no-segment': { type: 'boolean', default: false },
       'allow-anonymous-writes': { type: 'boolean', default: false },
       'read-only': { type: 'boolean', default: false },
       cors: { type: 'string' },
@@ -60,6 +66,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const detectorName = values.detector;
   if (!isDetectorName(detectorName)) throw new GroknetError('invalid_argument', `--detector must be one of ${DETECTOR_NAMES.join(', ')}, got '${detectorName}'`);
   const anonymous = values['allow-anonymous-writes'];
+  if (values['no-segment'] && values['segment-model']) throw new GroknetError('invalid_argument', '--segment-model and --no-segment contradict each other');
   if (anonymous && values['read-only']) throw new GroknetError('invalid_argument', '--allow-anonymous-writes and --read-only contradict each other');
 
   const envKey = process.env.GROKNET_API_KEY?.trim() || undefined;
@@ -82,11 +89,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
 
   const provider = values.provider as ExecutionProvider;
+  const segmentModel = values['segment-model'] ? path.resolve(values['segment-model']) : undefined;
   const app = await buildApp({
     analyzer,
     catalog,
     // Opened on first use: starting stays quick, and a server nobody asks to detect never loads it.
     ...(values['no-detect'] ? {} : { detector: () => openDetector(detectorName, { provider }) }),
+    // Also opened on first use; a model that cannot be opened costs only those requests (503).
+    ...(values['no-segment'] ? {} : { segmenter: () => Segmenter.open(segmentModel, { provider }) }),
     config: {
       dataDir,
       apiKey,
@@ -124,7 +134,7 @@ export async function serveCommand(args: string[]): Promise<number> {
 
   const address = await app.listen({ port, host });
   const out: string[] = [
-    `groknet serving ${analyzer.modelVersion} on ${address}  (web page: /, API docs: /docs; product detection: ${values['no-detect'] ? 'off' : detectorName})`,
+    `groknet serving ${analyzer.modelVersion} on ${address}  (web page: /, API docs: /docs; product detection: ${values['no-detect'] ? 'off' : detectorName}; garment segmentation: ${values['no-segment'] ? 'off' : 'on'})`,
   ];
   if (generated) out.push(`write API key for this run (not stored; set GROKNET_API_KEY to choose one): ${generated}`);
   else if (anonymous) out.push(`anonymous writes are allowed${LOOPBACK.has(host) ? ' (this machine only)' : `: ANYONE who can reach ${host} can change the catalog`}`);

@@ -1,13 +1,16 @@
 // POST /v1/analyze: one photo -> heads, code, optional embedding and a suggested listing,
-// and the products detected in the photo, each analysed on its own.
+// the products detected in the photo, each analysed on its own, and on request the
+// garments its clothing segmentation finds.
 import { z } from 'zod';
 import { detectedProductJson } from '../../pipelines/detect.ts';
+import { garmentJson } from '../../pipelines/shop-the-look.ts';
 import { suggestListing } from '../../pipelines/suggest-listing.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
 import { cropToRegion, parseRegion, readUpload, RegionSchema } from '../image-input.ts';
-import { DetectedProductSchema, HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
+import { DetectedProductSchema, GarmentSchema, HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
 import { parseInput } from '../validate.ts';
+import { requireSegmentation } from './shop-the-look.ts';
 
 const QuerySchema = z.strictObject({
   x: z.string().optional(),
@@ -24,6 +27,11 @@ const QuerySchema = z.strictObject({
     .optional()
     .transform((v) => v !== 'false' && v !== '0')
     .meta({ description: 'Detect the products in the photo (default true; ignored by a server without a detector)' }),
+  garments: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v === 'true' || v === '1')
+    .meta({ description: 'Segment the clothing and list the garments (default false; 503 on a server without a segmentation model)' }),
 });
 
 const FieldsSchema = z.strictObject({ x: z.string(), y: z.string(), w: z.string(), h: z.string() }).partial();
@@ -40,6 +48,9 @@ export const AnalyzeResponseSchema = z
       description: 'Products detected in the whole photo (boxes in its pixels, also when a region was given), best first; empty when none was found or detection is off',
     }),
     detector: z.string().nullable().meta({ description: 'The detector that looked for products; null when this server does not detect or detect=false' }),
+    garments: z.array(GarmentSchema).optional().meta({
+      description: 'With garments=true: the garments of the whole photo (boxes in its pixels, also when a region was given), largest first, each with its own colour',
+    }),
   })
   .meta({ id: 'AnalyzeResponse' });
 
@@ -63,7 +74,7 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
         },
       },
       schema: {
-        summary: 'Analyse a photo, suggest a listing and find the products in it',
+        summary: 'Analyse a photo, suggest a listing and find the products (and on request the garments) in it',
         description:
           'Crop first with the region `x, y, w, h` (pixels of the upright image), in the query or as form fields: heads, code and listing then describe the region. Products are detected in the whole photo.',
         tags: ['analyze'],
@@ -79,7 +90,8 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
       const photo = upload.files[0]!;
       const bytes = region ? await cropToRegion(photo, region, ctx.config.limits) : photo;
       const detection = request.query.detect ? ctx.detection : undefined;
-      const [analysis, found] = await Promise.all([ctx.queue.analyze(bytes), detection?.products(photo)]);
+      const segmentation = request.query.garments ? requireSegmentation(ctx) : undefined;
+      const [analysis, found, dressed] = await Promise.all([ctx.queue.analyze(bytes), detection?.products(photo), segmentation?.garments(photo)]);
       return {
         modelVersion: analysis.modelVersion,
         heads: analysis.heads,
@@ -89,6 +101,7 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
         region: region ?? null,
         products: (found?.products ?? []).map((p) => detectedProductJson(p, { embedding: request.query.embedding })),
         detector: found?.detector ?? null,
+        ...(dressed ? { garments: dressed.garments.map(garmentJson) } : {}),
       };
     },
   );

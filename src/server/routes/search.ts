@@ -4,9 +4,11 @@ import { z } from 'zod';
 import { GroknetError } from '../../errors.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
-import { cropToRegion, RegionSchema } from '../image-input.ts';
+import { RegionSchema } from '../image-input.ts';
 import { FacetsSchema, ProductIdParams, SearchHitSchema, SeenTogetherItemSchema } from '../schemas.ts';
 import type { FilterCondition, Filters } from '../../search/types.ts';
+import { admittedSearch, searchGate } from '../search-admission.ts';
+import { photoEmbedding } from '../search-by-photo.ts';
 import type { SearchRequest, SearchService } from '../search-port.ts';
 import { facetsView, hitView, seenTogetherView } from '../views.ts';
 import { requireCatalog } from './products.ts';
@@ -80,9 +82,11 @@ const errors = { 400: ErrorBodySchema, 404: ErrorBodySchema, 413: ErrorBodySchem
 
 export const SEEN_TOGETHER_NOTE = 'This server does not detect products, so publishing adds no seen-together links.';
 
-function requireSearch(ctx: RouteContext): SearchService {
-  if (!ctx.search) throw new GroknetError('unavailable', 'this server has no search index');
-  return ctx.search;
+/** The app's search service behind the search admission gate (429 when its waiting line is full). */
+export function requireSearch(ctx: RouteContext): SearchService {
+  const search = admittedSearch(ctx);
+  if (!search) throw new GroknetError('unavailable', 'this server has no search index');
+  return search;
 }
 
 function decodeBase64Image(text: string): Buffer {
@@ -94,6 +98,7 @@ function decodeBase64Image(text: string): Buffer {
 
 export function searchRoutes(app: App, ctx: RouteContext): void {
   const maxImageBytes = ctx.config.limits.maxInputBytes;
+  searchGate(ctx); // created with the routes, so its gauges are in /metrics from the start
 
   app.post(
     '/v1/search',
@@ -114,9 +119,9 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
       if (body.text) query.text = body.text;
       if (body.productId) query.productId = body.productId;
       if (body.image) {
-        const photo = decodeBase64Image(body.image);
-        const bytes = body.region ? await cropToRegion(photo, body.region, ctx.config.limits) : photo;
-        query.embedding = (await ctx.queue.analyze(bytes)).embedding;
+        // Refused now rather than after the model has analysed the photo for nothing.
+        searchGate(ctx).checkRoom();
+        query.embedding = await photoEmbedding(ctx.queue, ctx.config.limits, decodeBase64Image(body.image), body.region);
       }
       const answer = await search.search(query);
       return {
@@ -173,9 +178,12 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
     async (request) => {
       const { id } = request.params;
       const catalog = requireCatalog(ctx);
-      if (!(await catalog.getProduct(id))) throw new GroknetError('not_found', id);
-      const links = await catalog.seenTogether(id, { limit: request.query.k });
-      const products = await Promise.all(links.map((link) => catalog.getProduct(link.id)));
+      // Up to k + 2 catalog queries: admitted like a search.
+      const { links, products } = await searchGate(ctx).run(async () => {
+        if (!(await catalog.getProduct(id))) throw new GroknetError('not_found', id);
+        const links = await catalog.seenTogether(id, { limit: request.query.k });
+        return { links, products: await Promise.all(links.map((link) => catalog.getProduct(link.id))) };
+      });
       // A linked product deleted by another process a moment ago is simply left out.
       const results = links.flatMap((link, i) => (products[i] ? [seenTogetherView(products[i], link, ctx.images)] : []));
       return { productId: id, results, ...(ctx.detection ? {} : { note: SEEN_TOGETHER_NOTE }) };

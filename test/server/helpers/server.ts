@@ -13,8 +13,8 @@ export interface TestShop {
   analyzer: ModelAnalyzer;
   catalog: CatalogStore;
   dataDir: string;
-  /** A new app over the shared model and catalog (each test may want different settings, or a detector). */
-  app(config?: BuildAppOptions['config'], options?: Pick<BuildAppOptions, 'detector'>): Promise<App>;
+  /** A new app over the shared model and catalog (each test may want different settings, a detector or a segmenter). */
+  app(config?: BuildAppOptions['config'], options?: Pick<BuildAppOptions, 'detector' | 'segmenter'>): Promise<App>;
   close(): Promise<void>;
 }
 

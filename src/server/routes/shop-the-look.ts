@@ -1,0 +1,132 @@
+// POST /v1/shop-the-look: one outfit photo -> its garments (clothing segmentation), each
+// searched for in the catalog by its box, as POST /v1/search does with an image and a
+// region; optionally only products of the garment's colour.
+import { z } from 'zod';
+import { GroknetError } from '../../errors.ts';
+import { DEFAULT_LOOK_K, DEFAULT_MAX_GARMENTS, garmentJson, MAX_GARMENTS_LIMIT, MAX_LOOK_K, searchGarments, type SearchRegion } from '../../pipelines/shop-the-look.ts';
+import { filterFields } from '../../search/filters.ts';
+import type { App, RouteContext } from '../app.ts';
+import { ErrorBodySchema } from '../http-errors.ts';
+import { readUpload } from '../image-input.ts';
+import { GarmentSchema, SearchHitSchema } from '../schemas.ts';
+import { photoEmbedding } from '../search-by-photo.ts';
+import { NO_SEGMENTER, type ServerSegmentation } from '../segmentation.ts';
+import { hitView } from '../views.ts';
+import { parseInput } from '../validate.ts';
+import { requireSearch } from './search.ts';
+
+/** Segmentation, or 503 unavailable when this server has no segmenter. */
+export function requireSegmentation(ctx: RouteContext): ServerSegmentation {
+  if (!ctx.segmentation) throw new GroknetError('unavailable', NO_SEGMENTER);
+  return ctx.segmentation;
+}
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+// The same options in the query or as form fields of a multipart body (the query wins).
+const OptionsSchema = z.strictObject({
+  k: z.coerce.number().int().min(1).max(MAX_LOOK_K).optional().meta({ description: `Results per garment (default ${DEFAULT_LOOK_K})` }),
+  maxGarments: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_GARMENTS_LIMIT)
+    .optional()
+    .meta({ description: `At most this many garments, largest first (default ${DEFAULT_MAX_GARMENTS})` }),
+  matchColour: flag.optional().meta({ description: "Only products whose colour attribute is the garment's colour (default false)" }),
+});
+
+const FieldsSchema = z.strictObject({ k: z.string(), maxGarments: z.string(), matchColour: z.string() }).partial();
+
+const LookGarmentSchema = GarmentSchema.extend({
+  filters: z.record(z.string(), z.string()).meta({ description: "The filters this garment's search used, e.g. { colour: 'red' } with matchColour" }),
+  results: z.array(SearchHitSchema).meta({ description: 'Catalog products like the garment, best first: exact (the same product) or similar' }),
+}).meta({ id: 'LookGarment' });
+
+export const ShopTheLookResponseSchema = z
+  .object({
+    width: z.number().int().meta({ description: 'Width of the upright photo, the frame of the boxes' }),
+    height: z.number().int(),
+    matchColour: z.boolean(),
+    garments: z.array(LookGarmentSchema).meta({ description: 'The garments found, largest first; empty when the photo shows none' }),
+  })
+  .meta({ id: 'ShopTheLookResponse' });
+
+const errors = { 400: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
+
+/**
+ * The filter field holding the catalog's colour attribute, for matchColour. Undefined for a
+ * catalog with nothing in it yet (no field to filter, no results either); a catalog whose
+ * model has no colour attribute cannot match colours: 400.
+ */
+async function colourField(ctx: RouteContext): Promise<string | undefined> {
+  // A search service given without a catalog knows its own fields.
+  if (!ctx.catalog) return 'colour';
+  const info = await ctx.catalog.info();
+  if (info.modelVersion === undefined) return undefined;
+  const fields = filterFields(info);
+  const field = ['colour', 'color'].find((name) => fields.get(name)?.type === 'string');
+  if (!field) throw new GroknetError('invalid_argument', 'matchColour: this catalog has no colour attribute to filter by');
+  return field;
+}
+
+export function shopTheLookRoutes(app: App, ctx: RouteContext): void {
+  app.post(
+    '/v1/shop-the-look',
+    {
+      bodyLimit: ctx.config.limits.maxInputBytes,
+      config: {
+        openapiBody: {
+          consumes: ['multipart/form-data', 'image/jpeg', 'image/png', 'image/webp', 'application/octet-stream'],
+          schema: z.object({
+            image: z.string().meta({ format: 'binary', description: 'The outfit photo (multipart), or send the bytes as the body' }),
+            k: z.string().optional(),
+            maxGarments: z.string().optional(),
+            matchColour: z.string().optional(),
+          }),
+        },
+      },
+      schema: {
+        summary: 'Shop the look: each garment of an outfit photo, with the catalog products like it',
+        description:
+          "The photo's clothing is segmented; each garment (largest first) is searched for by its box, like POST /v1/search with an image and a region. " +
+          "With `matchColour`, only products whose `colour` attribute is the garment's colour. Options go in the query or as form fields. " +
+          '503 `unavailable` when this server has no clothing segmentation model.',
+        tags: ['search'],
+        querystring: OptionsSchema,
+        response: { 200: ShopTheLookResponseSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const segmentation = requireSegmentation(ctx);
+      const search = requireSearch(ctx);
+      const upload = await readUpload(request, ctx.config.limits, 1);
+      const options = { ...parseInput(OptionsSchema, parseInput(FieldsSchema, upload.fields, 'form'), 'form'), ...definedOnly(request.query) };
+      const matchColour = options.matchColour ?? false;
+      // Checked before the photo is segmented: a catalog that cannot match colours fails at once.
+      const field = matchColour ? await colourField(ctx) : undefined;
+      const photo = upload.files[0]!;
+      const found = await segmentation.garments(photo, { maxGarments: options.maxGarments ?? DEFAULT_MAX_GARMENTS });
+      const searchRegion: SearchRegion = async (bytes, region, filters, limit) => {
+        const embedding = await photoEmbedding(ctx.queue, ctx.config.limits, bytes, region);
+        return (await search.search({ embedding, filters, limit })).results;
+      };
+      const look = await searchGarments(photo, found, { searchRegion, k: options.k ?? DEFAULT_LOOK_K, ...(field ? { colourField: field } : {}) });
+      return {
+        width: look.width,
+        height: look.height,
+        matchColour,
+        garments: look.garments.map((garment) => ({
+          ...garmentJson(garment),
+          filters: garment.filters,
+          results: garment.results.map((result) => hitView(result, ctx.images)),
+        })),
+      };
+    },
+  );
+}
+
+/** The query's options that were given (an absent one must not hide a form field). */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
