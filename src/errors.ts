@@ -15,6 +15,8 @@ export const ERROR_MESSAGES = {
   conversion_failed: 'The TF.js model could not be converted to ONNX',
   unsupported_op: 'The TF.js model uses an operation the converter does not support',
   provider_unavailable: 'The requested ONNX Runtime execution provider is not available',
+  // storage
+  disk_full: 'The disk is full (or over quota): free some space and run again; nothing half-written is kept',
   // configuration and input
   invalid_argument: 'An argument is missing or out of range',
   invalid_config: 'The configuration is invalid',

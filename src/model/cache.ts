@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { GroknetError } from '../errors.ts';
 
 export function cacheDir(): string {
   if (process.env.GROKNET_CACHE) return path.resolve(process.env.GROKNET_CACHE);
@@ -57,6 +58,8 @@ export async function writeAtomic(file: string, data: Uint8Array | string): Prom
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new GroknetError('disk_full', `writing ${file}`, { cause: error });
     throw error;
   } finally {
     writing.delete(path.resolve(temp));

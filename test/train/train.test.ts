@@ -138,3 +138,44 @@ test('the feature cache extracts only the images it lacks and survives a half-wr
   assert.ok((await readdir(shardDir)).filter((n) => n.endsWith('.json')).length >= shardsBefore);
   await assert.rejects(extractPooledFeatures(refs, { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [2] }), isCode('invalid_config'));
 });
+
+test('a disk that fills while features are cached: disk_full, no partial shard kept or used, the next run completes', async () => {
+  const { extractPooledFeatures } = await import('../../src/train/extract-features.ts');
+  // The module object itself (not the frozen ESM namespace), so the mock reaches cache.ts's
+  // named import once syncBuiltinESMExports() has run.
+  const fsp = (await import('node:fs/promises')).default;
+  const { syncBuiltinESMExports } = await import('node:module');
+  const refs = [0, 1, 2, 3].map((i) => path.join(root, 'shapes', 'stripes', `${i}.png`));
+  const options = { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [1], shardSize: 2 };
+  const dir = path.join(process.env.GROKNET_CACHE!, 'features');
+  // The file system answers ENOSPC once the first shard (2 data files + its index) is written,
+  // i.e. in the middle of the second shard.
+  const realOpen = fsp.open;
+  let cacheWrites = 0;
+  const full = test.mock.method(fsp, 'open', async (...args: Parameters<typeof fsp.open>) => {
+    const handle = await realOpen(...args);
+    if (String(args[0]).startsWith(dir) && String(args[0]).includes('.tmp-') && ++cacheWrites > 3) {
+      handle.writeFile = async () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
+      };
+    }
+    return handle;
+  });
+  syncBuiltinESMExports();
+  try {
+    await assert.rejects(extractPooledFeatures(refs, options), isCode('disk_full'));
+  } finally {
+    full.mock.restore();
+    syncBuiltinESMExports();
+  }
+  const shardDir = path.join(dir, (await fsp.readdir(dir)).find((d) => d.startsWith('nsfwjs'))!);
+  const names = await fsp.readdir(shardDir);
+  assert.deepEqual(names.filter((n) => n.includes('.tmp-')), [], 'no temp file is left behind');
+  // Every index names data files that exist: a shard is whole or absent.
+  for (const index of names.filter((n) => n.endsWith('.json'))) {
+    assert.ok(names.includes(index.replace('.json', '.p1.f32')), `${index} has its data`);
+  }
+  // With space again, the run extracts only what is missing and ends with every image.
+  const again = await extractPooledFeatures(refs, options);
+  assert.equal(again.rowOf.size, 4);
+});

@@ -150,7 +150,7 @@ export function initBuy(): Buy {
     try {
       const answer = await similar(hit.id);
       renderResults(answer.results);
-      setStatus(status, answer.results.length === 0 ? `Nothing else looks like “${hit.title}” yet.` : `${answer.results.length} products like “${hit.title}”`);
+      setStatus(status, answer.results.length === 0 ? `Nothing else looks like “${hit.title}” yet.` : `${answer.results.length} product${answer.results.length === 1 ? '' : 's'} like “${hit.title}”`);
     } catch (error) {
       setStatus(status, errorText(error), 'error');
     }
