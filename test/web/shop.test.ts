@@ -200,7 +200,7 @@ describe('web page', { skip: SKIP }, () => {
     await shot('buy-seen-together');
 
     await first.getByRole('button', { name: /^More like/ }).click();
-    await page.waitForFunction(() => /products like/.test(document.getElementById('buy-status')?.textContent ?? ''));
+    await page.waitForFunction(() => /products? like/.test(document.getElementById('buy-status')?.textContent ?? ''));
     assert.ok((await page.locator('#results .card').count()) >= 1);
     assert.equal(await page.locator('#seen-together').isHidden(), true, 'the strip belongs to the product it was opened for');
   });
@@ -245,7 +245,7 @@ describe('web page', { skip: SKIP }, () => {
     // The result cards' actions work from here too.
     await page.locator('.garment[data-label="dress"] .card').first().getByRole('button', { name: /^More like/ }).focus();
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => /products like “Cotton dress”|Nothing else looks like “Cotton dress”/.test(document.getElementById('buy-status')?.textContent ?? ''));
+    await page.waitForFunction(() => /products? like “Cotton dress”|Nothing else looks like “Cotton dress”/.test(document.getElementById('buy-status')?.textContent ?? ''));
     await page.uncheck('#look-colour');
 
     // Errors are shown as text, and the old garments go.
