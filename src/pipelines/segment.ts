@@ -9,6 +9,7 @@ import { preprocessDecoded, type ModelInput } from '../image/preprocess.ts';
 import type { SessionOptions } from '../model/backend/onnxruntime.ts';
 import { labelMapFromLogits } from '../segment/grid.ts';
 import { loadSegmentModel, type LoadedSegmentModel } from '../segment/load.ts';
+import { combineFlip, mirrorNHWC, TTA_ALIGNS, TTA_AVERAGES, TTA_MODES, type TtaAlign, type TtaAverage, type TtaMode } from '../segment/tta.ts';
 import { garmentsFromSegmentation, type GarmentCandidate, type GarmentOptions } from './garments.ts';
 
 export interface Segmentation {
@@ -30,11 +31,36 @@ export interface SegmentOptions extends SessionOptions {
   /** Images per ONNX Runtime run. */
   batchSize?: number;
   limits?: Partial<ImageLimits>;
+  /**
+   * Test-time augmentation: 'flip' also runs each letterboxed input mirrored left to right
+   * (in the same ONNX Runtime run, so a run holds twice `batchSize` images), brings its
+   * logits back onto the grid and averages the two. Default 'flip': on the 130 held-out
+   * Clothing Co-Parsing photos it lifts mIoU 0.2876 -> 0.3009 and pixel accuracy 0.8683 ->
+   * 0.8756 for about 70 ms more per photo on 2 CPU cores (models/groknet-segment/EVAL.md);
+   * 'none' runs the input alone.
+   */
+  tta?: TtaMode;
+  /** With tta 'flip': average the logits (default) or the softmax probabilities. */
+  ttaAverage?: TtaAverage;
+  /** With tta 'flip': resample the mirrored grid between cells (default) or take the nearest cell. */
+  ttaAlign?: TtaAlign;
+}
+
+/** Test-time mirroring unless a caller asks for 'none' (see SegmentOptions.tta). */
+export const DEFAULT_TTA: TtaMode = 'flip';
+
+function oneOf<T extends string>(what: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) throw new GroknetError('invalid_argument', `${what} must be one of ${allowed.join(', ')} (got ${String(value)})`);
+  return value;
 }
 
 export class Segmenter {
   private readonly batchSize: number;
   private readonly limits: ImageLimits;
+  readonly tta: TtaMode;
+  readonly ttaAverage: TtaAverage;
+  readonly ttaAlign: TtaAlign;
 
   private constructor(
     readonly model: LoadedSegmentModel,
@@ -45,9 +71,16 @@ export class Segmenter {
       throw new GroknetError('invalid_argument', 'batch size must be an integer from 1 to 64');
     }
     this.limits = { ...DEFAULT_IMAGE_LIMITS, ...options.limits };
+    this.tta = oneOf('tta', options.tta, TTA_MODES, DEFAULT_TTA);
+    this.ttaAverage = oneOf('ttaAverage', options.ttaAverage, TTA_AVERAGES, 'logits');
+    this.ttaAlign = oneOf('ttaAlign', options.ttaAlign, TTA_ALIGNS, 'interpolate');
   }
 
   static async open(modelDir?: string, options: SegmentOptions = {}): Promise<Segmenter> {
+    // Checked before the (slow) model load too.
+    oneOf('tta', options.tta, TTA_MODES, DEFAULT_TTA);
+    oneOf('ttaAverage', options.ttaAverage, TTA_AVERAGES, 'logits');
+    oneOf('ttaAlign', options.ttaAlign, TTA_ALIGNS, 'interpolate');
     return new Segmenter(await loadSegmentModel(modelDir, options), options);
   }
 
@@ -97,12 +130,21 @@ export class Segmenter {
     const { manifest, session, classMap } = this.model;
     const [h, w] = manifest.input.size;
     const per = h * w * 3;
-    const batch = new Float32Array(per * images.length);
-    inputs.forEach((input, i) => batch.set(input.tensor, i * per));
-    const out = (await session.run(session.inputNames[0]!, batch, [images.length, h, w, 3], [manifest.output]))[manifest.output]!;
-    const perLogits = out.data.length / images.length;
+    const flip = this.tta === 'flip';
+    // With the mirror: image i at 2i, its mirror at 2i + 1.
+    const views = flip ? 2 : 1;
+    const runs = images.length * views;
+    const batch = new Float32Array(per * runs);
+    inputs.forEach((input, i) => {
+      batch.set(input.tensor, i * views * per);
+      if (flip) batch.set(mirrorNHWC(input.tensor, h, w, 3), (i * views + 1) * per);
+    });
+    const out = (await session.run(session.inputNames[0]!, batch, [runs, h, w, 3], [manifest.output]))[manifest.output]!;
+    const perLogits = out.data.length / runs;
+    const classes = manifest.classLabels.length;
     return images.map((image, i) => {
-      const logits = out.data.subarray(i * perLogits, (i + 1) * perLogits);
+      const at = (view: number): Float32Array => out.data.subarray((i * views + view) * perLogits, (i * views + view + 1) * perLogits);
+      const logits = flip ? combineFlip(at(0), at(1), manifest.grid, w, classes, { average: this.ttaAverage, align: this.ttaAlign }) : at(0);
       const mask = labelMapFromLogits(logits, manifest.grid, inputs[i]!.geometry, classMap.classLabels);
       return { segmentation: { width: image.width, height: image.height, mask, labels: manifest.labels }, image };
     });

@@ -115,6 +115,16 @@ test('refuses an output folder that does not exist, an output that is a folder, 
   const noModel = await run(['segment', redPhoto, '--out', path.join(tmp.path, 'm.png'), '--model', tmp.path]);
   assert.equal(noModel.code, 1);
   assert.match(noModel.stderr, /model_not_found/);
+  const tta = await run(['segment', redPhoto, '--out', path.join(tmp.path, 'm.png'), '--model', modelDir, '--tta', 'sideways']);
+  assert.notEqual(tta.code, 0);
+  assert.match(tta.stderr, /invalid_argument/);
+});
+
+test('--tta none segments without the mirrored run and writes the same-sized mask', async () => {
+  const out = path.join(tmp.path, 'no-tta.png');
+  const { code, stdout } = await run(['segment', redPhoto, '--out', out, '--json', '--model', modelDir, '--tta', 'none']);
+  assert.equal(code, 0);
+  assert.ok(JSON.parse(stdout).garments.length > 0);
 });
 
 test('the pipeline segments a batch in order, a bad photo failing alone', async () => {

@@ -10,11 +10,12 @@ import { decodeImage, readLimitedFile, type DecodedImage } from '../../image/dec
 import { DEFAULT_IMAGE_LIMITS } from '../../image/limits.ts';
 import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import { DEFAULT_MIN_GARMENT_SHARE, type GarmentCandidate } from '../../pipelines/garments.ts';
+import type { TtaMode } from '../../segment/tta.ts';
 import { Segmenter } from '../../pipelines/segment.ts';
 import { checkOutputFile, writeMaskPng } from '../../segment/mask-png.ts';
 import { parse } from '../args.ts';
 
-const USAGE = 'usage: groknet segment FILE --out MASK.png [--json] [--model DIR] [--min-share 0.005] [--provider cpu|cuda]\n';
+const USAGE = 'usage: groknet segment FILE --out MASK.png [--json] [--model DIR] [--min-share 0.005] [--tta flip|none] [--provider cpu|cuda]\n';
 
 export async function segmentCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -23,6 +24,7 @@ export async function segmentCommand(args: string[]): Promise<number> {
     model: { type: 'string' },
     'min-share': { type: 'string' },
     provider: { type: 'string' },
+    tta: { type: 'string' },
   });
   if (positionals.length !== 1 || !values.out) {
     process.stderr.write(USAGE);
@@ -39,7 +41,11 @@ export async function segmentCommand(args: string[]): Promise<number> {
   } catch (error) {
     return report(file, toGroknetError(error), values.json);
   }
-  const segmenter = await Segmenter.open(values.model ? path.resolve(values.model) : undefined, { provider: (values.provider ?? 'cpu') as ExecutionProvider });
+  const segmenter = await Segmenter.open(values.model ? path.resolve(values.model) : undefined, {
+    provider: (values.provider ?? 'cpu') as ExecutionProvider,
+    // Validated by Segmenter.open (invalid_argument): flip (the default) costs a second image per run.
+    ...(values.tta ? { tta: values.tta as TtaMode } : {}),
+  });
   try {
     const [segmented] = await segmenter.segmentDecoded([image]);
     const { segmentation } = segmented!;
