@@ -35,6 +35,14 @@ export interface WorkerOptions {
   batchWaitMs?: number;
   /** When given, each written batch's photos are searched for catalog products, recorded as seen together. */
   detector?: Detector;
+  /**
+   * Build missing indexes (full-text, scalar, vector) and compact small commits once this
+   * worker has written and then gone idle, and when it closes, as `groknet index` does at its end
+   * (default true). Without it a catalog filled only by workers has no full-text index.
+   */
+  optimizeWhenIdle?: boolean;
+  /** How long without a write counts as idle (default 2000 ms). */
+  idleOptimizeMs?: number;
   /** How long a job's lock lasts without renewal; a dead worker's job is retried after it (default 30 s). */
   lockDuration?: number;
   /** How often this worker looks for stalled jobs of dead workers (default 30 s). */
@@ -54,6 +62,8 @@ export interface WorkerStats extends BatcherStats {
   linkedPairs: number;
   /** Products or photos that could not be linked, and linking runs that failed as a whole. */
   linkFailures: number;
+  /** catalog.optimize() runs after going idle or at close. */
+  optimizations: number;
 }
 
 export interface IngestWorker {
@@ -91,7 +101,11 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
     throw new GroknetError('invalid_argument', 'batchSize and concurrency must be positive integers');
   }
   const report = options.onError ?? ((error: Error) => process.emitWarning(error.message, 'GroknetQueueWarning'));
-  const stats: WorkerStats = { batches: 0, listings: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0 };
+  const stats: WorkerStats = { batches: 0, listings: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0, optimizations: 0 };
+  /** Whether this worker wrote since its last optimize, and the timer that waits for it to go idle. */
+  let wroteSinceOptimize = false;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let onWrote = (): void => undefined;
   const { detector } = options;
   const batcher = new IngestBatcher({
     catalog: options.catalog,
@@ -102,18 +116,19 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
     onError: report,
     // Links are recorded before the batch's jobs complete, so a completed job's links exist;
     // a linking problem is reported, never a job failure (the product is written).
-    ...(detector && {
-      afterWrite: async (ids: readonly string[]) => {
-        const links = await linkStoredProducts(ids, { catalog: options.catalog, detector, analyzer: options.analyzer });
-        stats.linkedProducts += links.products;
-        stats.linkedPairs += links.pairs;
-        stats.linkFailures += links.failed.length;
-        if (links.failed.length > 0) {
-          const first = links.failed[0]!;
-          report(new Error(`seen-together: ${links.failed.length} product(s) or photo(s) not linked; first: ${first.item}: ${first.code}: ${first.message}`));
-        }
-      },
-    }),
+    afterWrite: async (ids: readonly string[]) => {
+      wroteSinceOptimize = true;
+      onWrote();
+      if (!detector) return;
+      const links = await linkStoredProducts(ids, { catalog: options.catalog, detector, analyzer: options.analyzer });
+      stats.linkedProducts += links.products;
+      stats.linkedPairs += links.pairs;
+      stats.linkFailures += links.failed.length;
+      if (links.failed.length > 0) {
+        const first = links.failed[0]!;
+        report(new Error(`seen-together: ${links.failed.length} product(s) or photo(s) not linked; first: ${first.item}: ${first.code}: ${first.message}`));
+      }
+    },
   });
   const worker = new Worker(checkQueueName(options.queueName ?? DEFAULT_QUEUE_NAME), (job) => processIngestJob(job, batcher), {
     connection: redisOptions(options.redisUrl),
@@ -125,6 +140,26 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   });
   // An unhandled 'error' event would crash the process; surface it instead.
   worker.on('error', report);
+  // No write for `idleOptimizeMs`: the queue has run dry (or paused), so fold this worker's
+  // writes into the indexes. Several workers may do it at once; LanceDB resolves their
+  // commits, and an index another worker built is skipped.
+  let optimizing: Promise<void> = Promise.resolve();
+  const optimize = () => {
+    clearTimeout(idleTimer);
+    idleTimer = undefined;
+    if (!wroteSinceOptimize) return optimizing;
+    wroteSinceOptimize = false;
+    optimizing = optimizing
+      .then(() => options.catalog.optimize())
+      .then(() => void stats.optimizations++)
+      .catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
+    return optimizing;
+  };
+  onWrote = () => {
+    if (options.optimizeWhenIdle === false) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(optimize, options.idleOptimizeMs ?? 2000);
+  };
   try {
     await readyOrFail(worker.waitUntilReady(), options.redisUrl, options.connectTimeoutMs ?? 5000);
   } catch (error) {
@@ -145,6 +180,9 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
         batcher.drain();
         await stopped;
         await batcher.close();
+        // Written but not yet optimized: do it now rather than leave the indexes behind.
+        if (options.optimizeWhenIdle !== false) await optimize();
+        else clearTimeout(idleTimer);
       })()),
   };
 }

@@ -89,6 +89,28 @@ describe('batching queue workers', { skip }, () => {
     }
   });
 
+  test('once the queue runs dry a worker builds the missing indexes (text search works); with the option off it does not', { timeout: 40_000 }, async () => {
+    for (const optimizeWhenIdle of [true, false]) {
+      const queueName = `batch-test-optimize-${optimizeWhenIdle}`;
+      await enqueueIngest(join(tmp.path, 'folder'), { redisUrl: redis.url, queueName });
+      const analyzer = createColourAnalyzer();
+      const catalog = await openCatalog(join(tmp.path, `data-optimize-${optimizeWhenIdle}`), { embeddingDim: analyzer.embeddingDim });
+      const worker = await startWorker({ redisUrl: redis.url, queueName, catalog, analyzer, optimizeWhenIdle });
+      const queue = new Queue(queueName, { connection: redisOptions(redis.url) });
+      try {
+        await settled(queue, PRODUCTS);
+        const started = Date.now();
+        while (!(await catalog.hasTextIndex()) && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 200));
+        assert.equal(await catalog.hasTextIndex(), optimizeWhenIdle);
+        assert.equal(worker.stats.optimizations > 0, optimizeWhenIdle);
+      } finally {
+        await queue.close();
+        await worker.close();
+        await catalog.close();
+      }
+    }
+  });
+
   test('with a detector, a worker links the products seen together in the photos it wrote', { timeout: 30_000 }, async () => {
     const queueName = 'batch-test-2';
     await enqueueIngest(join(tmp.path, 'outfit', 'shop.jsonl'), { redisUrl: redis.url, queueName });
@@ -143,8 +165,10 @@ describe('batching queue workers', { skip }, () => {
       assert.deepEqual(counts, { completed: 3, failed: 0, active: 0, waiting: 0 });
       assert.equal(await catalog.countProducts(), 3);
       assert.equal(worker.stats.linkFailures, 3, 'each product reported, none linked');
-      assert.equal(errors.length, 1);
-      assert.match(errors[0]!, /^seen-together: 3 /);
+      // One report per batch: the 3 jobs usually form one batch, sometimes two (a job fetched
+      // after close began joins the next one).
+      assert.ok(errors.length >= 1 && errors.length <= 2, errors.join(' | '));
+      assert.ok(errors.every((e) => /^seen-together: [1-3] /.test(e)), errors.join(' | '));
     } finally {
       await queue.close();
       await worker.close();
