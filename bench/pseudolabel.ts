@@ -193,15 +193,10 @@ Whole photo, no detector, at the same thresholds:
 ${header}
 ${thresholds.map((t) => row(String(t), score(whole, t, coarseOf), whole.length)).join('\n')}
 
-Whether training on pseudo-labels helps was not measured here (no full training was run).
-Measuring it needs: (1) unlabelled photos that are not in any evaluation set — grocery
-*train* photos with their labels hidden (2640), pseudo-labelled with \`groknet pseudolabel
---label grocery_fine\` (or product ids, for the embedding's ArcFace classes); (2) two training
-runs from the same config and seed, one with the pseudo-labelled JSONL added as a \`jsonl\`
-dataset (its weight a config choice) and one without; (3) both scored by \`groknet eval\` on
-grocery val (fine/coarse accuracy, exact-product retrieval recall@1), with several seeds,
-since a gain of a point or two is within run-to-run noise. The precision above bounds what
-can be gained: at crop precision p, a fraction 1 - p of the added labels is wrong.
+Whether training on pseudo-labels helps is measured in the next section ("pseudo-label
+training", \`bench/pseudolabel-training.ts\`): whole-photo pseudo-labels of hidden-label grocery
+train photos, from a model trained on the rest, added to its training set. The precision
+above bounds what can be gained: at crop precision p, a fraction 1 - p of the added labels is wrong.
 `;
     await writeSection('pseudolabel', markdown);
     process.stdout.write(markdown);

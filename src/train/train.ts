@@ -27,6 +27,8 @@ export interface TrainOptions {
   onlyHeads?: string[];
   /** Write nothing; return the evaluation (used by the unified-vs-single comparison). */
   dryRun?: boolean;
+  /** Called with the fitted model after evaluation, before it is disposed (e.g. to embed rows outside the trainer). */
+  onFit?: (fit: FitResult, evaluation: Evaluation) => void | Promise<void>;
 }
 
 export interface TrainOutcome {
@@ -35,7 +37,7 @@ export interface TrainOutcome {
   seconds: { features: number; fit: number; total: number };
 }
 
-interface Prepared {
+export interface Prepared {
   config: TrainConfig;
   datasets: Array<{ config: DatasetConfig; data: LabelledDataset }>;
   rows: TrainingRows;
@@ -151,6 +153,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
   const itq = learnItq(trainEmbeddings, config.model.embeddingDim, 30, config.seed);
   const evaluation = evaluateFit(fit, prepared, { tasks, multiTasks, itq, codeBits: config.model.codeBits, includeEmbedding: !only || Boolean(arcface || contrastive) });
   const outcome: TrainOutcome = { evaluation, seconds: { features: prepared.featureSeconds, fit: fitSeconds, total: prepared.featureSeconds + fitSeconds } };
+  await options.onFit?.(fit, evaluation);
   if (options.dryRun) {
     fit.dispose();
     return outcome;
