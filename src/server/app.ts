@@ -13,7 +13,7 @@ import type { CatalogStore } from '../catalog/types.ts';
 import { GroknetError } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
 import { requireWriteAccess } from './auth.ts';
-import { resolveConfig, type InferenceSettings, type ServerConfig } from './config.ts';
+import { resolveConfig, type InferenceSettings, type ServerConfig, type ServerConfigInput } from './config.ts';
 import { ServerDetection, type DetectorSource } from './detection.ts';
 import { registerDocs } from './docs.ts';
 import { errorHandler } from './http-errors.ts';
@@ -51,7 +51,7 @@ export interface BuildAppOptions {
    * owner's. Without one, those requests answer 503 unavailable.
    */
   segmenter?: SegmenterSource;
-  config?: Partial<Omit<ServerConfig, 'inference'>> & { inference?: Partial<InferenceSettings> };
+  config?: ServerConfigInput;
 }
 
 /** Everything a route group needs, built once per app. */

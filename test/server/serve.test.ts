@@ -65,3 +65,11 @@ test('contradictory write options are refused before anything starts', () => {
   assert.equal(run.status, 2);
   assert.match(run.stderr, /contradict/);
 });
+
+test('out-of-range limits are refused before anything starts', () => {
+  for (const arg of ['--search-concurrency=999', '--search-concurrency=-1', '--search-concurrency=many', '--batch=0']) {
+    const run = spawnSync(process.execPath, [BIN, 'serve', arg], { encoding: 'utf8' });
+    assert.equal(run.status, 2, arg);
+    assert.match(run.stderr, new RegExp(`${arg.split('=')[0]} must be an integer`));
+  }
+});

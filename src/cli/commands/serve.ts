@@ -16,13 +16,13 @@ import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import { MAX_BATCH_SIZE, ModelAnalyzer } from '../../pipelines/analyze.ts';
 import { Segmenter } from '../../pipelines/segment.ts';
 import { buildApp } from '../../server/app.ts';
-import { LOG_LEVELS, type LogLevel } from '../../server/config.ts';
+import { DEFAULT_SEARCH_ADMISSION, LOG_LEVELS, type LogLevel } from '../../server/config.ts';
 import { intOption, parse } from '../args.ts';
 
 export const SERVE_USAGE =
   `usage: groknet serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR] [--batch N] [--provider cpu|cuda] [--detector ${DETECTOR_NAMES.join('|')} | --no-detect]\n` +
   '                     [--segment-model DIR | --no-segment]\n' +
-  '                     [--allow-anonymous-writes | --read-only] [--cors ORIGIN,...] [--rate-limit N] [--trust-proxy] [--log-level LEVEL]\n' +
+  '                     [--allow-anonymous-writes | --read-only] [--cors ORIGIN,...] [--rate-limit N] [--search-concurrency N] [--trust-proxy] [--log-level LEVEL]\n' +
   '  Writes need GROKNET_API_KEY; without it a key is generated and printed once (see --allow-anonymous-writes, --read-only).\n' +
   '  Products in photos are detected (analyze, seen-together links on publish) with the detector opened on first use; --no-detect turns that off.\n' +
   '  Garments are segmented (shop the look, analyze?garments=true) with the segmentation model opened on first use; if it cannot be\n' +
@@ -48,6 +48,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       'read-only': { type: 'boolean', default: false },
       cors: { type: 'string' },
       'rate-limit': { type: 'string' },
+      'search-concurrency': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -61,6 +62,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   const port = intOption(values.port, 'port', 0, 65535, 8080);
   const batchSize = intOption(values.batch, 'batch', 1, MAX_BATCH_SIZE, 16);
   const rateLimitPerMinute = intOption(values['rate-limit'], 'rate-limit', 0, 1_000_000, 600);
+  // Catalog queries at once (0: unbounded); more wait in line, past 256 waiting: 429.
+  const searchConcurrency = intOption(values['search-concurrency'], 'search-concurrency', 0, 256, DEFAULT_SEARCH_ADMISSION.maxConcurrent);
   const logLevel = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new GroknetError('invalid_argument', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const detectorName = values.detector;
@@ -105,6 +108,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       rateLimitPerMinute,
       trustProxy: values['trust-proxy'],
       inference: { maxBatch: batchSize },
+      search: { maxConcurrent: searchConcurrency },
       logLevel,
     },
   });
