@@ -168,7 +168,7 @@ Catalog: the ${classes.length} grocery catalog ("iconic") images + ${trainLines.
 |---|---|---|---|
 ${rows.join('\n')}
 
-Workers collect the jobs in flight into one analyzer run and one catalog commit (src/queue/ingest-batcher.ts). A worker now ingests about as fast as a local `groknet index` (the same 16-image batches; before batching, one listing per job, it was 3.1 listings/s on this machine, and a same-moment comparison on the loaded machine gave 7.5/s before against 22.5/s after). On 2 cores ONNX Runtime already spreads one batch over both, so a second worker process on the same machine only competes for them; workers pay off across machines sharing one store.
+Workers collect the jobs in flight into one analyzer run and one catalog commit (src/queue/ingest-batcher.ts). A worker now ingests about as fast as a local \`groknet index\` (the same 16-image batches; before batching, one listing per job, it was 3.1 listings/s on this machine, and a same-moment comparison on the loaded machine gave 7.5/s before against 22.5/s after). On 2 cores ONNX Runtime already spreads one batch over both, so a second worker process on the same machine only competes for them; workers pay off across machines sharing one store.
 
 Search by photo: each of the ${valLines.length} grocery val.txt photos (${separate.products} products) as the query, k=${K}, exact-match threshold ${analyzer.exactMatchThreshold} from model.json.
 
