@@ -2,7 +2,7 @@
 // with random weights (so the logits depend on the photo): option checks, the default path
 // unchanged (the mask straight from one run's logits), and the mirrored run's batching.
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,48 +12,18 @@ import { decodeImage } from '../../src/image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/image/limits.ts';
 import { preprocessDecoded } from '../../src/image/preprocess.ts';
 import { DEFAULT_TTA, Segmenter, type SegmentOptions } from '../../src/pipelines/segment.ts';
-import { buildDecoderGraph, DECODER_OUTPUT, initDecoder } from '../../src/segment/decoder.ts';
-import { labelMapFromLogits, sameConvGrid } from '../../src/segment/grid.ts';
-import { SEGMENT_FORMAT_VERSION, type SegmentManifest } from '../../src/segment/manifest.ts';
+import { labelMapFromLogits } from '../../src/segment/grid.ts';
 import { combineFlip, mirrorNHWC } from '../../src/segment/tta.ts';
-import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize } from '../../src/segment/taps.ts';
-
-const LABELS = ['null', 'dress', 'skin', 'hair', 'shoes'];
+import { rng } from '../../src/util/random.ts';
+import { testDecoder, writeSegmentModel } from '../segment/helpers.ts';
 
 /** A decoder with seeded random weights over the real trunk. */
 async function createRandomSegmentModel(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'groknet-segment-tta-'));
-  let seed = 12345;
-  const random = (): number => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed / 2147483648;
-  };
-  const weights = initDecoder(
-    {
-      levels: SEGMENT_TAPS.map((tap) => ({ node: tap.node, channels: tap.channels, size: tapSize(SEGMENT_INPUT.size, tap.stride), width: 4, mix: false })),
-      classes: LABELS.length,
-    },
-    random,
-  );
+  const weights = testDecoder(rng(12345));
   // A classifier strong enough that classes change across the photo.
   weights.classifier.kernel = weights.classifier.kernel.map((v) => v * 30);
-  const manifest: SegmentManifest = {
-    formatVersion: SEGMENT_FORMAT_VERSION,
-    kind: 'segmentation',
-    name: 'test-segment-tta',
-    version: '0.0.1',
-    backbone: { id: SEGMENT_BACKBONE_ID, tensors: SEGMENT_TAPS.map((t) => t.node) },
-    input: SEGMENT_INPUT as SegmentManifest['input'],
-    decoderFile: 'decoder.onnx',
-    output: DECODER_OUTPUT,
-    grid: sameConvGrid(SEGMENT_INPUT.size, SEGMENT_TAPS[SEGMENT_TAPS.length - 1]!.stride),
-    labels: LABELS,
-    classLabels: LABELS.map((_, i) => i),
-    merged: {},
-    notGarments: ['null', 'skin', 'hair'],
-  };
-  await writeFile(path.join(dir, 'decoder.onnx'), buildDecoderGraph(weights).toModel());
-  await writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
+  await writeSegmentModel(dir, weights, 'test-segment-tta');
   return dir;
 }
 

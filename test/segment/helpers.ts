@@ -4,28 +4,30 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildDecoderGraph, DECODER_OUTPUT, initDecoder } from '../../src/segment/decoder.ts';
+import { buildDecoderGraph, DECODER_OUTPUT, initDecoder, type DecoderWeights } from '../../src/segment/decoder.ts';
 import { sameConvGrid } from '../../src/segment/grid.ts';
 import { SEGMENT_FORMAT_VERSION, type SegmentManifest } from '../../src/segment/manifest.ts';
 import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize } from '../../src/segment/taps.ts';
 
 export const TEST_LABELS = ['null', 'dress', 'skin', 'hair', 'shoes'];
 
-export async function createConstantSegmentModel(winner: string): Promise<{ dir: string; manifest: SegmentManifest }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'groknet-segment-model-'));
-  const weights = initDecoder(
+/** A small decoder over the real trunk's taps, its weights drawn by `random`. */
+export function testDecoder(random: () => number): DecoderWeights {
+  return initDecoder(
     {
       levels: SEGMENT_TAPS.map((tap) => ({ node: tap.node, channels: tap.channels, size: tapSize(SEGMENT_INPUT.size, tap.stride), width: 4, mix: false })),
       classes: TEST_LABELS.length,
     },
-    () => 0.5,
+    random,
   );
-  weights.classifier.kernel.fill(0);
-  weights.classifier.bias = Float32Array.from(TEST_LABELS, (l) => (l === winner ? 5 : 0));
+}
+
+/** Writes a segmentation artifact (decoder.onnx + model.json) for TEST_LABELS into `dir`. */
+export async function writeSegmentModel(dir: string, weights: DecoderWeights, name: string): Promise<SegmentManifest> {
   const manifest: SegmentManifest = {
     formatVersion: SEGMENT_FORMAT_VERSION,
     kind: 'segmentation',
-    name: 'test-segment',
+    name,
     version: '0.0.1',
     backbone: { id: SEGMENT_BACKBONE_ID, tensors: SEGMENT_TAPS.map((t) => t.node) },
     input: SEGMENT_INPUT as SegmentManifest['input'],
@@ -39,5 +41,13 @@ export async function createConstantSegmentModel(winner: string): Promise<{ dir:
   };
   await writeFile(path.join(dir, 'decoder.onnx'), buildDecoderGraph(weights).toModel());
   await writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
-  return { dir, manifest };
+  return manifest;
+}
+
+export async function createConstantSegmentModel(winner: string): Promise<{ dir: string; manifest: SegmentManifest }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'groknet-segment-model-'));
+  const weights = testDecoder(() => 0.5);
+  weights.classifier.kernel.fill(0);
+  weights.classifier.bias = Float32Array.from(TEST_LABELS, (l) => (l === winner ? 5 : 0));
+  return { dir, manifest: await writeSegmentModel(dir, weights, 'test-segment') };
 }
