@@ -92,18 +92,21 @@ export function parseManifest(value: unknown, where = 'model.json'): ModelManife
   return parsed.data;
 }
 
-export async function readManifest(path: string): Promise<ModelManifest> {
+/** The JSON of a model.json: model_not_found when it cannot be read, model_invalid when it is not JSON. */
+export async function readManifestJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
     throw new GroknetError('model_not_found', `no model.json at ${path}`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new GroknetError('model_invalid', 'model.json is not valid JSON');
   }
-  return parseManifest(json);
+}
+
+export async function readManifest(path: string): Promise<ModelManifest> {
+  return parseManifest(await readManifestJson(path));
 }

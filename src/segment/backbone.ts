@@ -1,22 +1,9 @@
 // The trunk converted for the segmentation input size. backboneOnnx() converts at the
 // registry's 224x224; ONNX Runtime refuses other sizes for that graph, so the decoder's
 // trunk is converted here with its own size and cached under its own key.
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { CONVERTER_VERSION } from '../model/backbones/convert-backbone.ts';
+import { CONVERTER_VERSION, packageVersion } from '../model/backbones/convert-backbone.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
 import { cached, cacheKey } from '../model/cache.ts';
-
-/** The installed version of a package (read by path: nsfwjs's `exports` hides its package.json). */
-function packageVersion(name: string): string {
-  const require = createRequire(import.meta.url);
-  for (const base of require.resolve.paths(name) ?? []) {
-    const file = path.join(base, name, 'package.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
-  }
-  return 'unknown';
-}
 
 export async function segmentBackboneOnnx(
   id: string,

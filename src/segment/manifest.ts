@@ -1,9 +1,9 @@
 // model.json of a segmentation artifact (models/groknet-segment): the trunk and the taps
 // it reads, the input preparation, the decoder file and output, the output grid, and the
 // label list the masks index. Validated with Zod, like the product model's manifest.
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
+import { readManifestJson } from '../model/manifest.ts';
 
 export const SEGMENT_FORMAT_VERSION = 1;
 
@@ -73,17 +73,5 @@ export function parseSegmentManifest(value: unknown, where = 'model.json'): Segm
 }
 
 export async function readSegmentManifest(file: string): Promise<SegmentManifest> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new GroknetError('model_not_found', `no model.json at ${file}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new GroknetError('model_invalid', 'model.json is not valid JSON');
-  }
-  return parseSegmentManifest(json);
+  return parseSegmentManifest(await readManifestJson(file));
 }

@@ -10,7 +10,7 @@ import { backboneSpec } from './registry.ts';
 export const CONVERTER_VERSION = '1';
 
 /** The installed version of a package (read by path: `exports` may block `name/package.json`). */
-function packageVersion(name: string): string {
+export function packageVersion(name: string): string {
   const require = createRequire(import.meta.url);
   for (const base of require.resolve.paths(name) ?? []) {
     const file = path.join(base, name, 'package.json');
