@@ -1,15 +1,16 @@
 // Which columns a read needs. Vectors are large, so they are only read when asked for.
 
-import { COLUMNS, headColumn, scoreColumn, type TableLayout } from './schema.ts';
+import { COLUMNS, GARMENT_COLUMNS, headColumn, scoreColumn, type TableLayout } from './schema.ts';
 
 export function productColumns(layout: TableLayout, withVector: boolean): string[] {
   const columns: string[] = Object.values(COLUMNS).filter((c) => c !== COLUMNS.vector && c !== COLUMNS.codeBits);
   if (withVector) columns.push(COLUMNS.vector);
   for (const column of Object.keys(layout.heads)) columns.push(headColumn(column), scoreColumn(column));
+  if (layout.garments) columns.push(GARMENT_COLUMNS.garments);
   return columns;
 }
 
-/** Every column a filter may name: the fixed scalar ones plus the flat head columns. */
+/** Every column a filter may name: the fixed scalar ones, the flat head columns and the garment lists. */
 export function filterableColumns(layout: TableLayout): Set<string> {
   const columns = new Set<string>([
     COLUMNS.productId,
@@ -22,5 +23,6 @@ export function filterableColumns(layout: TableLayout): Set<string> {
     COLUMNS.imageIndex,
   ]);
   for (const column of Object.keys(layout.heads)) columns.add(headColumn(column)).add(scoreColumn(column));
+  if (layout.garments) columns.add(GARMENT_COLUMNS.labels).add(GARMENT_COLUMNS.colours);
   return columns;
 }

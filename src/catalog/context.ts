@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { GroknetError } from '../errors.ts';
 import { withDirLock } from './lock.ts';
 import { manifestStamp, readManifest, tableName, writeManifest, type Manifest } from './manifest.ts';
-import { buildSchema, layoutFromSchema, type TableLayout } from './schema.ts';
+import { ADD_GARMENT_COLUMNS, buildSchema, layoutFromSchema, type TableLayout } from './schema.ts';
 
 export interface ActiveTable {
   name: string;
@@ -86,6 +86,27 @@ export class CatalogContext {
     this.active?.table.close();
     this.active = { name, table, layout: layoutFromSchema(await table.schema()) };
     return this.active;
+  }
+
+  /**
+   * Gives a table created before garment columns existed those columns (null: not
+   * segmented), so garments can be written to it. Call under the write lock. Other
+   * processes that opened the table before see the columns once they reopen it; until
+   * then their writes leave the columns as they were.
+   */
+  async addGarmentColumns(active: ActiveTable): Promise<ActiveTable> {
+    if (active.layout.garments) return active;
+    // Another process may have added them since this one read the layout.
+    if (!layoutFromSchema(await active.table.schema()).garments) {
+      try {
+        await active.table.addColumns([...ADD_GARMENT_COLUMNS]);
+      } catch (error) {
+        throw new GroknetError('store_error', `cannot add the garment columns to ${active.name}`, { cause: error });
+      }
+    }
+    const upgraded = { ...active, layout: layoutFromSchema(await active.table.schema()) };
+    if (this.active === active) this.active = upgraded;
+    return upgraded;
   }
 
   async openIfExists(name: string): Promise<Table | undefined> {

@@ -2,16 +2,20 @@
 // whose fields and image bytes are already stored is "unchanged" and costs one look-up, so
 // re-running after a crash (or a kill -9) only redoes the batch that was in flight. Every
 // bad row or image is reported and skipped; nothing but a wrong model aborts the run.
+// With a segmenter, each photo's garments are stored too (label, colour of its own pixels):
+// a photo that cannot be segmented is still indexed, without garments, and reported.
 
 import { relative } from 'node:path';
 import { GroknetError, isGroknetError } from '../errors.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
+import type { PhotoSegmenter } from '../pipelines/shop-the-look.ts';
 import { analyzeDistinct } from './analyze.ts';
+import { segmentDistinct } from './garments.ts';
 import { productHash } from './hash.ts';
 import { readImageFile, type ImageBytes } from './image-file.ts';
 import { ProgressTracker, type IngestProgress } from './progress.ts';
 import { failureOf, readSource, type FailedItem, type Listing } from './sources.ts';
-import type { CatalogStore, ProductInput } from './types.ts';
+import type { CatalogStore, ImageGarment, ProductInput } from './types.ts';
 
 export type { FailedItem, Listing } from './sources.ts';
 export type { IngestProgress } from './progress.ts';
@@ -30,6 +34,13 @@ export interface IngestOptions {
   optimize?: boolean;
   /** Called with the ids of each successful write (e.g. to find what is seen together in their photos). */
   onWritten?: (ids: readonly string[]) => void;
+  /**
+   * Segments each photo and stores its garments (filters `garment`, `garment_colour`).
+   * A stored listing whose photos have no garments yet is written again, with them;
+   * photos segmented before are not segmented again. Off by default: it costs a
+   * segmentation per photo.
+   */
+  segmenter?: PhotoSegmenter;
 }
 
 export interface IngestSummary {
@@ -37,6 +48,8 @@ export interface IngestSummary {
   indexed: number;
   unchanged: number;
   failed: FailedItem[];
+  /** Photos whose garments were measured in this run (with a segmenter). */
+  segmented: number;
   /** Non-image files found in a folder source. */
   ignored: number;
   aborted: boolean;
@@ -91,7 +104,16 @@ function hashOf(listing: Listing, images: readonly ImageBytes[]): string {
   return productHash({ ...listing, images: images.map((i) => ({ path: i.path, contentHash: i.contentHash })) });
 }
 
-function toInput(listing: Listing, images: ImageBytes[], analyses: Map<string, Analysis>): ProductInput {
+function toInput(
+  listing: Listing,
+  images: ImageBytes[],
+  analyses: Map<string, Analysis>,
+  garments: ReadonlyMap<string, ImageGarment[] | GroknetError>,
+): ProductInput {
+  const garmentsOf = (hash: string) => {
+    const found = garments.get(hash);
+    return Array.isArray(found) ? found : null;
+  };
   return {
     id: listing.id,
     title: listing.title,
@@ -103,8 +125,14 @@ function toInput(listing: Listing, images: ImageBytes[], analyses: Map<string, A
       path: image.path,
       contentHash: image.contentHash,
       analysis: analyses.get(image.contentHash)!,
+      garments: garmentsOf(image.contentHash),
     })),
   };
+}
+
+/** A photo indexed without its garments: reported with the segmentation's code, the image is still stored. */
+function garmentFailure(item: string, error: GroknetError): FailedItem {
+  return { item, code: error.code, message: `garments not stored: ${error.message}` };
 }
 
 /** Writes a batch; if the batch write is refused, retries product by product to isolate the culprit. */
@@ -134,6 +162,7 @@ async function write(
 interface BatchResult {
   indexed: number;
   unchanged: number;
+  segmented: number;
 }
 
 async function ingestBatch(
@@ -142,24 +171,25 @@ async function ingestBatch(
   failed: FailedItem[],
   root: string | undefined,
 ): Promise<BatchResult> {
-  const { catalog, analyzer } = options;
+  const { catalog, analyzer, segmenter } = options;
   const prepared: Prepared[] = [];
   for (const listing of batch) {
     const p = await prepare(listing, failed, root);
     if (p) prepared.push(p);
   }
   const stored = await catalog.getProductHashes(prepared.map((p) => p.listing.id));
-  const changed = prepared.filter((p) => stored.get(p.listing.id) !== p.hash);
+  // With a segmenter, a stored listing with photos not segmented yet is not unchanged.
+  const segmentedBefore = segmenter ? await catalog.garmentsByHash(prepared.flatMap((p) => p.images.map((i) => i.contentHash))) : undefined;
+  const lacksGarments = (p: Prepared) => segmentedBefore !== undefined && p.images.some((i) => !segmentedBefore.has(i.contentHash));
+  const changed = prepared.filter((p) => stored.get(p.listing.id) !== p.hash || lacksGarments(p));
   const unchanged = prepared.length - changed.length;
-  if (changed.length === 0) return { indexed: 0, unchanged };
+  if (changed.length === 0) return { indexed: 0, unchanged, segmented: 0 };
 
   const allImages = changed.flatMap((p) => p.images);
   const known = await catalog.analysesByHash(allImages.map((i) => i.contentHash));
   const results = await analyzeDistinct(analyzer, allImages, known);
 
-  const inputs: ProductInput[] = [];
-  const items = new Map<string, string>();
-  let alsoUnchanged = 0;
+  const usable: Array<{ p: Prepared; good: ImageBytes[] }> = [];
   for (const p of changed) {
     const good: ImageBytes[] = [];
     const problems: FailedItem[] = [];
@@ -174,19 +204,39 @@ async function ingestBatch(
       continue;
     }
     failed.push(...problems);
+    usable.push({ p, good });
+  }
+
+  // Garments of the photos not segmented yet; a photo's stored garments stay with it
+  // (insertProducts keeps them also when this run has no segmenter).
+  const goodImages = usable.flatMap((u) => u.good);
+  const garments: ReadonlyMap<string, ImageGarment[] | GroknetError> =
+    segmenter && segmentedBefore ? await segmentDistinct(segmenter, goodImages, segmentedBefore) : new Map();
+  const gained = (image: ImageBytes) => segmentedBefore !== undefined && !segmentedBefore.has(image.contentHash) && Array.isArray(garments.get(image.contentHash));
+
+  const inputs: ProductInput[] = [];
+  const items = new Map<string, string>();
+  let alsoUnchanged = 0;
+  for (const { p, good } of usable) {
+    for (const image of good) {
+      const result = garments.get(image.contentHash);
+      if (result instanceof GroknetError) failed.push(garmentFailure(imageItem(p.listing, image.path, root), result));
+    }
     // An image the analyzer rejects is left out of the stored product, and so of its hash:
-    // compare again without it, or such a listing would be rewritten on every run.
-    if (good.length < p.images.length && stored.get(p.listing.id) === hashOf(p.listing, good)) {
+    // compare again without it, or such a listing would be rewritten on every run. The
+    // same for photos that could not be segmented again: nothing new to write.
+    if (stored.get(p.listing.id) === hashOf(p.listing, good) && !good.some(gained)) {
       alsoUnchanged++;
       continue;
     }
     const analyses = new Map<string, Analysis>();
     for (const image of good) analyses.set(image.contentHash, results.get(image.contentHash) as Analysis);
-    inputs.push(toInput(p.listing, good, analyses));
+    inputs.push(toInput(p.listing, good, analyses, garments));
     items.set(p.listing.id, p.listing.item);
   }
   const indexed = await write(catalog, inputs, items, failed, options.onWritten);
-  return { indexed, unchanged: unchanged + alsoUnchanged };
+  const segmented = new Set(goodImages.filter(gained).map((i) => i.contentHash)).size;
+  return { indexed, unchanged: unchanged + alsoUnchanged, segmented };
 }
 
 /** Ingests listings that are already parsed (the queue worker uses this for one job). */
@@ -204,6 +254,7 @@ export async function ingestListings(
   const failed: FailedItem[] = [];
   let indexed = 0;
   let unchanged = 0;
+  let segmented = 0;
   let aborted = false;
   for (let i = 0; i < listings.length; i += batchSize) {
     if (options.signal?.aborted) {
@@ -215,13 +266,14 @@ export async function ingestListings(
     const result = await ingestBatch(batch, options, failed, options.root);
     indexed += result.indexed;
     unchanged += result.unchanged;
+    segmented += result.segmented;
     tracker.done += batch.length;
     tracker.indexed += result.indexed;
     tracker.unchanged += result.unchanged;
     tracker.failedItems += failed.length - failedBefore;
     tracker.report();
   }
-  return { indexed, unchanged, failed, aborted, elapsedMs: performance.now() - started };
+  return { indexed, unchanged, failed, segmented, aborted, elapsedMs: performance.now() - started };
 }
 
 export async function ingest(source: string, options: IngestOptions): Promise<IngestSummary> {
@@ -249,6 +301,7 @@ export async function ingest(source: string, options: IngestOptions): Promise<In
     indexed: result.indexed,
     unchanged: result.unchanged,
     failed: [...failed, ...result.failed],
+    segmented: result.segmented,
     ignored: parsed.ignored,
     aborted: result.aborted,
     elapsedMs: performance.now() - started,

@@ -3,6 +3,7 @@
 import { GroknetError, isGroknetError } from '../errors.ts';
 import type { Table } from '@lancedb/lancedb';
 import type { CatalogContext } from './context.ts';
+import { garmentsByHash } from './lookup.ts';
 import { productToRows, type Row } from './rows.ts';
 import { COLUMNS, layoutFromAnalyses, type TableLayout } from './schema.ts';
 import { sqlIn } from './sql.ts';
@@ -17,11 +18,26 @@ export async function insertProducts(ctx: CatalogContext, products: readonly Pro
 
   return ctx.withWriteLock(async () => {
     const analyses = unique.flatMap((p) => p.images.map((image) => image.analysis));
-    const active =
+    let active =
       (await ctx.current()) ?? (await ctx.createActive(layoutFromAnalyses(analyses, ctx.manifest.embeddingDim)));
-    await mergeProducts(active.table, active.layout, unique);
+    // A catalog from before garment columns gets them with its first garments.
+    if (unique.some((p) => p.images.some((image) => image.garments))) active = await ctx.addGarmentColumns(active);
+    await mergeProducts(active.table, active.layout, active.layout.garments ? await withStoredGarments(ctx, unique) : unique);
     return { written: unique.length };
   });
+}
+
+/**
+ * Images given without garments keep those stored for the same photo (content hash):
+ * garments come from the pixels, so a listing rewritten by a path that does not segment
+ * (the API, an ingest without --garments) must not lose them.
+ */
+async function withStoredGarments(ctx: CatalogContext, products: readonly ProductInput[]): Promise<ProductInput[]> {
+  const hashes = products.flatMap((p) => p.images.filter((image) => !image.garments).map((image) => image.contentHash));
+  if (hashes.length === 0) return [...products];
+  const stored = await garmentsByHash(ctx, hashes);
+  if (stored.size === 0) return [...products];
+  return products.map((p) => ({ ...p, images: p.images.map((image) => (image.garments ? image : { ...image, garments: stored.get(image.contentHash) ?? null })) }));
 }
 
 /**

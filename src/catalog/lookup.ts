@@ -3,8 +3,9 @@
 import { GroknetError } from '../errors.ts';
 import type { Analysis, HeadResult } from '../model/types.ts';
 import type { CatalogContext } from './context.ts';
-import { toFloat32 } from './rows.ts';
-import { COLUMNS } from './schema.ts';
+import { garmentsOf, toFloat32 } from './rows.ts';
+import { COLUMNS, GARMENT_COLUMNS } from './schema.ts';
+import type { ImageGarment } from './types.ts';
 import { sqlIn, sqlString } from './sql.ts';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -59,6 +60,25 @@ export async function analysesByHash(ctx: CatalogContext, hashes: readonly strin
         code: String(row[COLUMNS.code]),
         modelVersion: String(row[COLUMNS.modelVersion]),
       });
+    }
+  }
+  return result;
+}
+
+export async function garmentsByHash(ctx: CatalogContext, hashes: readonly string[]): Promise<Map<string, ImageGarment[]>> {
+  const result = new Map<string, ImageGarment[]>();
+  const active = await ctx.current();
+  const wanted = [...new Set(hashes)].filter((h) => SHA256.test(h));
+  if (!active?.layout.garments || wanted.length === 0) return result;
+  for (const chunk of chunks(wanted)) {
+    const rows = await active.table
+      .query()
+      .where(`${COLUMNS.contentHash} IN ${sqlIn(chunk)} AND ${GARMENT_COLUMNS.garments} IS NOT NULL`)
+      .select([COLUMNS.contentHash, GARMENT_COLUMNS.garments])
+      .toArray();
+    for (const row of rows) {
+      const garments = garmentsOf(row);
+      if (garments) result.set(String(row[COLUMNS.contentHash]), garments);
     }
   }
   return result;

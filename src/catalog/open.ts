@@ -10,11 +10,11 @@ import { getProduct } from './get.ts';
 import { hasTextIndex, optimize, type OptimizeOptions } from './indexes.ts';
 import { insertProducts } from './insert.ts';
 import { listProducts } from './list.ts';
-import { analysesByHash, getProductHashes, hasImageHash } from './lookup.ts';
+import { analysesByHash, garmentsByHash, getProductHashes, hasImageHash } from './lookup.ts';
 import { reindex } from './reindex.ts';
 import { headColumn, scoreColumn } from './schema.ts';
 import type { CatalogInfo, CatalogStore, ReindexOptions } from './types.ts';
-import { vocabularies } from './vocabularies.ts';
+import { garmentVocabulary, vocabularies } from './vocabularies.ts';
 
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_SEEN_TOGETHER_LIMIT = 20;
@@ -48,6 +48,7 @@ export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenC
           ]),
         ),
         filterColumns: active ? [...filterableColumns(active.layout)] : [],
+        garments: active?.layout.garments ?? false,
       };
     },
     insertProducts: (products) => insertProducts(ctx, products),
@@ -65,12 +66,14 @@ export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenC
     hasImageHash: (hash) => hasImageHash(ctx, hash),
     getProductHashes: (ids) => getProductHashes(ctx, ids),
     analysesByHash: (hashes) => analysesByHash(ctx, hashes),
+    garmentsByHash: (hashes) => garmentsByHash(ctx, hashes),
     reindex: (analyzer: Analyzer, opts?: ReindexOptions) => reindex(ctx, analyzer, opts),
     async optimize() {
       await optimize(ctx, optimizeOptions);
       await links.optimize();
     },
     vocabularies: () => vocabularies(ctx),
+    garmentVocabulary: () => garmentVocabulary(ctx),
     table: async () => (await ctx.current())?.table,
     hasTextIndex: () => hasTextIndex(ctx),
     async close() {

@@ -70,10 +70,12 @@ async function reanalyse(
       price: product.price,
       currency: product.currency,
       attributes: product.attributes,
-      images: images.map((image) => ({
+      // Garments come from the pixels, not the model: they are carried over, not measured again.
+      images: images.map((image, i) => ({
         path: image.path,
         contentHash: image.contentHash,
         analysis: analyses.get(image.contentHash) as Analysis,
+        garments: product.images[i]?.garments ?? null,
       })),
     });
   }

@@ -4,9 +4,9 @@
 
 import { GroknetError } from '../errors.ts';
 import type { HeadResult } from '../model/types.ts';
-import { COLUMNS, headColumn, scoreColumn, type TableLayout } from './schema.ts';
+import { COLUMNS, GARMENT_COLUMNS, garmentPair, headColumn, isGarmentName, scoreColumn, type TableLayout } from './schema.ts';
 import { productHash } from './hash.ts';
-import type { Product, ProductInput, StoredImage } from './types.ts';
+import type { ImageGarment, Product, ProductInput, StoredImage } from './types.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -29,6 +29,33 @@ export function hexToBytes(hex: string): number[] {
   const bytes: number[] = [];
   for (let i = 0; i < hex.length; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
   return bytes;
+}
+
+/** More garments than a segmentation label list has kinds of clothing is not a photo of clothes. */
+export const MAX_GARMENTS_PER_IMAGE = 32;
+
+function checkGarments(garments: readonly ImageGarment[], productId: string): void {
+  if (garments.length > MAX_GARMENTS_PER_IMAGE) {
+    throw new GroknetError('invalid_argument', `product ${productId} has an image with more than ${MAX_GARMENTS_PER_IMAGE} garments`);
+  }
+  for (const { label, colour, areaShare } of garments) {
+    if (!isGarmentName(label) || (colour !== null && !isGarmentName(colour)) || !(areaShare >= 0 && areaShare <= 1)) {
+      throw new GroknetError('invalid_argument', `product ${productId} has an invalid garment (${String(label).slice(0, 48)})`);
+    }
+  }
+}
+
+/** The garment columns of one image row; all null when it was not segmented. */
+function garmentCells(garments: readonly ImageGarment[] | null | undefined): Row {
+  if (!garments) return { [GARMENT_COLUMNS.garments]: null, [GARMENT_COLUMNS.labels]: null, [GARMENT_COLUMNS.colours]: null };
+  const labels = new Set<string>();
+  const colours = new Set<string>();
+  for (const { label, colour } of garments) {
+    labels.add(label);
+    if (colour !== null) colours.add(colour).add(garmentPair(label, colour));
+  }
+  const stored = garments.map(({ label, colour, areaShare }) => ({ label, colour, areaShare: Math.round(areaShare * 1e4) / 1e4 }));
+  return { [GARMENT_COLUMNS.garments]: JSON.stringify(stored), [GARMENT_COLUMNS.labels]: [...labels], [GARMENT_COLUMNS.colours]: [...colours] };
 }
 
 export function productToRows(product: ProductInput, layout: TableLayout, writtenAt: number): Row[] {
@@ -56,6 +83,7 @@ export function productToRows(product: ProductInput, layout: TableLayout, writte
       throw new GroknetError('invalid_argument', `binary code must be ${codeHexLength} hex characters`);
     }
     if (!/^[0-9a-f]{64}$/.test(image.contentHash)) throw new GroknetError('invalid_argument', 'content hash must be sha256 hex');
+    if (image.garments) checkGarments(image.garments, product.id);
 
     const row: Row = {
       [COLUMNS.rowKey]: rowKey(product.id, index),
@@ -83,7 +111,9 @@ export function productToRows(product: ProductInput, layout: TableLayout, writte
       row[headColumn(column)] = top?.label ?? null;
       row[scoreColumn(column)] = top?.score ?? null;
     }
-    return row;
+    // A table without the columns cannot hold garments: insertProducts adds the columns
+    // before writing any, so only a write without garments gets here with such a table.
+    return layout.garments ? { ...row, ...garmentCells(image.garments) } : row;
   });
 }
 
@@ -106,6 +136,12 @@ function parseJson<T>(text: unknown, fallback: T): T {
   }
 }
 
+/** The stored garments JSON of a row; undefined when the image was not segmented (or the value is unreadable). */
+export function garmentsOf(row: Row): ImageGarment[] | undefined {
+  const garments = parseJson<unknown>(row[GARMENT_COLUMNS.garments], undefined);
+  return Array.isArray(garments) ? (garments as ImageGarment[]) : undefined;
+}
+
 export function rowToImage(row: Row, layout: TableLayout, withEmbedding: boolean): StoredImage {
   const labels: Record<string, string> = {};
   for (const [column, headName] of Object.entries(layout.heads)) {
@@ -120,6 +156,8 @@ export function rowToImage(row: Row, layout: TableLayout, withEmbedding: boolean
     code: String(row[COLUMNS.code]),
     labels,
   };
+  const garments = layout.garments ? garmentsOf(row) : undefined;
+  if (garments) image.garments = garments;
   if (withEmbedding) image.embedding = toFloat32(row[COLUMNS.vector]);
   return image;
 }

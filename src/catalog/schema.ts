@@ -1,7 +1,7 @@
 // Table layout. One row per image with the product's fields repeated on each row: a product
 // and all its images then land in the same commit, so no reader ever sees half a product.
 
-import { Field, FixedSizeList, Float32, Float64, Int32, Int64, Schema, Uint8, Utf8 } from 'apache-arrow';
+import { Field, FixedSizeList, Float32, Float64, Int32, Int64, List, Schema, Uint8, Utf8 } from 'apache-arrow';
 import type { Analysis } from '../model/types.ts';
 import { GroknetError } from '../errors.ts';
 
@@ -25,6 +25,35 @@ export const COLUMNS = {
   modelVersion: 'model_version',
   writtenAt: 'written_at',
 } as const;
+
+/**
+ * Garments found in each photo by clothing segmentation (`groknet index --garments`), kept
+ * apart from COLUMNS because tables created before them lack them (TableLayout.garments).
+ * `garments` is the JSON list (label, colour, share; null: not segmented, `[]`: none found);
+ * the two lists are its filterable form, matched with array_has_any: a photo holds several
+ * garments, so one flat column per attribute (as heads have) cannot hold them.
+ * `garment_colours` holds each garment's colour and its garmentPair, so one field filters
+ * both "any red garment" (`red`) and "a red dress" (`dress:red`), where two separate lists
+ * could not tell a red dress from a blue dress beside a red top.
+ */
+export const GARMENT_COLUMNS = {
+  garments: 'garments',
+  labels: 'garment_labels',
+  colours: 'garment_colours',
+} as const;
+
+// Garment labels and colours become filter values: short, printable, no pair separator.
+const GARMENT_NAME = /^[\p{L}\p{N}][\p{L}\p{N} _'-]{0,47}$/u;
+
+/** Whether a garment label or colour name can be stored (and so filtered by). */
+export function isGarmentName(name: unknown): name is string {
+  return typeof name === 'string' && GARMENT_NAME.test(name);
+}
+
+/** A garment label with its colour, as `garment_colours` stores it: `dress:red`. */
+export function garmentPair(label: string, colour: string): string {
+  return `${label}:${colour}`;
+}
 
 /** Predicted top label of single head `name`, flat so it can be filtered and faceted. */
 export const headColumn = (name: string): string => `head_${name}`;
@@ -51,6 +80,8 @@ export interface TableLayout {
   codeBits: number;
   /** sanitized column name -> head name as the model reports it */
   heads: Record<string, string>;
+  /** Whether rows have the GARMENT_COLUMNS (every table created since they exist has). */
+  garments: boolean;
 }
 
 /** Layout for a new table, taken from the first analyses written to it. */
@@ -69,8 +100,26 @@ export function layoutFromAnalyses(analyses: readonly Analysis[], embeddingDim: 
   if (first.code.length === 0 || first.code.length % 2 !== 0) {
     throw new GroknetError('invalid_argument', 'binary code must be a whole number of bytes in hex');
   }
-  return { modelVersion: first.modelVersion, embeddingDim, codeBits: first.code.length * 4, heads };
+  return { modelVersion: first.modelVersion, embeddingDim, codeBits: first.code.length * 4, heads, garments: true };
 }
+
+function garmentFields(): Field[] {
+  return [
+    new Field(GARMENT_COLUMNS.garments, new Utf8(), true),
+    new Field(GARMENT_COLUMNS.labels, new List(new Field('item', new Utf8(), true)), true),
+    new Field(GARMENT_COLUMNS.colours, new List(new Field('item', new Utf8(), true)), true),
+  ];
+}
+
+/**
+ * The garment columns for a table created without them, all null (not segmented), as
+ * LanceDB adds columns: by SQL, a metadata-only change that leaves the rows in place.
+ */
+export const ADD_GARMENT_COLUMNS: ReadonlyArray<{ name: string; valueSql: string }> = [
+  { name: GARMENT_COLUMNS.garments, valueSql: 'CAST(NULL AS STRING)' },
+  { name: GARMENT_COLUMNS.labels, valueSql: "arrow_cast(NULL, 'List(Utf8)')" },
+  { name: GARMENT_COLUMNS.colours, valueSql: "arrow_cast(NULL, 'List(Utf8)')" },
+];
 
 export function buildSchema(layout: TableLayout): Schema {
   const utf8 = (name: string, nullable = false) => new Field(name, new Utf8(), nullable);
@@ -98,6 +147,7 @@ export function buildSchema(layout: TableLayout): Schema {
   for (const column of Object.keys(layout.heads)) {
     fields.push(utf8(headColumn(column), true), new Field(scoreColumn(column), new Float32(), true));
   }
+  if (layout.garments) fields.push(...garmentFields());
   const metadata = new Map<string, string>([
     [META.modelVersion, layout.modelVersion],
     [META.embeddingDim, String(layout.embeddingDim)],
@@ -117,5 +167,9 @@ export function layoutFromSchema(schema: Schema): TableLayout {
   if (!modelVersion || !Number.isInteger(embeddingDim) || !Number.isInteger(codeBits) || !headsJson) {
     throw new GroknetError('store_error', 'catalog table has no groknet layout metadata');
   }
-  return { modelVersion, embeddingDim, codeBits, heads: JSON.parse(headsJson) as Record<string, string> };
+  // Read from the columns themselves: tables from before have none, and adding them later
+  // (ADD_GARMENT_COLUMNS) changes the fields, not this metadata.
+  const names = new Set(schema.fields.map((f) => f.name));
+  const garments = Object.values(GARMENT_COLUMNS).every((name) => names.has(name));
+  return { modelVersion, embeddingDim, codeBits, heads: JSON.parse(headsJson) as Record<string, string>, garments };
 }

@@ -25,6 +25,12 @@ export function sqlIn(values: readonly string[]): string {
   return `(${values.map(sqlString).join(', ')})`;
 }
 
+/** A list literal, for the array functions that match list columns (array_has_any). */
+export function sqlList(values: readonly string[]): string {
+  if (values.length === 0) throw new GroknetError('query_invalid', 'empty value list');
+  return `[${values.map(sqlString).join(', ')}]`;
+}
+
 /** Column names are never user text: they must be one of ours and look like an identifier. */
 export function sqlIdentifier(name: string, known: ReadonlySet<string>): string {
   if (!known.has(name) || !/^[a-z][a-z0-9_]*$/.test(name)) {

@@ -4,6 +4,16 @@
 import type { Table } from '@lancedb/lancedb';
 import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
 
+/** A garment clothing segmentation found in an indexed photo (`groknet index --garments`). */
+export interface ImageGarment {
+  /** The segmentation label, e.g. `dress`. */
+  label: string;
+  /** Dominant colour name of the garment's own pixels; null when none could be measured. */
+  colour: string | null;
+  /** Share of the photo it covers, 0-1. */
+  areaShare: number;
+}
+
 /** One image of a product as the caller hands it to the catalog (already analysed). */
 export interface ImageInput {
   /** Where the image lives (absolute path), kept so reindex can re-read it. */
@@ -11,6 +21,12 @@ export interface ImageInput {
   /** sha256 of the image bytes, hex. */
   contentHash: string;
   analysis: Analysis;
+  /**
+   * Its garments, largest first (`[]`: segmented, none found). Undefined or null: not
+   * measured by this write; the photo keeps the garments stored for it (by content hash),
+   * or is stored as not segmented.
+   */
+  garments?: readonly ImageGarment[] | null;
 }
 
 /** A product as written to the catalog. Writing an id that exists replaces that product. */
@@ -33,6 +49,8 @@ export interface StoredImage {
   code: string;
   /** Top label of each single-label head (the flat `head_<name>` columns). */
   labels: Record<string, string>;
+  /** Its garments when it was segmented at indexing time; absent when it was not. */
+  garments?: ImageGarment[];
   /** Only present when asked for (`withEmbeddings`), to keep listings light. */
   embedding?: Float32Array;
 }
@@ -104,6 +122,21 @@ export interface CatalogInfo {
   heads: Record<string, { labelColumn: string; scoreColumn: string }>;
   /** Columns filters may use. */
   filterColumns: string[];
+  /**
+   * Whether image rows have the garment columns (filters `garment`, `garment_colour`).
+   * Tables created before them have not, until a garment is first written to them.
+   */
+  garments: boolean;
+}
+
+/** Distinct garment values stored in the catalog (empty without `index --garments`). */
+export interface GarmentVocabulary {
+  /** Garment labels, e.g. `dress`. */
+  labels: string[];
+  /** Garment colours, e.g. `red`. */
+  colours: string[];
+  /** Each garment label with a colour it was found in, as `dress:red` (garmentPair). */
+  pairs: string[];
 }
 
 export interface CatalogStore {
@@ -128,12 +161,16 @@ export interface CatalogStore {
   getProductHashes(ids: readonly string[]): Promise<Map<string, string>>;
   /** Stored analyses by image content hash, so unchanged images are not analysed twice. */
   analysesByHash(hashes: readonly string[]): Promise<Map<string, Analysis>>;
+  /** Stored garments by image content hash, for the images that were segmented (so they are not segmented twice). */
+  garmentsByHash(hashes: readonly string[]): Promise<Map<string, ImageGarment[]>>;
   /** Re-analyses every image with `analyzer` into a new table and swaps it in when done. */
   reindex(analyzer: Analyzer, options?: ReindexOptions): Promise<ReindexSummary>;
   /** Creates missing indexes (FTS, scalar, a vector index above a size) and compacts small writes. */
   optimize(): Promise<void>;
   /** Distinct predicted labels per single-label head: the vocabulary the query parser matches. */
   vocabularies(): Promise<Record<string, string[]>>;
+  /** Distinct stored garment labels, colours and label:colour pairs: what `red dress` can match. */
+  garmentVocabulary(): Promise<GarmentVocabulary>;
   /**
    * The LanceDB table readers should query now, or undefined while the catalog is empty.
    * For search modules only; everything else goes through the verbs above.

@@ -1,11 +1,14 @@
-// vocabularies: the distinct labels each single-label head has predicted in this catalog.
-// The query parser matches words against these, so "sofa" only becomes a filter when the
-// catalog actually has sofas under some head.
+// vocabularies: the distinct labels each single-label head has predicted in this catalog,
+// and the distinct garments stored with its photos. The query parser matches words against
+// these, so "sofa" only becomes a filter when the catalog actually has sofas under some
+// head, and "red dress" only asks for a red dress when some photo has one.
 
 import type { CatalogContext } from './context.ts';
-import { headColumn } from './schema.ts';
+import { GARMENT_COLUMNS, headColumn } from './schema.ts';
+import type { GarmentVocabulary } from './types.ts';
 
 const cache = new WeakMap<CatalogContext, { key: string; value: Record<string, string[]> }>();
+const garmentCache = new WeakMap<CatalogContext, { key: string; value: GarmentVocabulary }>();
 
 export async function vocabularies(ctx: CatalogContext): Promise<Record<string, string[]>> {
   const active = await ctx.current();
@@ -29,5 +32,35 @@ export async function vocabularies(ctx: CatalogContext): Promise<Record<string, 
   }
   const value = Object.fromEntries([...sets].map(([head, set]) => [head, [...set].sort()]));
   cache.set(ctx, { key, value });
+  return value;
+}
+
+/** Values of a list cell as Arrow hands them back (a Vector of strings, or null). */
+function listValues(cell: unknown): string[] {
+  if (!cell || typeof (cell as { toArray?: unknown }).toArray !== 'function') return [];
+  return Array.from((cell as { toArray(): ArrayLike<unknown> }).toArray()).filter((v): v is string => typeof v === 'string');
+}
+
+export async function garmentVocabulary(ctx: CatalogContext): Promise<GarmentVocabulary> {
+  const empty: GarmentVocabulary = { labels: [], colours: [], pairs: [] };
+  const active = await ctx.current();
+  if (!active?.layout.garments) return empty;
+  const key = `${active.name}@${await active.table.version()}`;
+  const cached = garmentCache.get(ctx);
+  if (cached?.key === key) return cached.value;
+
+  const labels = new Set<string>();
+  const colours = new Set<string>();
+  const pairs = new Set<string>();
+  const query = active.table.query().where(`${GARMENT_COLUMNS.labels} IS NOT NULL`).select([GARMENT_COLUMNS.labels, GARMENT_COLUMNS.colours]);
+  for await (const batch of query) {
+    for (const cell of batch.getChild(GARMENT_COLUMNS.labels) ?? []) for (const label of listValues(cell)) labels.add(label);
+    // garment_colours holds colours and label:colour pairs side by side (schema.ts).
+    for (const cell of batch.getChild(GARMENT_COLUMNS.colours) ?? []) {
+      for (const value of listValues(cell)) (value.includes(':') ? pairs : colours).add(value);
+    }
+  }
+  const value = { labels: [...labels].sort(), colours: [...colours].sort(), pairs: [...pairs].sort() };
+  garmentCache.set(ctx, { key, value });
   return value;
 }

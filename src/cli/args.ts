@@ -16,3 +16,13 @@ export function intOption(value: string | undefined, name: string, min: number, 
   if (!Number.isInteger(n) || n < min || n > max) throw new GroknetError('invalid_argument', `--${name} must be an integer from ${min} to ${max}, got '${value}'`);
   return n;
 }
+
+/** A number from min to max (shares, scores, thresholds); an empty or out-of-range value is invalid_argument. */
+export function numberOption(value: string | undefined, name: string, min: number, max: number, fallback: number): number;
+export function numberOption(value: string | undefined, name: string, min: number, max: number): number | undefined;
+export function numberOption(value: string | undefined, name: string, min: number, max: number, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= min && n <= max)) throw new GroknetError('invalid_argument', `--${name} must be a number from ${min} to ${max}, got '${value}'`);
+  return n;
+}

@@ -3,11 +3,15 @@
 // search by image region as POST /v1/search with `image` + `region`; optionally only
 // products of the garment's colour.
 //
-// The colour filter uses the catalog's existing per-image `colour` attribute: it is
-// measured from pixels with the same palette (src/image/colour-names.ts) as a garment's
-// colour, so a garment's colour name is a value that filter knows. No garment colours are
-// stored at indexing time (that would need the segmenter in the ingest path and a new
-// column); see searchGarments.
+// The colour filter is the catalog's `garment_colour` field when its photos were indexed
+// with their garments (`groknet index --garments`): the colours of each catalog photo's
+// own garments, measured as a garment's colour here is, so a red tee is matched by the
+// catalog's red garments, not by photos that are red overall. Any garment of that colour
+// qualifies, not only one with the same label: the region's embedding already finds the
+// kind of garment, and two garments of one kind are often labelled differently (t-shirt,
+// top). Catalogs without garment colours use the per-image `colour` attribute, measured
+// from the whole photo with the same palette (src/image/colour-names.ts). The field is
+// chosen by shop-the-look-catalog.ts catalogColourField; see searchGarments.
 //
 // Two halves, so a server can bound the segmentation alone: findGarments (decode +
 // segment + garments) and searchGarments (one region search per garment).
@@ -63,15 +67,15 @@ export interface SearchGarmentsOptions {
   /** Results per garment (default 8). */
   k?: number;
   /**
-   * Filter each garment's search by its colour, with this filter field (the catalog's
-   * `colour` attribute); undefined: no colour filter. A garment whose colour could not be
-   * measured is searched without it.
+   * Filter each garment's search by its colour, with this filter field (`garment_colour`
+   * when the catalog stores garment colours, else its `colour` attribute); undefined: no
+   * colour filter. A garment whose colour could not be measured is searched without it.
    */
   colourField?: string;
 }
 
 export interface GarmentResults extends Garment {
-  /** The filters its search used: `{ colour: 'red' }` when matched by colour, else empty. */
+  /** The filters its search used: `{ garment_colour: 'red' }` (or `{ colour: 'red' }`) when matched by colour, else empty. */
   filters: Record<string, string>;
   results: SearchResult[];
 }
@@ -147,7 +151,7 @@ export function garmentJson(garment: Garment): { label: string; box: number[]; a
 }
 
 /** The image with its long side at most `maxSide` (the same image when it already fits). */
-async function shrink(image: DecodedImage, maxSide: number): Promise<DecodedImage> {
+export async function shrink(image: DecodedImage, maxSide: number): Promise<DecodedImage> {
   if (Math.max(image.width, image.height) <= maxSide) return image;
   const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .resize({ width: maxSide, height: maxSide, fit: 'inside' })

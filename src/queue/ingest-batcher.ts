@@ -10,6 +10,7 @@ import { ingestListings, type FailedItem, type Listing } from '../catalog/ingest
 import type { CatalogStore } from '../catalog/types.ts';
 import { GroknetError } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
+import type { PhotoSegmenter } from '../pipelines/shop-the-look.ts';
 import type { IngestJobResult } from './jobs.ts';
 
 export const DEFAULT_MAX_BATCH = 16;
@@ -18,6 +19,8 @@ export const DEFAULT_MAX_WAIT_MS = 50;
 export interface IngestBatcherOptions {
   catalog: CatalogStore;
   analyzer: Analyzer;
+  /** When given, each photo's garments are stored too (ingest.ts IngestOptions.segmenter). */
+  segmenter?: PhotoSegmenter;
   /** Listings per ingestListings call (default 16). */
   maxBatch?: number;
   /** How long the first listing of a batch waits for others before the batch runs anyway (default 50 ms). */
@@ -162,6 +165,7 @@ export class IngestBatcher {
       result = await ingestListings(tagged, {
         catalog: this.options.catalog,
         analyzer: this.options.analyzer,
+        ...(this.options.segmenter ? { segmenter: this.options.segmenter } : {}),
         batchSize: tagged.length,
         onWritten: (ids) => ids.forEach((id) => written.add(id)),
       });

@@ -6,7 +6,8 @@
 //    other workers moves the job back to the queue and one of them runs it again.
 // Jobs in hand are ingested together (ingest-batcher.ts): one analyzer run and one commit
 // per batch rather than per listing. With a detector, the products in the photos of each
-// written batch are linked as seen together, as a local `groknet index` does.
+// written batch are linked as seen together, as a local `groknet index` does. With a
+// segmenter, each photo's garments are stored with it, as `groknet index --garments` does.
 
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { assertCompatible } from '../catalog/ingest.ts';
@@ -15,6 +16,7 @@ import type { Detector } from '../detect/detector.ts';
 import { GroknetError, type ErrorCode } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
 import { linkStoredProducts } from '../pipelines/seen-together.ts';
+import type { PhotoSegmenter } from '../pipelines/shop-the-look.ts';
 import { checkQueueName, DEFAULT_QUEUE_NAME, readyOrFail, redisOptions } from './connection.ts';
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, IngestBatcher, ListingFailure, type BatcherStats } from './ingest-batcher.ts';
 import { IngestJobSchema, type IngestJobResult } from './jobs.ts';
@@ -35,6 +37,11 @@ export interface WorkerOptions {
   batchWaitMs?: number;
   /** When given, each written batch's photos are searched for catalog products, recorded as seen together. */
   detector?: Detector;
+  /**
+   * When given, each photo's garments (label, colour) are stored with it; a photo that
+   * cannot be segmented is indexed without them, listed in its job's `failed`.
+   */
+  segmenter?: PhotoSegmenter;
   /**
    * Build missing indexes (full-text, scalar, vector) and compact small commits once this
    * worker has written and then gone idle, and when it closes, as `groknet index` does at its end
@@ -110,6 +117,7 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   const batcher = new IngestBatcher({
     catalog: options.catalog,
     analyzer: options.analyzer,
+    ...(options.segmenter ? { segmenter: options.segmenter } : {}),
     // A batch can only hold jobs in hand: waiting for more than `concurrency` would wait in vain.
     maxBatch: Math.min(batchSize, concurrency),
     maxWaitMs: options.batchWaitMs ?? DEFAULT_MAX_WAIT_MS,

@@ -1,11 +1,13 @@
 // User filters -> a safe LanceDB predicate. Field names are checked against the catalog's
 // own fields and mapped to columns (never taken from the user), values are validated and
 // quoted by ../catalog/sql.ts. Anything unexpected is refused with query_invalid.
+// The garment fields filter list columns (a photo holds several garments): a value
+// matches when any garment of the image has it.
 
 import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
-import { sqlIdentifier, sqlIn, sqlNumber, sqlString } from '../catalog/sql.ts';
-import { COLUMNS } from '../catalog/schema.ts';
+import { sqlIdentifier, sqlIn, sqlList, sqlNumber, sqlString } from '../catalog/sql.ts';
+import { COLUMNS, GARMENT_COLUMNS } from '../catalog/schema.ts';
 import type { CatalogInfo } from '../catalog/types.ts';
 import type { FilterCondition, Filters } from './types.ts';
 
@@ -20,7 +22,14 @@ export interface FilterField {
   /** Head name when the field is a predicted label. */
   head?: string;
   scoreColumn?: string;
+  /** A list column (garments): matches when any of its values does. */
+  list?: boolean;
 }
+
+/** Garment labels stored by `index --garments`: `garment=dress`. */
+export const GARMENT_FIELD = 'garment';
+/** Garment colours, alone or with their garment: `garment_colour=red`, `garment_colour=dress:red`. */
+export const GARMENT_COLOUR_FIELD = 'garment_colour';
 
 /** The fields a filter may name, for this catalog. */
 export function filterFields(info: CatalogInfo): Map<string, FilterField> {
@@ -32,6 +41,11 @@ export function filterFields(info: CatalogInfo): Map<string, FilterField> {
   for (const [head, columns] of Object.entries(info.heads)) {
     if (fields.has(head)) continue;
     fields.set(head, { column: columns.labelColumn, type: 'string', head, scoreColumn: columns.scoreColumn });
+  }
+  if (info.garments) {
+    // A head of the same name keeps its field, as the fixed fields keep theirs.
+    if (!fields.has(GARMENT_FIELD)) fields.set(GARMENT_FIELD, { column: GARMENT_COLUMNS.labels, type: 'string', list: true });
+    if (!fields.has(GARMENT_COLOUR_FIELD)) fields.set(GARMENT_COLOUR_FIELD, { column: GARMENT_COLUMNS.colours, type: 'string', list: true });
   }
   return fields;
 }
@@ -79,7 +93,12 @@ export function validateFilters(filters: unknown, info: CatalogInfo): Filters {
   return valid;
 }
 
-function predicate(column: string, condition: FilterCondition): string {
+function predicate(column: string, condition: FilterCondition, list: boolean): string {
+  if (list) {
+    // Only text conditions reach a list field (validateFilters).
+    const values = 'eq' in condition ? [String(condition.eq)] : 'in' in condition ? condition.in : [];
+    return `array_has_any(${column}, ${sqlList(values)})`;
+  }
   if ('eq' in condition) {
     return `${column} = ${typeof condition.eq === 'number' ? sqlNumber(condition.eq) : sqlString(condition.eq)}`;
   }
@@ -99,7 +118,7 @@ export function buildWhere(filters: Filters, info: CatalogInfo): string | undefi
   const parts = Object.entries(filters).map(([key, condition]) => {
     const field = fields.get(key);
     if (!field) throw new GroknetError('query_invalid', `unknown filter field "${key.slice(0, 40)}"`);
-    return `(${predicate(sqlIdentifier(field.column, known), condition)})`;
+    return `(${predicate(sqlIdentifier(field.column, known), condition, field.list === true)})`;
   });
   return parts.length > 0 ? parts.join(' AND ') : undefined;
 }

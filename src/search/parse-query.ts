@@ -2,9 +2,13 @@
 // colour=yellow, category=sofa (via the synonym loveseat -> sofa), price <= 200 and the
 // text term "mid-century". Labels are matched against the catalog's own vocabularies, so
 // a word only becomes a filter when some product actually carries that label.
+// A colour next to a garment ("red dress") asks for that garment in that colour
+// (garment_colour=dress:red) when some photo's garments include a red dress (stored by
+// `index --garments`): the photo's own colour would also be red for a blue dress beside a
+// red bag. Otherwise the colour is matched as any other word (colour=red).
 
 import type { Filters, RecognisedPhrase } from './types.ts';
-import { assertQueryLength } from './filters.ts';
+import { assertQueryLength, GARMENT_COLOUR_FIELD } from './filters.ts';
 import { COLOUR_WORDS, STOP_WORDS, SYNONYMS } from './synonyms.ts';
 
 export interface ParsedQuery {
@@ -86,6 +90,48 @@ function variants(phrase: string): string[] {
   return [...new Set(out)];
 }
 
+/** `colour|garment` (normalised, the garment also singular) -> the stored pair, `dress:red`. */
+function indexGarmentPairs(pairs: readonly string[]): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const pair of pairs) {
+    const at = pair.indexOf(':');
+    if (at < 1) continue;
+    const label = normalisePhrase(pair.slice(0, at));
+    const colour = normalisePhrase(pair.slice(at + 1));
+    for (const form of [label, singular(label)]) if (!index.has(`${colour}|${form}`)) index.set(`${colour}|${form}`, pair);
+  }
+  return index;
+}
+
+interface PairMatch {
+  pair: string;
+  /** Tokens of the colour (the garment's are left to match as words). */
+  colourTokens: number;
+  phrase: string;
+  via?: string;
+}
+
+/** A colour phrase (1-2 words: "light green") at `i` followed by a garment phrase (1-3 words) that form a stored pair. */
+function matchGarmentPair(tokens: readonly string[], i: number, index: ReadonlyMap<string, string>): PairMatch | undefined {
+  if (index.size === 0) return undefined;
+  for (let c = Math.min(2, tokens.length - i - 1); c >= 1; c--) {
+    const colour = tokens.slice(i, i + c).join(' ');
+    for (let g = Math.min(MAX_NGRAM, tokens.length - i - c); g >= 1; g--) {
+      const garment = tokens.slice(i + c, i + c + g).join(' ');
+      for (const cv of variants(colour)) {
+        for (const gv of variants(garment)) {
+          const pair = index.get(`${cv}|${gv}`);
+          if (!pair) continue;
+          const phrase = `${colour} ${garment}`;
+          const literal = cv === normalisePhrase(colour) && gv === normalisePhrase(garment);
+          return { pair, colourTokens: c, phrase, ...(literal ? {} : { via: `${cv} ${gv}` }) };
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
 function pickEntry(entries: VocabEntry[], phrase: string): VocabEntry {
   if (COLOUR_WORDS.has(normalisePhrase(phrase))) {
     const colour = entries.find((e) => /^colou?r/i.test(e.head));
@@ -103,7 +149,8 @@ function addLabel(filters: Filters, head: string, label: string): void {
   } else filters[head] = { eq: label };
 }
 
-export function parseQuery(text: string, vocabularies: Record<string, string[]>): ParsedQuery {
+/** `garmentPairs`: the catalog's stored garment pairs (GarmentVocabulary.pairs); none: colours are matched as words only. */
+export function parseQuery(text: string, vocabularies: Record<string, string[]>, garmentPairs: readonly string[] = []): ParsedQuery {
   assertQueryLength(text);
   const filters: Filters = {};
   const recognised: RecognisedPhrase[] = [];
@@ -123,9 +170,18 @@ export function parseQuery(text: string, vocabularies: Record<string, string[]>)
   // Words: letters, digits, hyphens and apostrophes; everything else separates.
   const tokens = rest.toLowerCase().split(/[^\p{L}\p{N}'-]+/u).map((t) => t.replace(/^['-]+|['-]+$/g, '')).filter(Boolean);
   const index = indexVocabularies(vocabularies);
+  const pairs = indexGarmentPairs(garmentPairs);
   const terms: string[] = [];
 
   for (let i = 0; i < tokens.length; ) {
+    const garment = matchGarmentPair(tokens, i, pairs);
+    if (garment) {
+      addLabel(filters, GARMENT_COLOUR_FIELD, garment.pair);
+      recognised.push({ phrase: garment.phrase, field: GARMENT_COLOUR_FIELD, value: garment.pair, ...(garment.via ? { via: garment.via } : {}) });
+      // Only the colour is used up: the garment word still matches a head (category=dress) or the text.
+      i += garment.colourTokens;
+      continue;
+    }
     let matched = 0;
     // Longest phrase first: "t shirt" before "t", "bedside table" before "table".
     for (let n = Math.min(MAX_NGRAM, tokens.length - i); n >= 1 && !matched; n--) {

@@ -4,7 +4,7 @@
 import { GroknetError } from '../errors.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import type { CatalogInfo } from '../catalog/types.ts';
-import { describeCondition, filterFields } from './filters.ts';
+import { describeCondition, filterFields, type FilterField } from './filters.ts';
 import type { Filters, MatchKind, SearchResult } from './types.ts';
 
 export type Row = Record<string, unknown>;
@@ -18,8 +18,10 @@ export interface Candidate {
   currency: string | null;
   /** head -> predicted top label and its score, from the best-matching image. */
   labels: Record<string, { label: string; score: number }>;
-  /** head -> every label any matched image of the product has (for facets). */
+  /** head (or list field: garment, garment_colour) -> every value any matched image of the product has (for facets). */
   allLabels: Record<string, Set<string>>;
+  /** list field -> the values of the best-matching image (garments found in it). */
+  lists: Record<string, string[]>;
   /** Search-specific raw score of the best row (similarity, BM25, ...). */
   raw: number;
   row: Row;
@@ -36,7 +38,22 @@ export function resultColumns(info: CatalogInfo, extra: string[] = []): string[]
     COLUMNS.currency,
   ];
   for (const head of Object.values(info.heads)) columns.push(head.labelColumn, head.scoreColumn);
+  for (const [, field] of listFields(info)) columns.push(field.column);
   return [...columns, ...extra];
+}
+
+function listFields(info: CatalogInfo): Array<[string, FilterField]> {
+  return [...filterFields(info)].filter(([, field]) => field.list);
+}
+
+/** A list cell as Arrow hands it back (a Vector, or null when the image has no values). */
+function listCell(value: unknown): string[] {
+  if (!value || typeof (value as { toArray?: unknown }).toArray !== 'function') return [];
+  return Array.from((value as { toArray(): ArrayLike<unknown> }).toArray()).filter((v): v is string => typeof v === 'string');
+}
+
+function listsOf(row: Row, fields: ReadonlyArray<[string, FilterField]>): Record<string, string[]> {
+  return Object.fromEntries(fields.map(([name, field]) => [name, listCell(row[field.column])]));
 }
 
 function labelsOf(row: Row, info: CatalogInfo): Candidate['labels'] {
@@ -52,19 +69,23 @@ function labelsOf(row: Row, info: CatalogInfo): Candidate['labels'] {
 /** Best row per product by `score` (higher is better), keeping first-seen order for ties. */
 export function groupByProduct(rows: readonly Row[], info: CatalogInfo, score: (row: Row) => number): Candidate[] {
   const byId = new Map<string, Candidate>();
+  const fields = listFields(info);
   for (const row of rows) {
     const id = String(row[COLUMNS.productId]);
     const raw = score(row);
     const labels = labelsOf(row, info);
+    const lists = listsOf(row, fields);
     const existing = byId.get(id);
     if (existing) {
       for (const [head, { label }] of Object.entries(labels)) (existing.allLabels[head] ??= new Set()).add(label);
+      for (const [field, values] of Object.entries(lists)) for (const value of values) (existing.allLabels[field] ??= new Set()).add(value);
       if (raw <= existing.raw) continue;
     }
     const price = row[COLUMNS.price];
     const currency = row[COLUMNS.currency];
     const allLabels = existing?.allLabels ?? {};
     for (const [head, { label }] of Object.entries(labels)) (allLabels[head] ??= new Set()).add(label);
+    for (const [field, values] of Object.entries(lists)) for (const value of values) (allLabels[field] ??= new Set()).add(value);
     byId.set(id, {
       id,
       title: String(row[COLUMNS.title] ?? ''),
@@ -74,6 +95,7 @@ export function groupByProduct(rows: readonly Row[], info: CatalogInfo, score: (
       currency: typeof currency === 'string' ? currency : null,
       labels,
       allLabels,
+      lists,
       raw,
       row,
     });
@@ -91,6 +113,12 @@ export function explainFilters(candidate: Candidate, filters: Filters, info: Cat
     if (field.head) {
       const predicted = candidate.labels[field.head];
       if (predicted) why.push(`${key}=${predicted.label} (predicted ${predicted.score.toFixed(2)})`);
+      continue;
+    }
+    if (field.list) {
+      const wanted = 'eq' in condition ? [String(condition.eq)] : 'in' in condition ? condition.in : [];
+      const found = (candidate.lists[key] ?? []).filter((value) => wanted.includes(value));
+      if (found.length > 0) why.push(`${key}=${found.join(', ')} (garment in the photo)`);
       continue;
     }
     const value = key === 'price' ? candidate.price : key === 'currency' ? candidate.currency : candidate.id;

@@ -66,7 +66,9 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
   const limit = checkLimit(options.limit, 20);
   const info = await catalog.info();
   const explicit = validateFilters(options.filters, info);
-  const parsed = parseQuery(text, await catalog.vocabularies());
+  // Garment pairs only where rows have garment columns: older catalogs pay nothing for them.
+  const [vocabularies, garments] = await Promise.all([catalog.vocabularies(), info.garments ? catalog.garmentVocabulary() : undefined]);
+  const parsed = parseQuery(text, vocabularies, garments?.pairs);
   const filters: Filters = { ...parsed.filters, ...explicit };
   const query: SearchQuery = { kind: 'text', text, filters, terms: parsed.terms, recognised: parsed.recognised, limit };
   if (parsed.terms.length === 0 && Object.keys(filters).length === 0) {

@@ -1,12 +1,11 @@
 // Getting image bytes out of a request: multipart (`image` / `images` file fields plus
-// text fields) or a raw body with an image content type. The optional region box crops
-// before analysis, so one photo can be asked about one product in it.
+// text fields) or a raw body with an image content type, and the optional region box
+// (cut out by src/image/crop.ts before analysis, so one photo can be asked about one
+// product in it).
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
-import { openImage, readImageHeader } from '../image/decode.ts';
 import type { ImageLimits } from '../image/limits.ts';
-import { fromSharpError } from '../image/sharp-errors.ts';
 
 /** Raw bodies with these content types are taken as the image itself. */
 export const RAW_IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
@@ -76,25 +75,4 @@ export function parseRegion(source: Record<string, unknown>, where: string): Reg
     throw new GroknetError('invalid_argument', `${where}: a region needs whole-pixel x, y, w and h (w, h at least 1)`);
   }
   return parsed.data;
-}
-
-// The model looks at a few hundred pixels: a crop larger than this is shrunk before it is
-// re-encoded, which keeps the re-encoded PNG well inside the input byte limit.
-const MAX_CROP_SIDE = 1024;
-
-/** Cuts the region out of the (EXIF-oriented) image and returns it as PNG bytes. */
-export async function cropToRegion(bytes: Buffer, region: Region, limits: ImageLimits): Promise<Buffer> {
-  const header = await readImageHeader(bytes, limits);
-  if (region.x + region.w > header.width || region.y + region.h > header.height) {
-    throw new GroknetError('invalid_argument', `region ${region.x},${region.y} ${region.w}x${region.h} lies outside the ${header.width}x${header.height} image`);
-  }
-  try {
-    return await openImage(bytes, limits)
-      .extract({ left: region.x, top: region.y, width: region.w, height: region.h })
-      .resize({ width: MAX_CROP_SIDE, height: MAX_CROP_SIDE, fit: 'inside', withoutEnlargement: true })
-      .png()
-      .toBuffer();
-  } catch (error) {
-    throw fromSharpError(error, header.family);
-  }
 }

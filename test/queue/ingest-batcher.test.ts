@@ -15,6 +15,7 @@ import { IngestBatcher, ListingFailure } from '../../src/queue/ingest-batcher.ts
 import { TEXT_FILE } from '../helpers/bad-images.ts';
 import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
 import { writeImage } from '../helpers/images.ts';
+import { outfitSegmenter, OUTFITS, SCARF, writeOutfits } from '../helpers/outfits.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -229,4 +230,25 @@ test('options out of range are refused', () => {
   const catalog = {} as CatalogStore;
   assert.throws(() => new IngestBatcher({ catalog, analyzer, maxBatch: 0 }), { code: 'invalid_argument' });
   assert.throws(() => new IngestBatcher({ catalog, analyzer, maxWaitMs: -1 }), { code: 'invalid_argument' });
+});
+
+test("with a segmenter, each listing's garments are stored; a photo it fails on is reported on its job, the product indexed", async () => {
+  const { analyzer, store, catalog } = await fresh('garments');
+  await writeOutfits(tmp.path, [...OUTFITS, SCARF]);
+  const segmenter = outfitSegmenter(undefined, { failWidths: [SCARF.width] });
+  const batcher = new IngestBatcher({ catalog, analyzer, segmenter, maxWaitMs: 20 });
+  try {
+    const results = await Promise.all([...OUTFITS, SCARF].map((o) => batcher.submit(listing(o.id, [`${o.id}.png`], `jobs line ${o.id}`))));
+    assert.deepEqual(results.map((r) => r.status), [...OUTFITS, SCARF].map(() => 'indexed'));
+    assert.equal(batcher.stats.batches, 1);
+    const scarf = results.at(-1)!;
+    assert.deepEqual(scarf.failed.map((f) => [f.item, f.code]), [[`jobs line scarf: ${join(tmp.path, 'scarf.png')}`, 'internal']]);
+    assert.match(scarf.failed[0]!.message, /^garments not stored/);
+    assert.ok(results.slice(0, -1).every((r) => r.failed.length === 0));
+    assert.deepEqual((await store.getProduct('dress-blue'))!.images[0]!.garments!.map((g) => `${g.label}:${g.colour}`), ['dress:blue']);
+    assert.equal((await store.getProduct('scarf'))!.images[0]!.garments, undefined);
+  } finally {
+    await batcher.close();
+    await store.close();
+  }
 });

@@ -61,6 +61,24 @@ describe('parseQuery', () => {
     assert.doesNotThrow(() => parseQuery('a '.repeat(500), vocab));
   });
 
+  test('a colour next to a garment is that garment in that colour, when the catalog has that pair', () => {
+    const pairs = ['dress:red', 't-shirt:grey', 'dress:light green', 'jeans:blue'];
+    const q = parseQuery('red dress under 50', vocab, pairs);
+    assert.deepEqual(q.filters, { price: { lte: 50 }, garment_colour: { eq: 'dress:red' } });
+    assert.deepEqual(q.terms, ['dress']);
+    assert.deepEqual(q.recognised.at(-1), { phrase: 'red dress', field: 'garment_colour', value: 'dress:red' });
+    // Plurals, synonyms and spelling variants on either side; two-word colours.
+    assert.deepEqual(parseQuery('gray tees', vocab, pairs).filters, { garment_colour: { eq: 't-shirt:grey' }, category: { eq: 't-shirt' } });
+    assert.deepEqual(parseQuery('gray tees', vocab, pairs).recognised[0], { phrase: 'gray tees', field: 'garment_colour', value: 't-shirt:grey', via: 'grey t shirt' });
+    assert.deepEqual(parseQuery('light green dresses', vocab, pairs).filters, { garment_colour: { eq: 'dress:light green' } });
+    assert.deepEqual(parseQuery('red dress or blue jeans', vocab, pairs).filters, { garment_colour: { in: ['dress:red', 'jeans:blue'] }, category: { eq: 'pants' } });
+    // No such pair, a colour alone, or no pairs at all: the colour is matched as before.
+    assert.deepEqual(parseQuery('blue dress', vocab, pairs).filters, { colour: { eq: 'blue' } });
+    assert.deepEqual(parseQuery('dress red', vocab, pairs).filters, { colour: { eq: 'red' } });
+    assert.deepEqual(parseQuery('red dress', vocab).filters, { colour: { eq: 'red' } });
+    assert.deepEqual(parseQuery('red', vocab, pairs).filters, { colour: { eq: 'red' } });
+  });
+
   test('helpers', () => {
     assert.equal(singular('dresses'), 'dress');
     assert.equal(singular('ponies'), 'pony');

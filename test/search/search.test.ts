@@ -225,6 +225,7 @@ describe('facets and duplicates', () => {
       currency,
       labels: {},
       allLabels: { colour: new Set(colours) },
+      lists: {},
       raw: 0,
       row: {},
     });

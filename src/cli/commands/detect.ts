@@ -11,7 +11,7 @@ import { DEFAULT_IMAGE_LIMITS } from '../../image/limits.ts';
 import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
 import { DEFAULT_MAX_PRODUCTS, detectedProductJson, detectProducts, MAX_PRODUCTS_LIMIT, type ImageProducts } from '../../pipelines/detect.ts';
-import { intOption, parse } from '../args.ts';
+import { intOption, numberOption, parse } from '../args.ts';
 import { createProgress } from '../progress.ts';
 import { expandInputs } from './analyze.ts';
 
@@ -36,7 +36,7 @@ export async function detectCommand(args: string[]): Promise<number> {
   }
   const detectorName = values.detector;
   if (!isDetectorName(detectorName)) throw new GroknetError('invalid_argument', `--detector must be one of ${DETECTOR_NAMES.join(', ')}, got '${detectorName}'`);
-  const minScore = scoreOption(values['min-score'], 'min-score', 0.3);
+  const minScore = numberOption(values['min-score'], 'min-score', 0, 1, 0.3);
   const maxProducts = intOption(values['max-products'], 'max-products', 1, MAX_PRODUCTS_LIMIT, DEFAULT_MAX_PRODUCTS);
   const provider = (values.provider ?? 'cpu') as ExecutionProvider;
 
@@ -67,13 +67,6 @@ export async function detectCommand(args: string[]): Promise<number> {
     await Promise.all([detector.close(), analyzer.close()]);
   }
   return failures > 0 ? 1 : 0;
-}
-
-function scoreOption(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new GroknetError('invalid_argument', `--${name} must be a number from 0 to 1, got '${value}'`);
-  return n;
 }
 
 async function readInput(file: string): Promise<Buffer | GroknetError> {

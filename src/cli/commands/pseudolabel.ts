@@ -14,7 +14,7 @@ import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
 import { DEFAULT_MAX_PRODUCTS, MAX_PRODUCTS_LIMIT } from '../../pipelines/detect.ts';
 import { buildPseudolabelDataset, PseudolabelDataset, type LabelSource, type PseudolabelSummary } from '../../pipelines/pseudolabel-dataset.ts';
-import { intOption, parse } from '../args.ts';
+import { intOption, numberOption, parse } from '../args.ts';
 import { createProgress } from '../progress.ts';
 import { expandInputs } from './analyze.ts';
 
@@ -84,11 +84,4 @@ export async function pseudolabelCommand(args: string[]): Promise<number> {
     process.stderr.write('groknet pseudolabel: every crop got the same label; the trainer needs at least two classes\n');
   }
   return summary.failed.length > 0 ? 1 : 0;
-}
-
-function numberOption(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= min && n <= max)) throw new GroknetError('invalid_argument', `--${name} must be a number from ${min} to ${max}, got '${value}'`);
-  return n;
 }

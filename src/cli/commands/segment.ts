@@ -13,7 +13,7 @@ import { DEFAULT_MIN_GARMENT_SHARE, type GarmentCandidate } from '../../pipeline
 import type { TtaMode } from '../../segment/tta.ts';
 import { Segmenter } from '../../pipelines/segment.ts';
 import { checkOutputFile, writeMaskPng } from '../../segment/mask-png.ts';
-import { parse } from '../args.ts';
+import { numberOption, parse } from '../args.ts';
 
 const USAGE = 'usage: groknet segment FILE --out MASK.png [--json] [--model DIR] [--min-share 0.005] [--tta flip|none] [--provider cpu|cuda]\n';
 
@@ -31,7 +31,7 @@ export async function segmentCommand(args: string[]): Promise<number> {
     return 2;
   }
   const [file] = positionals as [string];
-  const minShare = shareOption(values['min-share']);
+  const minShare = numberOption(values['min-share'], 'min-share', 0, 1, DEFAULT_MIN_GARMENT_SHARE);
   const out = await checkOutputFile(values.out);
 
   // The photo is read and decoded before the model loads: a bad file fails at once.
@@ -39,7 +39,7 @@ export async function segmentCommand(args: string[]): Promise<number> {
   try {
     image = await decodeImage(await readLimitedFile(file, DEFAULT_IMAGE_LIMITS.maxInputBytes));
   } catch (error) {
-    return report(file, toGroknetError(error), values.json);
+    return reportPhotoError(file, toGroknetError(error), values.json);
   }
   const segmenter = await Segmenter.open(values.model ? path.resolve(values.model) : undefined, {
     provider: (values.provider ?? 'cpu') as ExecutionProvider,
@@ -59,15 +59,8 @@ export async function segmentCommand(args: string[]): Promise<number> {
   }
 }
 
-function shareOption(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_MIN_GARMENT_SHARE;
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new GroknetError('invalid_argument', `--min-share must be a number from 0 to 1, got '${value}'`);
-  return n;
-}
-
 /** A photo that cannot be read: the same error shape as `groknet analyze`, exit 1. */
-function report(file: string, error: GroknetError, json: boolean): number {
+export function reportPhotoError(file: string, error: GroknetError, json: boolean): number {
   process.stdout.write(json ? `${JSON.stringify({ file, error: { code: error.code, message: error.message } })}\n` : `${file}\n  error ${error.code}: ${error.message}\n`);
   return 1;
 }

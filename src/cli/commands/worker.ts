@@ -1,16 +1,18 @@
-// `groknet worker --queue redis://HOST:PORT [--data DIR] [--model DIR] [--batch N] [--concurrency N] [--detector NAME | --no-detect]`
+// `groknet worker --queue redis://HOST:PORT [--data DIR] [--model DIR] [--batch N] [--concurrency N] [--detector NAME | --no-detect] [--garments [--segment-model DIR]]`
 // Processes ingestion jobs from the BullMQ queue into the catalog until SIGINT/SIGTERM,
 // up to --batch listings per analyzer run and catalog commit. Like `groknet index`, it
 // then detects the products in the photos of the listings it wrote and links those seen
-// together, unless --no-detect.
+// together, unless --no-detect, and with --garments stores each photo's garments.
 import path from 'node:path';
 import { DEFAULT_DATA_DIR, openCatalog } from '../../catalog/index.ts';
 import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector, type Detector } from '../../detect/index.ts';
 import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
+import type { Segmenter } from '../../pipelines/segment.ts';
 import { startWorker } from '../../queue/index.ts';
 import { DEFAULT_MAX_BATCH } from '../../queue/ingest-batcher.ts';
 import { intOption, parse } from '../args.ts';
+import { GARMENT_OPTIONS, garmentChoice, openGarmentSegmenter } from '../garment-options.ts';
 
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parse(
@@ -24,6 +26,7 @@ export async function workerCommand(args: string[]): Promise<number> {
       concurrency: { type: 'string' },
       detector: { type: 'string', default: DEFAULT_DETECTOR },
       'no-detect': { type: 'boolean', default: false },
+      ...GARMENT_OPTIONS,
     },
     false,
   );
@@ -33,10 +36,14 @@ export async function workerCommand(args: string[]): Promise<number> {
   const batchSize = intOption(values.batch, 'batch', 1, 256, DEFAULT_MAX_BATCH);
   // As many jobs in hand as a batch holds, or batches would never fill.
   const concurrency = intOption(values.concurrency, 'concurrency', 1, 256, batchSize);
+  const garments = garmentChoice(values);
   const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
   let catalog: Awaited<ReturnType<typeof openCatalog>> | undefined;
   let detector: Detector | undefined;
+  let segmenter: Segmenter | undefined;
   try {
+    // Before the catalog and the queue: a bad model fails the start, not every job.
+    segmenter = await openGarmentSegmenter(garments);
     catalog = await openCatalog(path.resolve(values.data ?? DEFAULT_DATA_DIR), { embeddingDim: analyzer.embeddingDim });
     if (!values['no-detect']) detector = await openDetector(detectorName);
     const worker = await startWorker({
@@ -46,9 +53,10 @@ export async function workerCommand(args: string[]): Promise<number> {
       batchSize,
       concurrency,
       ...(detector ? { detector } : {}),
+      ...(segmenter ? { segmenter } : {}),
       ...(values['queue-name'] ? { queueName: values['queue-name'] } : {}),
     });
-    process.stderr.write(`groknet worker: processing ${values.queue}${detector ? `, seen together with ${detector.name}` : ''}; stop with Ctrl-C\n`);
+    process.stderr.write(`groknet worker: processing ${values.queue}${detector ? `, seen together with ${detector.name}` : ''}${segmenter ? ', garments stored' : ''}; stop with Ctrl-C\n`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
@@ -60,6 +68,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     return 0;
   } finally {
     await detector?.close();
+    await segmenter?.close();
     await catalog?.close();
     await analyzer.close();
   }

@@ -2,12 +2,13 @@
 // the products detected in the photo, each analysed on its own, and on request the
 // garments its clothing segmentation finds.
 import { z } from 'zod';
+import { cropToRegion } from '../../image/crop.ts';
 import { detectedProductJson } from '../../pipelines/detect.ts';
 import { garmentJson } from '../../pipelines/shop-the-look.ts';
 import { suggestListing } from '../../pipelines/suggest-listing.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
-import { cropToRegion, parseRegion, readUpload, RegionSchema } from '../image-input.ts';
+import { parseRegion, readUpload, RegionSchema } from '../image-input.ts';
 import { DetectedProductSchema, GarmentSchema, HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
 import { parseInput } from '../validate.ts';
 import { requireSegmentation } from './shop-the-look.ts';

@@ -49,7 +49,12 @@ function searchBodySchema(maxImageBytes: number) {
       filters: z
         .record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'filter names are lower-case identifiers'), FilterValueSchema)
         .refine((f) => Object.keys(f).length <= 20, 'at most 20 filters')
-        .optional(),
+        .optional()
+        .meta({
+          description:
+            'Field -> value, list of values (any of them) or condition. Fields: price, currency, id, each predicted attribute (e.g. colour, measured on the whole photo) and, ' +
+            'in a catalog indexed with --garments, garment (a garment in the photo, e.g. dress) and garment_colour (a garment of that colour, red, or that garment in it, dress:red)',
+        }),
       k: z.number().int().min(1).max(MAX_K).default(20),
     })
     .refine((q) => [q.text, q.image, q.productId].filter(Boolean).length <= 1, 'give one of text, image or productId')

@@ -1,15 +1,15 @@
 // POST /v1/shop-the-look: one outfit photo -> its garments (clothing segmentation), each
 // searched for in the catalog by its box, as POST /v1/search does with an image and a
-// region; optionally only products of the garment's colour.
+// region; optionally only products of the garment's colour. The steps are
+// src/pipelines/shop-the-look-catalog.ts, shared with `groknet shop-the-look`.
 import { z } from 'zod';
 import { GroknetError } from '../../errors.ts';
-import { DEFAULT_LOOK_K, DEFAULT_MAX_GARMENTS, garmentJson, MAX_GARMENTS_LIMIT, MAX_LOOK_K, searchGarments, type SearchRegion } from '../../pipelines/shop-the-look.ts';
-import { filterFields } from '../../search/filters.ts';
+import { DEFAULT_LOOK_K, DEFAULT_MAX_GARMENTS, MAX_GARMENTS_LIMIT, MAX_LOOK_K } from '../../pipelines/shop-the-look.ts';
+import { catalogColourField, lookJson, shopTheLookInCatalog } from '../../pipelines/shop-the-look-catalog.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
 import { readUpload } from '../image-input.ts';
 import { GarmentSchema, SearchHitSchema } from '../schemas.ts';
-import { photoEmbedding } from '../search-by-photo.ts';
 import { NO_SEGMENTER, type ServerSegmentation } from '../segmentation.ts';
 import { hitView } from '../views.ts';
 import { parseInput } from '../validate.ts';
@@ -33,13 +33,13 @@ const OptionsSchema = z.strictObject({
     .max(MAX_GARMENTS_LIMIT)
     .optional()
     .meta({ description: `At most this many garments, largest first (default ${DEFAULT_MAX_GARMENTS})` }),
-  matchColour: flag.optional().meta({ description: "Only products whose colour attribute is the garment's colour (default false)" }),
+  matchColour: flag.optional().meta({ description: "Only products with a garment of the garment's colour (garment_colour, when the catalog was indexed with --garments), else whose colour attribute is it (default false)" }),
 });
 
 const FieldsSchema = z.strictObject({ k: z.string(), maxGarments: z.string(), matchColour: z.string() }).partial();
 
 const LookGarmentSchema = GarmentSchema.extend({
-  filters: z.record(z.string(), z.string()).meta({ description: "The filters this garment's search used, e.g. { colour: 'red' } with matchColour" }),
+  filters: z.record(z.string(), z.string()).meta({ description: "The filters this garment's search used, e.g. { garment_colour: 'red' } (or { colour: 'red' }) with matchColour" }),
   results: z.array(SearchHitSchema).meta({ description: 'Catalog products like the garment, best first: exact (the same product) or similar' }),
 }).meta({ id: 'LookGarment' });
 
@@ -54,20 +54,9 @@ export const ShopTheLookResponseSchema = z
 
 const errors = { 400: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
 
-/**
- * The filter field holding the catalog's colour attribute, for matchColour. Undefined for a
- * catalog with nothing in it yet (no field to filter, no results either); a catalog whose
- * model has no colour attribute cannot match colours: 400.
- */
+/** The filter field of the catalog's colour attribute; a search service given without a catalog knows its own fields. */
 async function colourField(ctx: RouteContext): Promise<string | undefined> {
-  // A search service given without a catalog knows its own fields.
-  if (!ctx.catalog) return 'colour';
-  const info = await ctx.catalog.info();
-  if (info.modelVersion === undefined) return undefined;
-  const fields = filterFields(info);
-  const field = ['colour', 'color'].find((name) => fields.get(name)?.type === 'string');
-  if (!field) throw new GroknetError('invalid_argument', 'matchColour: this catalog has no colour attribute to filter by');
-  return field;
+  return ctx.catalog ? catalogColourField(ctx.catalog, 'matchColour') : 'colour';
 }
 
 export function shopTheLookRoutes(app: App, ctx: RouteContext): void {
@@ -90,7 +79,7 @@ export function shopTheLookRoutes(app: App, ctx: RouteContext): void {
         summary: 'Shop the look: each garment of an outfit photo, with the catalog products like it',
         description:
           "The photo's clothing is segmented; each garment (largest first) is searched for by its box, like POST /v1/search with an image and a region. " +
-          "With `matchColour`, only products whose `colour` attribute is the garment's colour. Options go in the query or as form fields. " +
+          "With `matchColour`, only products with a garment of the garment's colour (`garment_colour`, stored by `groknet index --garments`), or, in a catalog without garment colours, whose `colour` attribute is it. Options go in the query or as form fields. " +
           '503 `unavailable` when this server has no clothing segmentation model.',
         tags: ['search'],
         querystring: OptionsSchema,
@@ -102,26 +91,18 @@ export function shopTheLookRoutes(app: App, ctx: RouteContext): void {
       const search = requireSearch(ctx);
       const upload = await readUpload(request, ctx.config.limits, 1);
       const options = { ...parseInput(OptionsSchema, parseInput(FieldsSchema, upload.fields, 'form'), 'form'), ...definedOnly(request.query) };
-      const matchColour = options.matchColour ?? false;
-      // Checked before the photo is segmented: a catalog that cannot match colours fails at once.
-      const field = matchColour ? await colourField(ctx) : undefined;
-      const photo = upload.files[0]!;
-      const found = await segmentation.garments(photo, { maxGarments: options.maxGarments ?? DEFAULT_MAX_GARMENTS });
-      const searchRegion: SearchRegion = async (bytes, region, filters, limit) => {
-        const embedding = await photoEmbedding(ctx.queue, ctx.config.limits, bytes, region);
-        return (await search.search({ embedding, filters, limit })).results;
-      };
-      const look = await searchGarments(photo, found, { searchRegion, k: options.k ?? DEFAULT_LOOK_K, ...(field ? { colourField: field } : {}) });
-      return {
-        width: look.width,
-        height: look.height,
-        matchColour,
-        garments: look.garments.map((garment) => ({
-          ...garmentJson(garment),
-          filters: garment.filters,
-          results: garment.results.map((result) => hitView(result, ctx.images)),
-        })),
-      };
+      const look = await shopTheLookInCatalog(
+        upload.files[0]!,
+        {
+          garments: (photo, bounds) => segmentation.garments(photo, bounds),
+          embed: async (image) => (await ctx.queue.analyze(image)).embedding,
+          search: async (embedding, filters, limit) => (await search.search({ embedding, filters, limit })).results,
+          colourField: () => colourField(ctx),
+          limits: ctx.config.limits,
+        },
+        options,
+      );
+      return lookJson(look, (result) => hitView(result, ctx.images));
     },
   );
 }

@@ -1,0 +1,100 @@
+// Search by the garments stored at indexing time: the `garment` and `garment_colour`
+// filters (text, photo and filter-only searches), their explanations and facets, and
+// "red dress" in words asking for a red dress rather than a red photo.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ingest } from '../../src/catalog/ingest.ts';
+import { openCatalog } from '../../src/catalog/open.ts';
+import type { CatalogStore } from '../../src/catalog/types.ts';
+import { searchText } from '../../src/search/search-text.ts';
+import { searchByImage } from '../../src/search/search-vector.ts';
+import type { Filters } from '../../src/search/types.ts';
+import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
+import { outfitPhoto, outfitSegmenter, OUTFITS, writeOutfits } from '../helpers/outfits.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let catalog: CatalogStore;
+/** The same listings indexed without their garments. */
+let plain: CatalogStore;
+const analyzer = createColourAnalyzer();
+
+before(async () => {
+  tmp = await tempDir();
+  const source = await writeOutfits(tmp.path);
+  catalog = await openCatalog(join(tmp.path, 'garments'), { embeddingDim: analyzer.embeddingDim });
+  plain = await openCatalog(join(tmp.path, 'plain'), { embeddingDim: analyzer.embeddingDim });
+  assert.equal((await ingest(source, { catalog, analyzer, segmenter: outfitSegmenter() })).indexed, OUTFITS.length);
+  assert.equal((await ingest(source, { catalog: plain, analyzer })).indexed, OUTFITS.length);
+});
+after(async () => {
+  await catalog?.close();
+  await plain?.close();
+  await tmp.cleanup();
+});
+
+const ids = async (filters: Filters, store = catalog) => (await searchText(store, '', { filters, limit: 50 })).results.map((r) => r.id).sort();
+
+describe('garment filters', () => {
+  test('garment_colour=red finds photos with a red garment, not the blue dress on a red wall; =blue the reverse', async () => {
+    assert.deepEqual(await ids({ garment_colour: { eq: 'red' } }), ['dress-red', 'tee-and-jeans']);
+    assert.deepEqual(await ids({ garment_colour: { eq: 'blue' } }), ['dress-blue', 'tee-and-jeans']);
+    // The whole photo's colour says otherwise: that is what garment colours are for.
+    assert.deepEqual(await ids({ colour: { eq: 'red' } }), ['dress-blue']);
+  });
+
+  test('a garment in a colour, garments by label, lists of values', async () => {
+    assert.deepEqual(await ids({ garment_colour: { eq: 'dress:red' } }), ['dress-red']);
+    assert.deepEqual(await ids({ garment_colour: { eq: 'jeans:red' } }), [], 'the jeans are blue, the tee is red');
+    assert.deepEqual(await ids({ garment: { eq: 'jeans' } }), ['tee-and-jeans']);
+    assert.deepEqual(await ids({ garment: { in: ['dress', 'hat'] } }), ['dress-blue', 'dress-red']);
+    assert.deepEqual(await ids({ garment_colour: { in: ['dress:red', 'jeans:blue'] } }), ['dress-red', 'tee-and-jeans']);
+    assert.deepEqual(await ids({ garment: { eq: 'dress' }, price: { lte: 50 } }), ['dress-red']);
+  });
+
+  test('explained in `why`, counted in facets, and applied to searches by photo', async () => {
+    const response = await searchText(catalog, 'dress', { filters: { garment_colour: { eq: 'red' } } });
+    const dress = response.results.find((r) => r.id === 'dress-red')!;
+    assert.ok(dress.why.includes('garment_colour=red (garment in the photo)'), dress.why.join('; '));
+    assert.deepEqual(response.facets.garment, { 'dress': 1, 'jeans': 1, 't-shirt': 1 });
+    assert.equal(response.facets.garment_colour!.red, 2);
+    assert.equal(response.facets.garment_colour!['dress:red'], 1);
+
+    const byPhoto = await searchByImage(catalog, analyzer, await outfitPhoto(OUTFITS[1]!), { limit: 5, filters: { garment_colour: { eq: 'red' } } });
+    assert.ok(!byPhoto.results.some((r) => r.id === 'dress-blue'), 'its own photo is left out by the filter');
+    assert.deepEqual(byPhoto.results.map((r) => r.id).sort(), ['dress-red', 'tee-and-jeans']);
+  });
+
+  test('ranges, numbers and unknown shapes are refused; hostile values are only values', async () => {
+    await assert.rejects(searchText(catalog, 'dress', { filters: { garment_colour: { gte: 1 } } }), { code: 'query_invalid', message: /takes text values/ });
+    await assert.rejects(searchText(catalog, 'dress', { filters: { garment: { eq: 3 } } }), { code: 'query_invalid' });
+    await assert.rejects(searchText(catalog, 'dress', { filters: { garment: { in: [] } } }), { code: 'query_invalid' });
+    assert.deepEqual(await ids({ garment_colour: { eq: "red') OR true OR array_has(garment_colours, 'x" } }), []);
+  });
+
+  test('a catalog indexed without garments knows the fields but has nothing under them', async () => {
+    assert.equal((await plain.info()).garments, true, 'new tables have the columns');
+    assert.deepEqual(await ids({ garment_colour: { eq: 'red' } }, plain), []);
+  });
+});
+
+describe('"red dress" in words', () => {
+  test('asks for a red dress when the catalog has one: not the blue dress on a red wall', async () => {
+    const response = await searchText(catalog, 'red dress');
+    assert.deepEqual(response.query.filters, { garment_colour: { eq: 'dress:red' } });
+    assert.deepEqual(response.query.recognised, [{ phrase: 'red dress', field: 'garment_colour', value: 'dress:red' }]);
+    assert.deepEqual(response.query.terms, ['dress'], 'the garment word still matches the text');
+    assert.deepEqual(response.results.map((r) => r.id), ['dress-red']);
+    assert.deepEqual((await searchText(catalog, 'blue dresses')).results.map((r) => r.id), ['dress-blue']);
+    assert.deepEqual((await searchText(catalog, 'red tee')).query.filters, { garment_colour: { eq: 't-shirt:red' } }, 'tee: a synonym of t-shirt');
+  });
+
+  test("keeps today's colour filter where no photo has that garment in that colour, or no garments are stored", async () => {
+    assert.deepEqual((await searchText(catalog, 'grey dress')).query.filters, { colour: { eq: 'grey' } });
+    assert.deepEqual((await searchText(catalog, 'red lamp')).query.filters, { colour: { eq: 'red' } });
+    const before = await searchText(plain, 'red dress');
+    assert.deepEqual(before.query.filters, { colour: { eq: 'red' } });
+    assert.deepEqual(before.results.map((r) => r.id), ['dress-blue']);
+  });
+});

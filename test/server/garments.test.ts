@@ -1,0 +1,83 @@
+// Garments stored at indexing time, through the API: POST /v1/search filters on `garment`
+// and `garment_colour` (and "red dress" in words), their facets and OpenAPI description,
+// and POST /v1/shop-the-look matching colours by the catalog's garment colours.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ingest } from '../../src/catalog/ingest.ts';
+import { openCatalog } from '../../src/catalog/open.ts';
+import type { CatalogStore } from '../../src/catalog/types.ts';
+import { buildApp, type App } from '../../src/server/app.ts';
+import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
+import { outfitPhoto, outfitSegmenter, OUTFITS, writeOutfits, type Outfit } from '../helpers/outfits.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { TINY_COLOURS } from '../helpers/tiny-model.ts';
+import { assertError } from './helpers/http.ts';
+
+// The shopper's photo for shop the look: one red tee.
+const TEE: Outfit = { id: 'tee', title: 'tee', price: 0, width: 180, blocks: [{ rgb: TINY_COLOURS.red!, at: [0.2, 0.1, 0.6, 0.6] }], garments: [{ label: 't-shirt', block: 0 }] };
+
+const analyzer = createColourAnalyzer();
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let catalog: CatalogStore;
+let app: App;
+
+before(async () => {
+  tmp = await tempDir();
+  catalog = await openCatalog(join(tmp.path, 'data'), { embeddingDim: analyzer.embeddingDim });
+  const segmenter = outfitSegmenter([...OUTFITS, TEE]);
+  await ingest(await writeOutfits(tmp.path), { catalog, analyzer, segmenter });
+  app = await buildApp({ analyzer, catalog, segmenter, config: { dataDir: join(tmp.path, 'data'), rateLimitPerMinute: 0, web: false, allowAnonymousWrites: true } });
+});
+after(async () => {
+  await app?.close();
+  await catalog?.close();
+  await tmp.cleanup();
+});
+
+interface SearchJson {
+  query: { filters: Record<string, unknown>; recognised: Array<{ field: string; value: string }> };
+  results: Array<{ id: string; why: string[] }>;
+  facets: Record<string, Array<{ value: string; count: number }>>;
+}
+
+const search = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v1/search', payload: body });
+const ids = (res: { json(): unknown }) => (res.json() as SearchJson).results.map((r) => r.id).sort();
+
+describe('POST /v1/search by garments', () => {
+  test('garment_colour=red finds photos with a red garment and not =blue ones; values, lists and conditions', async () => {
+    const red = await search({ filters: { garment_colour: 'red' } });
+    assert.equal(red.statusCode, 200, red.body);
+    assert.deepEqual(ids(red), ['dress-red', 'tee-and-jeans']);
+    assert.deepEqual(ids(await search({ filters: { garment_colour: 'blue' } })), ['dress-blue', 'tee-and-jeans']);
+    assert.deepEqual(ids(await search({ filters: { garment_colour: ['dress:red', 'dress:blue'] } })), ['dress-blue', 'dress-red']);
+    assert.deepEqual(ids(await search({ filters: { garment: { eq: 'jeans' } } })), ['tee-and-jeans']);
+    const facets = (red.json() as SearchJson).facets;
+    assert.deepEqual(facets.garment_colour!.find((f) => f.value === 'red'), { value: 'red', count: 2 });
+  });
+
+  test('"red dress" asks for a red dress', async () => {
+    const body = (await search({ text: 'red dress' })).json() as SearchJson;
+    assert.deepEqual(body.query.filters, { garment_colour: { eq: 'dress:red' } });
+    assert.deepEqual(body.query.recognised.map((r) => [r.field, r.value]), [['garment_colour', 'dress:red']]);
+    assert.deepEqual(body.results.map((r) => r.id), ['dress-red']);
+  });
+
+  test('a range on a garment field is a 400', async () => {
+    assertError(await search({ text: 'dress', filters: { garment_colour: { gte: 2 } } }), 400, 'query_invalid');
+  });
+
+  test('the OpenAPI document names the garment filters', async () => {
+    const doc = (await app.inject('/openapi.json')).json() as { components: { schemas: Record<string, { properties?: Record<string, { description?: string }> }> } };
+    assert.match(doc.components.schemas.SearchRequest!.properties!.filters!.description ?? '', /garment_colour/);
+  });
+});
+
+test('POST /v1/shop-the-look?matchColour=true filters by the garment colours the catalog stores', async () => {
+  const res = await app.inject({ method: 'POST', url: '/v1/shop-the-look?matchColour=true&k=5', payload: await outfitPhoto(TEE), headers: { 'content-type': 'image/png' } });
+  assert.equal(res.statusCode, 200, res.body);
+  const [tee] = (res.json() as { garments: Array<{ label: string; filters: Record<string, string>; results: Array<{ id: string }> }> }).garments;
+  assert.equal(tee!.label, 't-shirt');
+  assert.deepEqual(tee!.filters, { garment_colour: 'red' });
+  assert.deepEqual(tee!.results.map((r) => r.id).sort(), ['dress-red', 'tee-and-jeans'], 'not the blue dress on a red wall');
+});
