@@ -5,7 +5,7 @@ import { Index } from '@lancedb/lancedb';
 import type { Table, VectorQuery } from '@lancedb/lancedb';
 import { GroknetError } from '../errors.ts';
 import type { CatalogContext } from './context.ts';
-import { COLUMNS } from './schema.ts';
+import { COLUMNS, GARMENT_COLUMNS, headColumn } from './schema.ts';
 
 /** Rows (images) above which an approximate vector index replaces brute force. */
 export const VECTOR_INDEX_THRESHOLD = 10_000;
@@ -15,6 +15,7 @@ export const TEXT_COLUMNS = [COLUMNS.title, COLUMNS.description] as const;
 
 export interface OptimizeOptions {
   vectorIndexThreshold?: number;
+  scalarIndexThreshold?: number;
 }
 
 async function indexedColumns(table: Table): Promise<Set<string>> {
@@ -77,9 +78,20 @@ export async function optimize(ctx: CatalogContext, options: OptimizeOptions = {
         // Stemming and stop words make "loveseats" match "loveseat" and ignore "the".
         if (!indexed.has(column)) await table.createIndex(column, { config: Index.fts({ stem: true, removeStopWords: true }) });
       }
-      if (rows >= SCALAR_INDEX_THRESHOLD) {
-        for (const column of [COLUMNS.rowKey, COLUMNS.productId, COLUMNS.contentHash]) {
+      if (rows >= (options.scalarIndexThreshold ?? SCALAR_INDEX_THRESHOLD)) {
+        for (const column of [COLUMNS.rowKey, COLUMNS.productId, COLUMNS.contentHash, COLUMNS.price]) {
           if (!indexed.has(column)) await table.createIndex(column, { config: Index.btree() });
+        }
+        // Filters on labels count and find their rows through these (src/search/filter-plan.ts);
+        // bitmaps suit columns with few distinct values, as label vocabularies are.
+        for (const column of [COLUMNS.currency, ...Object.keys(layout.heads).map(headColumn)]) {
+          if (!indexed.has(column)) await table.createIndex(column, { config: Index.bitmap() });
+        }
+        // Garment filters are array_has_any over list columns, which a label-list index answers.
+        if (layout.garments) {
+          for (const column of [GARMENT_COLUMNS.labels, GARMENT_COLUMNS.colours]) {
+            if (!indexed.has(column)) await table.createIndex(column, { config: Index.labelList() });
+          }
         }
       }
       if (rows >= threshold && !indexed.has(COLUMNS.vector)) {

@@ -24,13 +24,17 @@ export interface OpenCatalogOptions {
   embeddingDim?: number;
   /** Overrides when the vector index is built (tests use a small value). */
   vectorIndexThreshold?: number;
+  /** Overrides when the scalar (look-up and filter) indexes are built (tests use a small value). */
+  scalarIndexThreshold?: number;
 }
 
 export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenCatalogOptions = {}): Promise<CatalogStore> {
   const ctx = await CatalogContext.open(dir, options.embeddingDim);
   const links = new CooccurrenceStore(ctx);
-  const optimizeOptions: OptimizeOptions =
-    options.vectorIndexThreshold === undefined ? {} : { vectorIndexThreshold: options.vectorIndexThreshold };
+  const optimizeOptions: OptimizeOptions = {
+    ...(options.vectorIndexThreshold === undefined ? {} : { vectorIndexThreshold: options.vectorIndexThreshold }),
+    ...(options.scalarIndexThreshold === undefined ? {} : { scalarIndexThreshold: options.scalarIndexThreshold }),
+  };
 
   return {
     dir: ctx.dir,

@@ -5,10 +5,10 @@
 import { GroknetError } from '../errors.ts';
 import type { CatalogStore } from '../catalog/types.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
-import { withIndexKnobs } from '../catalog/indexes.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import { computeFacets } from './facets.ts';
 import { buildWhere, validateFilters } from './filters.ts';
+import { filteredNearest } from './filtered-nearest.ts';
 import { checkLimit, explainFilters, groupByProduct, resultColumns, toResult, type Row } from './results.ts';
 import type { Filters, SearchQuery, SearchResponse } from './types.ts';
 
@@ -47,12 +47,14 @@ export async function searchVector(
   if (!table) return emptyResponse(query);
 
   const exclude = new Set(options.excludeIds ?? []);
-  let search = withIndexKnobs(table.vectorSearch(Array.from(embedding)).column(COLUMNS.vector).distanceType('cosine'))
-    .select(resultColumns(info, ['_distance']))
-    .limit(Math.min((limit + exclude.size) * ROWS_PER_RESULT, 10_000));
-  const where = buildWhere(filters, info);
-  if (where) search = search.where(where);
-  const rows: Row[] = await search.toArray();
+  // A filtered search runs the way its filter's selectivity calls for (./filter-plan.ts).
+  const { rows } = await filteredNearest<Row>(table, {
+    vector: embedding,
+    column: COLUMNS.vector,
+    where: buildWhere(filters, info),
+    limit: Math.min((limit + exclude.size) * ROWS_PER_RESULT, 10_000),
+    select: resultColumns(info, ['_distance']),
+  });
 
   // Cosine distance is 1 - similarity.
   const similarity = (row: Row) => 1 - Number(row._distance);

@@ -65,3 +65,34 @@ test('the vector index is built above the threshold and search still ranks the e
   const fresh = await searchVector(catalog, randomUnit(1001), { exactMatchThreshold: 0.99, limit: 1 });
   assert.equal(fresh.results[0]?.id, 'r1000');
 });
+
+test('optimize indexes the filter columns, and a filtered search on the indexed catalog keeps to the filter', async () => {
+  const dir = await tempDir();
+  const filtered = await openCatalog(join(dir.path, 'data'), { embeddingDim: DIM, vectorIndexThreshold: 256, scalarIndexThreshold: 100 });
+  try {
+    // Colours with very different shares: red 4 rows in 5, blue 1 in 5, green 1 in 50.
+    const colourOf = (i: number) => (i % 50 === 0 ? 'green' : i % 5 === 0 ? 'blue' : 'red');
+    const products = Array.from({ length: ROWS }, (_, i) => {
+      const p = product(i);
+      const image = p.images[0]!;
+      return { ...p, price: i, images: [{ ...image, analysis: { ...image.analysis, heads: { colour: { kind: 'single' as const, top: [{ label: colourOf(i), score: 0.9 }] } } } }] };
+    });
+    await filtered.insertProducts(products);
+    await filtered.optimize();
+    const indices = await (await filtered.table())!.listIndices();
+    const typeOf = (column: string) => indices.find((i) => i.columns.includes(column))?.indexType;
+    assert.match(String(typeOf('head_colour')), /bitmap/i);
+    assert.match(String(typeOf('price')), /btree/i);
+    for (const colour of ['red', 'blue', 'green']) {
+      const target = products.findIndex((_, i) => colourOf(i) === colour && i > 100);
+      const response = await searchVector(filtered, randomUnit(target + 1), { exactMatchThreshold: 0.99, limit: 5, filters: { colour: { eq: colour } } });
+      assert.equal(response.results[0]?.id, `r${target}`, `${colour}: the exact product first`);
+      const expected = products.filter((_, i) => colourOf(i) === colour).length;
+      assert.equal(response.results.length, Math.min(5, expected));
+      for (const result of response.results) assert.equal(colourOf(Number(result.id.slice(1))), colour);
+    }
+  } finally {
+    await filtered.close();
+    await dir.cleanup();
+  }
+});

@@ -1,0 +1,112 @@
+// Filtered k-NN on a real LanceDB table with an IVF_HNSW_SQ index: each plan returns only rows
+// that pass the filter, the exact scan returns the true nearest, post-filtering falls back to
+// prefiltering when too few rows survive, and the cached counts follow the table's changes.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as lancedb from '@lancedb/lancedb';
+import { Field, FixedSizeList, Float32, Schema, Utf8 } from 'apache-arrow';
+import { filteredNearest } from '../../src/search/filtered-nearest.ts';
+import { rng } from '../../src/util/random.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const DIM = 16;
+// Small thresholds so a table of a few hundred rows exercises every plan.
+const TUNING = { flatScanMaxRows: 50, postfilterMargin: 3, postfilterMaxFetch: 400, allowSetMaxRows: 520 };
+const random = rng(7);
+
+type Item = { id: string; kind: string; vector: number[] };
+type Hit = { id: string; kind: string; _distance: number };
+
+function unit(v: number[]): number[] {
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+/** Near +e0 for 'common' and 'rare' rows; 'far' rows point the other way. */
+function item(i: number, kind: string): Item {
+  const v = Array.from({ length: DIM }, () => (random() - 0.5) * 0.8);
+  v[0] = kind === 'far' ? -2 : 2;
+  return { id: `${kind}${i}`, kind, vector: unit(v) };
+}
+const cosine = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, j) => s + x * b[j]!, 0);
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let table: lancedb.Table;
+const items: Item[] = [];
+const query = unit([1, ...Array.from({ length: DIM - 1 }, () => 0.05)]);
+
+before(async () => {
+  tmp = await tempDir();
+  const db = await lancedb.connect(tmp.path);
+  for (let i = 0; i < 500; i++) items.push(item(i, 'common'));
+  for (let i = 0; i < 20; i++) items.push(item(i, 'rare'));
+  for (let i = 0; i < 80; i++) items.push(item(i, 'far'));
+  const schema = new Schema([
+    new Field('id', new Utf8()),
+    new Field('kind', new Utf8()),
+    new Field('vector', new FixedSizeList(DIM, new Field('item', new Float32(), true))),
+  ]);
+  table = await db.createTable('items', items, { schema });
+  await table.createIndex('vector', { config: lancedb.Index.hnswSq({ distanceType: 'cosine' }) });
+  await table.createIndex('kind', { config: lancedb.Index.bitmap() });
+});
+after(async () => {
+  table.close();
+  await tmp.cleanup();
+});
+
+const search = (where: string | undefined, limit = 10) =>
+  filteredNearest<Hit>(table, { vector: query, column: 'vector', where, limit, select: ['id', 'kind', '_distance'] }, TUNING);
+
+function exactTop(kind: string, k: number): string[] {
+  return items.filter((i) => i.kind === kind).sort((a, b) => cosine(query, b.vector) - cosine(query, a.vector)).slice(0, k).map((i) => i.id);
+}
+
+test('no filter: a plain ANN search', async () => {
+  const found = await search(undefined);
+  assert.equal(found.plan.kind, 'ann');
+  assert.equal(found.rows.length, 10);
+});
+
+test('a selective filter scans its rows exactly and returns the true nearest', async () => {
+  const found = await search("kind = 'rare'", 5);
+  assert.equal(found.plan.kind, 'flat');
+  assert.deepEqual(found.rows.map((r) => r.id), exactTop('rare', 5));
+});
+
+test('a filter keeping most rows post-filters and returns only matching rows', async () => {
+  const found = await search("kind = 'common'");
+  assert.equal(found.plan.kind, 'postfilter');
+  assert.equal(found.fallback, false);
+  assert.equal(found.plan.kind === 'postfilter' && found.plan.via, 'rowIds');
+  assert.equal(found.rows.length, 10);
+  assert.ok(found.rows.every((r) => r.kind === 'common'));
+  for (const [n, row] of found.rows.entries()) if (n > 0) assert.ok(row._distance >= found.rows[n - 1]!._distance, 'nearest first');
+  // LanceDB's own post-filter when the filter keeps too many rows to cache their ids.
+  const native = await filteredNearest<Hit>(table, { vector: query, column: 'vector', where: "kind = 'common'", limit: 10, select: ['id', 'kind', '_distance'] }, { ...TUNING, allowSetMaxRows: 100 });
+  assert.equal(native.plan.kind === 'postfilter' && native.plan.via, 'lancedb');
+  // Same rows, each with the distance LanceDB gives it.
+  assert.deepEqual(native.rows.map((r) => [r.id, r._distance]), found.rows.map((r) => [r.id, r._distance]));
+});
+
+test('post-filtering that keeps too few rows falls back to prefiltering', async () => {
+  // 'far' is 80 of 600 rows (above the flat limit), so the plan post-filters the 225 nearest:
+  // all 'common' or 'rare', none 'far'.
+  const found = await search("kind = 'far'");
+  assert.equal(found.plan.kind, 'postfilter');
+  assert.equal(found.fallback, true);
+  assert.equal(found.rows.length, 10);
+  assert.ok(found.rows.every((r) => r.kind === 'far'));
+});
+
+test('a filter nothing matches answers empty', async () => {
+  const found = await search("kind = 'none'");
+  assert.deepEqual(found.rows, []);
+});
+
+test('counts are re-read after the table changes, so the plan follows the data', async () => {
+  assert.equal((await search("kind = 'rare'")).plan.kind, 'flat');
+  await table.add(Array.from({ length: 60 }, (_, i) => item(100 + i, 'rare')));
+  // 80 rare rows now: too many to scan under these thresholds.
+  assert.notEqual((await search("kind = 'rare'")).plan.kind, 'flat');
+});
