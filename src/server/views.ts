@@ -34,13 +34,18 @@ export function productView(product: Product, store: ImageStore): ProductView {
 }
 
 export function hitView(result: SearchResult, store: ImageStore) {
+  return hitShape(result, (imagePath) => urlOf(imagePath, store));
+}
+
+/** A search result as the API answers it, its image named by `image` (a URL; the CLI: the catalog's path). */
+export function hitShape(result: SearchResult, image: (path: string) => string | null) {
   return {
     id: result.id,
     score: Math.round(result.score * 1e4) / 1e4,
     match: result.match,
     why: result.why,
     title: result.title,
-    image: result.image ? urlOf(result.image, store) : null,
+    image: result.image ? image(result.image) : null,
     price: result.price,
     currency: result.currency,
   };

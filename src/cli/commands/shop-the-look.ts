@@ -22,7 +22,7 @@ import { catalogColourField, lookJson, shopTheLookInCatalog } from '../../pipeli
 import { DEFAULT_LOOK_K, DEFAULT_MAX_GARMENTS, findGarments, MAX_GARMENTS_LIMIT, MAX_LOOK_K } from '../../pipelines/shop-the-look.ts';
 import type { SearchResult } from '../../search/types.ts';
 import { createCatalogSearch } from '../../server/search-adapter.ts';
-import type { hitView } from '../../server/views.ts';
+import { hitShape } from '../../server/views.ts';
 import { intOption, numberOption, parse } from '../args.ts';
 import { reportPhotoError } from './segment.ts';
 
@@ -31,7 +31,7 @@ const USAGE =
   `[--max-garments ${DEFAULT_MAX_GARMENTS}] [--min-share ${DEFAULT_MIN_GARMENT_SHARE}] [--no-colour] [--json]\n`;
 
 type Look = ReturnType<typeof lookJson<HitJson>>;
-type HitJson = ReturnType<typeof hitView>;
+type HitJson = ReturnType<typeof hitShape>;
 
 export async function shopTheLookCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -126,18 +126,9 @@ function embedder(analyzer: Analyzer): (image: Buffer) => Promise<Float32Array> 
   };
 }
 
-/** A result in the API's shape (hitView), its image the catalog's path rather than a URL of a server. */
+/** A result in the API's shape, its image the catalog's path rather than a URL of a server. */
 function hitJson(result: SearchResult): HitJson {
-  return {
-    id: result.id,
-    score: Math.round(result.score * 1e4) / 1e4,
-    match: result.match,
-    why: result.why,
-    title: result.title,
-    image: result.image || null,
-    price: result.price,
-    currency: result.currency,
-  };
+  return hitShape(result, (imagePath) => imagePath);
 }
 
 function textLines(file: string, look: Look): string {
