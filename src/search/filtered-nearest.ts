@@ -128,6 +128,9 @@ export async function filteredNearest<R>(
   }
   const allowed = await allowedRowIds(table, stats, where);
   const candidates = (await ann().ef(ef).limit(plan.fetch).withRowId().select(['_distance']).toArray()) as Candidate[];
+  // A write (a compaction renumbers rows) landing between the row-id set and this search
+  // would make the set lie about these rows: prefilter instead, this once.
+  if ((await table.version()) !== stats.version) return { rows: await prefilter(), plan, fallback: true };
   const kept = candidates.filter((c) => allowed.has(Number(c._rowid))).slice(0, query.limit);
   if (!enough(kept.length)) return { rows: await prefilter(), plan, fallback: true };
   return { rows: await takeInOrder<R>(table, kept, query.select), plan, fallback: false };
