@@ -8,7 +8,7 @@ import { GroknetError } from '../errors.ts';
 import type { CatalogInfo, CatalogStore } from '../catalog/types.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import { computeFacets } from './facets.ts';
-import { buildWhere, filterFields, validateFilters } from './filters.ts';
+import { buildWhere, filterFields, GARMENT_FIELD, validateFilters } from './filters.ts';
 import { normalisePhrase, parseQuery, singular } from './parse-query.ts';
 import { checkLimit, explainFilters, groupByProduct, resultColumns, toResult, type Candidate, type Row } from './results.ts';
 import type { Filters, SearchQuery, SearchResponse, SearchResult } from './types.ts';
@@ -68,7 +68,10 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
   const explicit = validateFilters(options.filters, info);
   // Garment pairs only where rows have garment columns: older catalogs pay nothing for them.
   const [vocabularies, garments] = await Promise.all([catalog.vocabularies(), info.garments ? catalog.garmentVocabulary() : undefined]);
-  const parsed = parseQuery(text, vocabularies, garments?.pairs);
+  // Garment labels are one more vocabulary ("dress" -> garment=dress), after the heads': a
+  // head that knows the word keeps it, as a head keeps its filter field (filters.ts).
+  const words = garments && garments.labels.length > 0 && !(GARMENT_FIELD in vocabularies) ? { ...vocabularies, [GARMENT_FIELD]: garments.labels } : vocabularies;
+  const parsed = parseQuery(text, words, garments?.pairs);
   const filters: Filters = { ...parsed.filters, ...explicit };
   const query: SearchQuery = { kind: 'text', text, filters, terms: parsed.terms, recognised: parsed.recognised, limit };
   if (parsed.terms.length === 0 && Object.keys(filters).length === 0) {

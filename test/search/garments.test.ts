@@ -54,7 +54,7 @@ describe('garment filters', () => {
   });
 
   test('explained in `why`, counted in facets, and applied to searches by photo', async () => {
-    const response = await searchText(catalog, 'dress', { filters: { garment_colour: { eq: 'red' } } });
+    const response = await searchText(catalog, '', { filters: { garment_colour: { eq: 'red' } } });
     const dress = response.results.find((r) => r.id === 'dress-red')!;
     assert.ok(dress.why.includes('garment_colour=red (garment in the photo)'), dress.why.join('; '));
     assert.deepEqual(response.facets.garment, { 'dress': 1, 'jeans': 1, 't-shirt': 1 });
@@ -82,16 +82,30 @@ describe('garment filters', () => {
 describe('"red dress" in words', () => {
   test('asks for a red dress when the catalog has one: not the blue dress on a red wall', async () => {
     const response = await searchText(catalog, 'red dress');
-    assert.deepEqual(response.query.filters, { garment_colour: { eq: 'dress:red' } });
-    assert.deepEqual(response.query.recognised, [{ phrase: 'red dress', field: 'garment_colour', value: 'dress:red' }]);
-    assert.deepEqual(response.query.terms, ['dress'], 'the garment word still matches the text');
+    assert.deepEqual(response.query.filters, { garment_colour: { eq: 'dress:red' }, garment: { eq: 'dress' } });
+    assert.deepEqual(response.query.recognised, [
+      { phrase: 'red dress', field: 'garment_colour', value: 'dress:red' },
+      { phrase: 'dress', field: 'garment', value: 'dress' },
+    ]);
+    assert.deepEqual(response.query.terms, []);
     assert.deepEqual(response.results.map((r) => r.id), ['dress-red']);
     assert.deepEqual((await searchText(catalog, 'blue dresses')).results.map((r) => r.id), ['dress-blue']);
-    assert.deepEqual((await searchText(catalog, 'red tee')).query.filters, { garment_colour: { eq: 't-shirt:red' } }, 'tee: a synonym of t-shirt');
+    assert.deepEqual((await searchText(catalog, 'red tee')).query.filters, { garment_colour: { eq: 't-shirt:red' }, garment: { eq: 't-shirt' } }, 'tee: a synonym of t-shirt');
+  });
+
+  test('a garment word alone asks for photos with that garment, where garments are stored', async () => {
+    const dresses = await searchText(catalog, 'dresses');
+    assert.deepEqual(dresses.query.filters, { garment: { eq: 'dress' } });
+    assert.deepEqual(dresses.results.map((r) => r.id).sort(), ['dress-blue', 'dress-red']);
+    assert.deepEqual((await searchText(catalog, 'jeans')).results.map((r) => r.id), ['tee-and-jeans']);
+    // A catalog without garments matches the word in titles and descriptions, as before.
+    const plainDresses = await searchText(plain, 'dress');
+    assert.deepEqual(plainDresses.query.filters, {});
+    assert.deepEqual(plainDresses.query.terms, ['dress']);
   });
 
   test("keeps today's colour filter where no photo has that garment in that colour, or no garments are stored", async () => {
-    assert.deepEqual((await searchText(catalog, 'grey dress')).query.filters, { colour: { eq: 'grey' } });
+    assert.deepEqual((await searchText(catalog, 'grey dress')).query.filters, { colour: { eq: 'grey' }, garment: { eq: 'dress' } });
     assert.deepEqual((await searchText(catalog, 'red lamp')).query.filters, { colour: { eq: 'red' } });
     const before = await searchText(plain, 'red dress');
     assert.deepEqual(before.query.filters, { colour: { eq: 'red' } });

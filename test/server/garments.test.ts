@@ -58,8 +58,8 @@ describe('POST /v1/search by garments', () => {
 
   test('"red dress" asks for a red dress', async () => {
     const body = (await search({ text: 'red dress' })).json() as SearchJson;
-    assert.deepEqual(body.query.filters, { garment_colour: { eq: 'dress:red' } });
-    assert.deepEqual(body.query.recognised.map((r) => [r.field, r.value]), [['garment_colour', 'dress:red']]);
+    assert.deepEqual(body.query.filters, { garment_colour: { eq: 'dress:red' }, garment: { eq: 'dress' } });
+    assert.deepEqual(body.query.recognised.map((r) => [r.field, r.value]), [['garment_colour', 'dress:red'], ['garment', 'dress']]);
     assert.deepEqual(body.results.map((r) => r.id), ['dress-red']);
   });
 
