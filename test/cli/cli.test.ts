@@ -1,7 +1,7 @@
 // The groknet command end to end, as a user runs it: a child process per command.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
@@ -121,4 +121,20 @@ test('index, then search by image, words and product, and list duplicates', asyn
   assert.equal(none.code, 2);
   const injection = await run(['search', '--data', data, '--text', "'; DROP TABLE products; --", '--json']);
   assert.equal(injection.code, 0);
+});
+
+test('commands that read a catalog refuse a --data without one, and create nothing there', async () => {
+  const missing = path.join(work, 'no-catalog-here');
+  const commands = [
+    ['search', '--data', missing, '--text', 'dress'],
+    ['duplicates', '--data', missing],
+    ['seen-together', '--data', missing, '--product', 'p1'],
+    ['reindex', '--data', missing, '--model', modelDir],
+  ];
+  for (const args of commands) {
+    const { code, stderr } = await run(args);
+    assert.equal(code, 1, `${args[0]}: ${stderr}`);
+    assert.match(stderr, new RegExp(`^groknet ${args[0]}: .*no catalog in .*no-catalog-here \\(build one with: groknet index SOURCE --data .*\\) \\[file_not_found\\]\\n$`));
+  }
+  await assert.rejects(stat(missing), { code: 'ENOENT' });
 });

@@ -5,9 +5,9 @@
 // DATASET.jsonl, with a row naming the product (or its label from HEAD). The JSONL is what
 // the trainer's `jsonl` dataset adapter reads. Prints a JSON summary; exit 1 when a photo
 // could not be read.
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_DATA_DIR, openCatalog } from '../../catalog/index.ts';
+import { openCatalog } from '../../catalog/index.ts';
+import { existingCatalogDir } from '../existing-catalog.ts';
 import { assertCompatible } from '../../catalog/ingest.ts';
 import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector } from '../../detect/index.ts';
 import { GroknetError } from '../../errors.ts';
@@ -42,8 +42,7 @@ export async function pseudolabelCommand(args: string[]): Promise<number> {
   const maxProducts = intOption(values['max-products'], 'max-products', 1, MAX_PRODUCTS_LIMIT, DEFAULT_MAX_PRODUCTS);
   const label: LabelSource = values.label === 'product' ? { kind: 'product' } : { kind: 'head', head: values.label };
   // Paths are checked before any model is loaded: a typo costs nothing.
-  const dataDir = path.resolve(values.data ?? DEFAULT_DATA_DIR);
-  if (!(await stat(dataDir).catch(() => undefined))?.isDirectory()) throw new GroknetError('file_not_found', `no catalog at '${dataDir}'`);
+  const dataDir = await existingCatalogDir(values.data);
   const dataset = await PseudolabelDataset.create(values.out, label);
   const files = await expandInputs(positionals);
 

@@ -2,7 +2,8 @@
 // Prints one JSON object: {query, results: [{id, score, match, why, title, image}], facets}.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_DATA_DIR, openCatalog } from '../../catalog/index.ts';
+import { openCatalog } from '../../catalog/index.ts';
+import { existingCatalogDir } from '../existing-catalog.ts';
 import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
 import { searchByImage, searchText, searchVector, type Filters, type SearchResponse } from '../../search/index.ts';
@@ -50,7 +51,7 @@ export async function searchCommand(args: string[]): Promise<number> {
   if (modes !== 1) throw new GroknetError('invalid_argument', 'give exactly one of --image FILE, --text "...", --product ID');
   const k = intOption(values.k, 'k', 1, 1000, 10);
   const filters = parseFilters(values.filter ?? []);
-  const catalog = await openCatalog(path.resolve(values.data ?? DEFAULT_DATA_DIR));
+  const catalog = await openCatalog(await existingCatalogDir(values.data));
   let analyzer: ModelAnalyzer | undefined;
   try {
     let response: SearchResponse;

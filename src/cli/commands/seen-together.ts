@@ -2,8 +2,8 @@
 // The products photographed together with one product, most photos first: the links
 // `groknet index` and `POST /v1/products` record when they find catalog products in a
 // listing's photos.
-import path from 'node:path';
-import { DEFAULT_DATA_DIR, DEFAULT_SEEN_TOGETHER_LIMIT, openCatalog } from '../../catalog/index.ts';
+import { DEFAULT_SEEN_TOGETHER_LIMIT, openCatalog } from '../../catalog/index.ts';
+import { existingCatalogDir } from '../existing-catalog.ts';
 import type { CatalogStore } from '../../catalog/types.ts';
 import { GroknetError } from '../../errors.ts';
 import { intOption, parse } from '../args.ts';
@@ -28,7 +28,7 @@ export async function seenTogetherCommand(args: string[]): Promise<number> {
   );
   if (!values.product) throw new GroknetError('invalid_argument', 'usage: groknet seen-together --product ID [--data DIR] [--k N] [--json]');
   const k = intOption(values.k, 'k', 1, 1000, DEFAULT_SEEN_TOGETHER_LIMIT);
-  const catalog = await openCatalog(path.resolve(values.data ?? DEFAULT_DATA_DIR));
+  const catalog = await openCatalog(await existingCatalogDir(values.data));
   try {
     const product = await catalog.getProduct(values.product);
     if (!product) throw new GroknetError('not_found', `product '${values.product}'`);

@@ -9,7 +9,6 @@
 import path from 'node:path';
 import { DEFAULT_DATA_DIR, openCatalog } from '../../catalog/index.ts';
 import { assertCompatible } from '../../catalog/ingest.ts';
-import { readManifest } from '../../catalog/manifest.ts';
 import type { CatalogStore } from '../../catalog/types.ts';
 import { GroknetError, toGroknetError } from '../../errors.ts';
 import { decodeImage, readLimitedFile } from '../../image/decode.ts';
@@ -25,6 +24,7 @@ import { createCatalogSearch } from '../../server/search-adapter.ts';
 import { hitShape } from '../../server/views.ts';
 import { intOption, numberOption, parse } from '../args.ts';
 import { reportPhotoError } from './segment.ts';
+import { existingCatalogDir } from '../existing-catalog.ts';
 
 const USAGE =
   `usage: groknet shop-the-look FILE [--data DIR] [--model DIR] [--segment-model DIR] [--k ${DEFAULT_LOOK_K}] ` +
@@ -62,10 +62,7 @@ export async function shopTheLookCommand(args: string[]): Promise<number> {
   } catch (error) {
     return reportPhotoError(file, toGroknetError(error), values.json);
   }
-  // Opening a catalog that is not there would start an empty one.
-  if (!(await readManifest(dataDir))) {
-    throw new GroknetError('file_not_found', `no catalog in ${dataDir} (build one with: groknet index SOURCE --data ${values.data ?? DEFAULT_DATA_DIR})`);
-  }
+  await existingCatalogDir(values.data);
 
   const { analyzer, segmenter, catalog } = await openAll(values.model, values['segment-model'], dataDir);
   try {
