@@ -36,8 +36,9 @@ interface TableStats {
   /** Row ids kept by a filter (numbers: LanceDB's ids are fragment << 32 | offset, far below 2^53). */
   allowed: Map<string, Set<number>>;
   allowedRows: number;
-  /** Row-id sets being read, by filter. */
+  /** Row-id sets being read, by filter, and the last one queued. */
   building: Map<string, Promise<void>>;
+  lastBuild: Promise<void>;
 }
 
 /** Distinct filters whose counts are remembered per table version (filters are user input: bounded). */
@@ -59,6 +60,7 @@ async function tableStats(table: Table): Promise<TableStats> {
     allowed: new Map(),
     allowedRows: 0,
     building: new Map(),
+    lastBuild: Promise.resolve(),
   };
   statsByTable.set(table, stats);
   return stats;
@@ -82,7 +84,9 @@ function allowedRowIds(table: Table, stats: TableStats, where: string): Set<numb
   const cached = stats.allowed.get(where);
   if (cached) return cached;
   if (!stats.building.has(where)) {
-    const build = readRowIds(table, where)
+    // One read at a time per table: a burst of new filters must not take every core from the queries.
+    const build = stats.lastBuild
+      .then(() => readRowIds(table, where))
       .then((ids) => {
         if (statsByTable.get(table) === stats) remember(stats, where, ids);
       })
@@ -90,6 +94,7 @@ function allowedRowIds(table: Table, stats: TableStats, where: string): Set<numb
       .catch(() => undefined)
       .finally(() => stats.building.delete(where));
     stats.building.set(where, build);
+    stats.lastBuild = build;
   }
   return undefined;
 }
