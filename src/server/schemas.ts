@@ -35,6 +35,10 @@ export const ProductImageSchema = z.object({
   url: z.string().nullable().meta({ description: 'Null when the image is not stored by this server' }),
   labels: z.record(z.string(), z.string()),
   code: z.string(),
+  garments: z
+    .array(z.object({ label: z.string(), colour: z.string().nullable(), areaShare: z.number() }))
+    .optional()
+    .meta({ description: 'Garments found in the photo at indexing time (`groknet index --garments`), largest first; absent when it was not segmented' }),
 });
 
 export const ProductSchema = z

@@ -29,7 +29,13 @@ export function productView(product: Product, store: ImageStore): ProductView {
     currency: product.currency,
     attributes: product.attributes,
     modelVersion: product.modelVersion,
-    images: product.images.map((image) => ({ index: image.index, url: urlOf(image.path, store), labels: image.labels, code: image.code })),
+    images: product.images.map((image) => ({
+      index: image.index,
+      url: urlOf(image.path, store),
+      labels: image.labels,
+      code: image.code,
+      ...(image.garments ? { garments: image.garments } : {}),
+    })),
   };
 }
 

@@ -73,6 +73,27 @@ describe('POST /v1/search by garments', () => {
   });
 });
 
+test('GET /v1/products/:id shows the garments stored with each photo; a product without them has none', async () => {
+  const res = await app.inject({ method: 'GET', url: '/v1/products/dress-blue' });
+  assert.equal(res.statusCode, 200);
+  const product = res.json() as { images: Array<{ garments?: Array<{ label: string; colour: string | null; areaShare: number }> }> };
+  const garments = product.images[0]!.garments!;
+  assert.deepEqual(garments.map((g) => [g.label, g.colour]), [['dress', 'blue']]);
+  assert.ok(garments[0]!.areaShare > 0 && garments[0]!.areaShare < 1);
+
+  const plainDir = join(tmp.path, 'plain-data');
+  const plain = await openCatalog(plainDir, { embeddingDim: analyzer.embeddingDim });
+  await ingest(await writeOutfits(tmp.path, OUTFITS, 'plain.jsonl'), { catalog: plain, analyzer });
+  const plainApp = await buildApp({ analyzer, catalog: plain, config: { dataDir: plainDir, rateLimitPerMinute: 0, web: false, allowAnonymousWrites: true } });
+  try {
+    const bare = (await plainApp.inject({ method: 'GET', url: '/v1/products/dress-blue' })).json() as { images: Array<Record<string, unknown>> };
+    assert.equal('garments' in bare.images[0]!, false);
+  } finally {
+    await plainApp.close();
+    await plain.close();
+  }
+});
+
 test('POST /v1/shop-the-look?matchColour=true filters by the garment colours the catalog stores', async () => {
   const res = await app.inject({ method: 'POST', url: '/v1/shop-the-look?matchColour=true&k=5', payload: await outfitPhoto(TEE), headers: { 'content-type': 'image/png' } });
   assert.equal(res.statusCode, 200, res.body);
