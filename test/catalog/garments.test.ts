@@ -174,15 +174,15 @@ describe('a catalog from before the garment columns', () => {
     assert.equal((await catalog.info()).garments, true);
     assert.deepEqual(await garmentsOf(catalog, 'dress-blue'), ['dress:blue']);
     assert.equal(await garmentsOf(catalog, 'scarf'), undefined, 'a row written before the columns: not segmented');
-    // The red dress by its words and garment; the red tee by its garment only; the blue dress not at all.
-    const red = await searchText(catalog, 'dress', { filters: { garment_colour: { eq: 'red' } } });
+    // The red dress by its words ("Summer dress") and garment; the red tee by its garment only; the blue dress not at all.
+    const red = await searchText(catalog, 'summer', { filters: { garment_colour: { eq: 'red' } } });
     assert.deepEqual(red.results.map((r) => [r.id, r.match]), [['dress-red', 'text'], ['tee-and-jeans', 'filter']]);
     await catalog.close();
 
     // Another process opening it now sees the columns too.
     const reopened = await openCatalog(dir);
     assert.equal((await reopened.info()).garments, true);
-    assert.deepEqual((await searchText(reopened, 'red dress')).query.filters, { garment_colour: { eq: 'dress:red' } });
+    assert.deepEqual((await searchText(reopened, 'red dress')).query.filters, { garment_colour: { eq: 'dress:red' }, garment: { eq: 'dress' } });
     await reopened.close();
   });
 });
