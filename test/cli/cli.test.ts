@@ -1,23 +1,15 @@
 // The groknet command end to end, as a user runs it: a child process per command.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { pngClaiming, TEXT_FILE, truncatedJpeg } from '../helpers/bad-images.ts';
 import { createTinyModel, solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
+import { runCli } from '../helpers/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' }, maxBuffer: 32 * 2 ** 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = runCli;
 
 let modelDir: string;
 let work: string;

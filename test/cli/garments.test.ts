@@ -3,24 +3,16 @@
 // a dress), then `search --filter garment_colour=...`; and the contradictory options and
 // bad model directories refused before anything is written or any queue is reached.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createConstantSegmentModel } from '../segment/helpers.ts';
 import { createTinyModel, solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { runCli } from '../helpers/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = runCli;
 
 const tmp = await tempDir('groknet-cli-garments-');
 let modelDir: string;

@@ -1,25 +1,17 @@
 // `groknet seen-together` as a user runs it, over a catalog with recorded links.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openCatalog } from '../../src/catalog/open.ts';
 import { productFrom } from '../helpers/catalog.ts';
 import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { runCli } from '../helpers/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = runCli;
 
 before(async () => {
   tmp = await tempDir();

@@ -4,11 +4,9 @@
 // several garments and the catalog is the shared pipeline, tested through the API in
 // test/server/shop-the-look.test.ts.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openCatalog } from '../../src/catalog/open.ts';
 import { shopTheLookCommand } from '../../src/cli/commands/shop-the-look.ts';
 import { GroknetError } from '../../src/errors.ts';
@@ -19,31 +17,14 @@ import { writeImage, type ImageSpec } from '../helpers/images.ts';
 import { createTinyModel, TINY_COLOURS } from '../helpers/tiny-model.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { createConstantSegmentModel } from '../segment/helpers.ts';
+import { runCli } from '../helpers/cli.ts';
+import type { ShopTheLookResponse } from '../../web/src/types.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'shop-the-look', ...args], { env: { ...process.env, CI: 'true' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) => runCli(['shop-the-look', ...args]);
 
-interface LookJson {
-  width: number;
-  height: number;
-  matchColour: boolean;
-  garments: Array<{
-    label: string;
-    box: number[];
-    areaShare: number;
-    colour: string | null;
-    colourShare: number;
-    filters: Record<string, string>;
-    results: Array<{ id: string; score: number; match: string; why: string[]; title: string; image: string | null; price: number | null; currency: string | null }>;
-  }>;
-}
+// The CLI's --json is the API's answer: the shape the web page reads.
+type LookJson = ShopTheLookResponse;
 
 const tmp = await tempDir('groknet-look-cli-');
 let data: string;

@@ -1,26 +1,18 @@
 // `groknet segment` as a user runs it, on generated photos and a generated decoder over
 // the real trunk: the mask file, the output formats, and the errors.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { Segmenter } from '../../src/pipelines/segment.ts';
 import { TEXT_FILE, truncatedJpeg } from '../helpers/bad-images.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { createConstantSegmentModel, TEST_LABELS } from './helpers.ts';
+import { runCli } from '../helpers/cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = runCli;
 
 const tmp = await tempDir('groknet-segment-cli-');
 let modelDir: string;
