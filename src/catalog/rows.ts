@@ -136,6 +136,12 @@ function parseJson<T>(text: unknown, fallback: T): T {
   }
 }
 
+/** The strings of a list cell as Arrow hands it back (a Vector, or null when the image has no values). */
+export function listCellValues(cell: unknown): string[] {
+  if (!cell || typeof (cell as { toArray?: unknown }).toArray !== 'function') return [];
+  return Array.from((cell as { toArray(): ArrayLike<unknown> }).toArray()).filter((v): v is string => typeof v === 'string');
+}
+
 /** The stored garments JSON of a row; undefined when the image was not segmented (or the value is unreadable). */
 export function garmentsOf(row: Row): ImageGarment[] | undefined {
   const garments = parseJson<unknown>(row[GARMENT_COLUMNS.garments], undefined);

@@ -4,6 +4,7 @@
 // head, and "red dress" only asks for a red dress when some photo has one.
 
 import type { CatalogContext } from './context.ts';
+import { listCellValues } from './rows.ts';
 import { GARMENT_COLUMNS, headColumn } from './schema.ts';
 import type { GarmentVocabulary } from './types.ts';
 
@@ -35,12 +36,6 @@ export async function vocabularies(ctx: CatalogContext): Promise<Record<string, 
   return value;
 }
 
-/** Values of a list cell as Arrow hands them back (a Vector of strings, or null). */
-function listValues(cell: unknown): string[] {
-  if (!cell || typeof (cell as { toArray?: unknown }).toArray !== 'function') return [];
-  return Array.from((cell as { toArray(): ArrayLike<unknown> }).toArray()).filter((v): v is string => typeof v === 'string');
-}
-
 export async function garmentVocabulary(ctx: CatalogContext): Promise<GarmentVocabulary> {
   const empty: GarmentVocabulary = { labels: [], colours: [], pairs: [] };
   const active = await ctx.current();
@@ -54,10 +49,10 @@ export async function garmentVocabulary(ctx: CatalogContext): Promise<GarmentVoc
   const pairs = new Set<string>();
   const query = active.table.query().where(`${GARMENT_COLUMNS.labels} IS NOT NULL`).select([GARMENT_COLUMNS.labels, GARMENT_COLUMNS.colours]);
   for await (const batch of query) {
-    for (const cell of batch.getChild(GARMENT_COLUMNS.labels) ?? []) for (const label of listValues(cell)) labels.add(label);
+    for (const cell of batch.getChild(GARMENT_COLUMNS.labels) ?? []) for (const label of listCellValues(cell)) labels.add(label);
     // garment_colours holds colours and label:colour pairs side by side (schema.ts).
     for (const cell of batch.getChild(GARMENT_COLUMNS.colours) ?? []) {
-      for (const value of listValues(cell)) (value.includes(':') ? pairs : colours).add(value);
+      for (const value of listCellValues(cell)) (value.includes(':') ? pairs : colours).add(value);
     }
   }
   const value = { labels: [...labels].sort(), colours: [...colours].sort(), pairs: [...pairs].sort() };

@@ -2,6 +2,7 @@
 // image), filter explanations and the columns every search reads.
 
 import { GroknetError } from '../errors.ts';
+import { listCellValues } from '../catalog/rows.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import type { CatalogInfo } from '../catalog/types.ts';
 import { describeCondition, filterFields, type FilterField } from './filters.ts';
@@ -46,14 +47,8 @@ function listFields(info: CatalogInfo): Array<[string, FilterField]> {
   return [...filterFields(info)].filter(([, field]) => field.list);
 }
 
-/** A list cell as Arrow hands it back (a Vector, or null when the image has no values). */
-function listCell(value: unknown): string[] {
-  if (!value || typeof (value as { toArray?: unknown }).toArray !== 'function') return [];
-  return Array.from((value as { toArray(): ArrayLike<unknown> }).toArray()).filter((v): v is string => typeof v === 'string');
-}
-
 function listsOf(row: Row, fields: ReadonlyArray<[string, FilterField]>): Record<string, string[]> {
-  return Object.fromEntries(fields.map(([name, field]) => [name, listCell(row[field.column])]));
+  return Object.fromEntries(fields.map(([name, field]) => [name, listCellValues(row[field.column])]));
 }
 
 function labelsOf(row: Row, info: CatalogInfo): Candidate['labels'] {
@@ -76,16 +71,13 @@ export function groupByProduct(rows: readonly Row[], info: CatalogInfo, score: (
     const labels = labelsOf(row, info);
     const lists = listsOf(row, fields);
     const existing = byId.get(id);
-    if (existing) {
-      for (const [head, { label }] of Object.entries(labels)) (existing.allLabels[head] ??= new Set()).add(label);
-      for (const [field, values] of Object.entries(lists)) for (const value of values) (existing.allLabels[field] ??= new Set()).add(value);
-      if (raw <= existing.raw) continue;
-    }
-    const price = row[COLUMNS.price];
-    const currency = row[COLUMNS.currency];
+    // Every matched image counts for facets; only the best one describes the product.
     const allLabels = existing?.allLabels ?? {};
     for (const [head, { label }] of Object.entries(labels)) (allLabels[head] ??= new Set()).add(label);
     for (const [field, values] of Object.entries(lists)) for (const value of values) (allLabels[field] ??= new Set()).add(value);
+    if (existing && raw <= existing.raw) continue;
+    const price = row[COLUMNS.price];
+    const currency = row[COLUMNS.currency];
     byId.set(id, {
       id,
       title: String(row[COLUMNS.title] ?? ''),
