@@ -1,5 +1,8 @@
 // How to run one filtered k-NN query, chosen per query from how many rows the filter keeps
 // (BENCHMARKS.md "Vector search at scale" measured each way at 1M rows on 2 cores):
+// - subset: the matching rows' vectors held in memory, quantised (./subset-scan.ts: a Hamming
+//   pass on sign bits, then 8-bit scores; read once per filter and table version by
+//   ./filter-cache.ts): ~1-2 ms up to 100,000 rows. Until the rows are in memory, the plans below.
 // - flat: an exact scan of the matching rows only (the scalar index finds them). LanceDB
 //   reads each matching vector (~8 us a row there), so it wins only for selective filters,
 //   where the ANN index struggles (most graph neighbours fail the filter).
@@ -14,6 +17,7 @@
 // Without a vector index every search is a brute-force scan, so prefiltering is exact and cheap.
 
 export type FilterPlan =
+  | { kind: 'subset' }
   | { kind: 'prefilter' }
   | { kind: 'flat' }
   | { kind: 'postfilter'; fetch: number; via: 'rowIds' | 'lancedb' };
@@ -43,12 +47,17 @@ export const POSTFILTER_MAX_FETCH = 1_000;
 /** Filters keeping more rows than this post-filter in LanceDB rather than from a cached row-id set (its memory). */
 export const ALLOW_SET_MAX_ROWS = 250_000;
 
+/** Up to this many matching rows a filter's vectors are kept in memory and searched there (~300 bytes a row at 256-d). */
+export const SUBSET_MAX_ROWS = 100_000;
+
 /** The thresholds above; tests and benchmarks pass others to exercise each plan on small tables. */
 export interface FilterPlanTuning {
   flatScanMaxRows: number;
   postfilterMargin: number;
   postfilterMaxFetch: number;
   allowSetMaxRows: number;
+  /** 0 turns the in-memory subsets off (the plan while a filter's rows are not in memory yet). */
+  subsetMaxRows: number;
 }
 
 export const DEFAULT_FILTER_PLAN_TUNING: FilterPlanTuning = {
@@ -56,11 +65,13 @@ export const DEFAULT_FILTER_PLAN_TUNING: FilterPlanTuning = {
   postfilterMargin: POSTFILTER_MARGIN,
   postfilterMaxFetch: POSTFILTER_MAX_FETCH,
   allowSetMaxRows: ALLOW_SET_MAX_ROWS,
+  subsetMaxRows: SUBSET_MAX_ROWS,
 };
 
 export function planFilteredSearch(input: FilterPlanInput, tuning: FilterPlanTuning = DEFAULT_FILTER_PLAN_TUNING): FilterPlan {
   const { totalRows, matchingRows, limit, indexed } = input;
   if (!indexed) return { kind: 'prefilter' };
+  if (matchingRows <= tuning.subsetMaxRows) return { kind: 'subset' };
   if (matchingRows <= tuning.flatScanMaxRows) return { kind: 'flat' };
   const share = matchingRows / Math.max(totalRows, 1);
   const fetch = Math.max(limit, Math.ceil((limit * tuning.postfilterMargin) / share));

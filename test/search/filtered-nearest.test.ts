@@ -1,6 +1,7 @@
 // Filtered k-NN on a real LanceDB table with an IVF_HNSW_SQ index: each plan returns only rows
 // that pass the filter, the exact scan returns the true nearest, post-filtering falls back to
-// prefiltering when too few rows survive, and the cached counts follow the table's changes.
+// prefiltering when too few rows survive, the in-memory subsets return the true nearest once
+// read and are dropped when the table changes, and the cached counts follow the table's changes.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,8 +12,10 @@ import { rng } from '../../src/util/random.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const DIM = 16;
-// Small thresholds so a table of a few hundred rows exercises every plan.
-const TUNING = { flatScanMaxRows: 50, postfilterMargin: 3, postfilterMaxFetch: 400, allowSetMaxRows: 520 };
+// Small thresholds so a table of a few hundred rows exercises every plan; in-memory subsets
+// off except in their own tests.
+const TUNING = { flatScanMaxRows: 50, postfilterMargin: 3, postfilterMaxFetch: 400, allowSetMaxRows: 520, subsetMaxRows: 0 };
+const WITH_SUBSETS = { ...TUNING, subsetMaxRows: 600 };
 const random = rng(7);
 
 type Item = { id: string; kind: string; vector: number[] };
@@ -55,8 +58,8 @@ after(async () => {
   await tmp.cleanup();
 });
 
-const search = (where: string | undefined, limit = 10) =>
-  filteredNearest<Hit>(table, { vector: query, column: 'vector', where, limit, select: ['id', 'kind', '_distance'] }, TUNING);
+const search = (where: string | undefined, limit = 10, tuning = TUNING) =>
+  filteredNearest<Hit>(table, { vector: query, column: 'vector', where, limit, select: ['id', 'kind', '_distance'] }, tuning);
 
 function exactTop(kind: string, k: number): string[] {
   return items.filter((i) => i.kind === kind).sort((a, b) => cosine(query, b.vector) - cosine(query, a.vector)).slice(0, k).map((i) => i.id);
@@ -104,6 +107,48 @@ test('post-filtering that keeps too few rows falls back to prefiltering', async 
   assert.equal(found.fallback, true);
   assert.equal(found.rows.length, 10);
   assert.ok(found.rows.every((r) => r.kind === 'far'));
+});
+
+test('the rows of a filter searched in memory once read: the true nearest, with cosine distances', async () => {
+  const first = await search("kind = 'far'", 5, WITH_SUBSETS);
+  // Not in memory yet: the plan without subsets (here post-filtering, then prefiltering).
+  assert.notEqual(first.plan.kind, 'subset');
+  assert.ok(first.rows.every((r) => r.kind === 'far'));
+  await settleFilterCaches(table);
+  const found = await search("kind = 'far'", 5, WITH_SUBSETS);
+  assert.equal(found.plan.kind, 'subset');
+  assert.equal(found.fallback, false);
+  // The same rows; near-ties may swap (the scores are 8-bit), so the order is checked on the distances.
+  assert.deepEqual(found.rows.map((r) => r.id).sort(), exactTop('far', 5).sort());
+  for (const [n, row] of found.rows.entries()) if (n > 0) assert.ok(row._distance >= found.rows[n - 1]!._distance, 'nearest first');
+  for (const row of found.rows) {
+    const exact = 1 - cosine(query, items.find((i) => i.id === row.id)!.vector);
+    assert.ok(Math.abs(row._distance - exact) < 0.01, `${row._distance} vs ${exact}`);
+    assert.deepEqual(Object.keys(row).sort(), ['_distance', 'id', 'kind'], 'only the selected columns');
+  }
+  // A filter keeping every row is one subset too (600 rows, at the limit).
+  await search("kind <> 'none'", 10, WITH_SUBSETS);
+  await settleFilterCaches(table);
+  const all = await search("kind <> 'none'", 10, WITH_SUBSETS);
+  assert.equal(all.plan.kind, 'subset');
+  assert.deepEqual(all.rows.map((r) => r.id).sort(), [...items].sort((a, b) => cosine(query, b.vector) - cosine(query, a.vector)).slice(0, 10).map((i) => i.id).sort());
+});
+
+test('a write drops the subsets read before it: the next query plans without them and reads them again', async () => {
+  await search("kind = 'rare'", 5, WITH_SUBSETS);
+  await settleFilterCaches(table);
+  assert.equal((await search("kind = 'rare'", 5, WITH_SUBSETS)).plan.kind, 'subset');
+  const added = item(900, 'rare');
+  added.vector = query; // the new nearest
+  items.push(added);
+  await table.add([added]);
+  const after = await search("kind = 'rare'", 5, WITH_SUBSETS);
+  assert.notEqual(after.plan.kind, 'subset');
+  assert.equal(after.rows[0]!.id, 'rare900');
+  await settleFilterCaches(table);
+  const again = await search("kind = 'rare'", 5, WITH_SUBSETS);
+  assert.equal(again.plan.kind, 'subset');
+  assert.deepEqual(again.rows.map((r) => r.id).sort(), exactTop('rare', 5).sort());
 });
 
 test('a filter nothing matches answers empty', async () => {
