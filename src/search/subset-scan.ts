@@ -23,6 +23,9 @@ export interface QuantisedRows {
   words: number;
 }
 
+/** Above this k, scored rows are sorted once rather than kept in order as they come. */
+const INSERTION_MAX_K = 64;
+
 /** Rows scored on their 8-bit vectors after the Hamming pass (all of them in a smaller subset). */
 export const RERANK_CANDIDATES = 2_000;
 
@@ -107,10 +110,17 @@ function popcount(x: number): number {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/** Hamming distance of every row's code to the query's. */
+// Scratch buffers reused by every query (the search is synchronous, so one at a time): a
+// query allocates nothing proportional to the subset, which keeps garbage collection out
+// of the latency tail.
+let distanceScratch = new Uint16Array(0);
+let candidateScratch = new Int32Array(0);
+
+/** Hamming distance of every row's code to the query's (a view of the scratch buffer). */
 function hammingDistances(rows: QuantisedRows, q: Uint32Array): Uint16Array {
   const { codes, words } = rows;
-  const distances = new Uint16Array(rows.rows);
+  if (distanceScratch.length < rows.rows) distanceScratch = new Uint16Array(rows.rows);
+  const distances = distanceScratch.subarray(0, rows.rows);
   if (words === 8) {
     // 256 bits, the catalog's embeddings: unrolled, ~13 ns a row here.
     const [q0, q1, q2, q3, q4, q5, q6, q7] = q as unknown as [number, number, number, number, number, number, number, number];
@@ -129,16 +139,22 @@ function hammingDistances(rows: QuantisedRows, q: Uint32Array): Uint16Array {
   return distances;
 }
 
-/** Rows whose codes are nearest the query's: at least `wanted` of them (ties at the cut-off kept). */
+/** The `wanted` rows whose codes are nearest the query's (ties at the cut-off in row order). */
 function hammingCandidates(rows: QuantisedRows, queryCode: Uint32Array, wanted: number): Int32Array {
   const distances = hammingDistances(rows, queryCode);
   const histogram = new Int32Array(rows.words * 32 + 1);
   for (let r = 0; r < distances.length; r++) histogram[distances[r]!]!++;
+  // The smallest distance `cutoff` with at least `wanted` rows at or below it.
   let cutoff = 0;
-  let taken = histogram[0]!;
-  while (taken < wanted && cutoff < histogram.length - 1) taken += histogram[++cutoff]!;
-  const picked = new Int32Array(taken);
-  for (let r = 0, n = 0; r < distances.length; r++) if (distances[r]! <= cutoff) picked[n++] = r;
+  let below = 0;
+  while (below + histogram[cutoff]! < wanted) below += histogram[cutoff++]!;
+  let atCutoff = wanted - below;
+  if (candidateScratch.length < wanted) candidateScratch = new Int32Array(wanted);
+  const picked = candidateScratch.subarray(0, wanted);
+  for (let r = 0, n = 0; r < distances.length && n < wanted; r++) {
+    const d = distances[r]!;
+    if (d < cutoff || (d === cutoff && atCutoff-- > 0)) picked[n++] = r;
+  }
   return picked;
 }
 
@@ -179,6 +195,10 @@ export function nearestQuantised(rows: QuantisedRows, query: ArrayLike<number>, 
     }
     if (dim % 2 === 1) a += vectors[o + dim - 1]! * unit[dim - 1]!;
     const similarity = (a + b) * scales[row]!;
+    if (k > INSERTION_MAX_K) {
+      best.push({ row, similarity });
+      continue;
+    }
     if (best.length === k && similarity <= best[k - 1]!.similarity) continue;
     let at = best.length === k ? k - 1 : best.length;
     while (at > 0 && best[at - 1]!.similarity < similarity) {
@@ -187,5 +207,6 @@ export function nearestQuantised(rows: QuantisedRows, query: ArrayLike<number>, 
     }
     best[at] = { row, similarity };
   }
+  if (k > INSERTION_MAX_K) return best.sort((x, y) => y.similarity - x.similarity).slice(0, k);
   return best;
 }

@@ -91,3 +91,13 @@ test('vectors and queries of the wrong size, or with NaN, are refused', () => {
   builder.add([1, 2, 3, 4]);
   assert.throws(() => nearestQuantised(builder.build(), [1, 2], 1), /2 dimensions, rows 4/);
 });
+
+test('a large k (sorted at the end rather than kept in order) gives the same ranking as a small one', () => {
+  const vectors = clustered(400, 32, 8);
+  const rows = build(vectors);
+  const query = vectors[5]!;
+  const big = nearestQuantised(rows, query, 300);
+  assert.equal(big.length, 300);
+  for (let i = 1; i < big.length; i++) assert.ok(big[i]!.similarity <= big[i - 1]!.similarity);
+  assert.deepEqual(big.slice(0, 20).map((f) => f.row), nearestQuantised(rows, query, 20).map((f) => f.row));
+});
