@@ -80,6 +80,16 @@ export class OnnxSession {
     return named;
   }
 
+  /** Runs several float32 inputs (graphs whose weights are fed per call, e.g. a training step's). */
+  async runMany(feeds: Record<string, NamedTensor>, outputs?: readonly string[]): Promise<Record<string, NamedTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, feed] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', feed.data, feed.dims);
+    const result = outputs ? await this.session.run(ortFeeds, outputs) : await this.session.run(ortFeeds);
+    const named: Record<string, NamedTensor> = {};
+    for (const [name, tensor] of Object.entries(result)) named[name] = { data: tensor.data as Float32Array, dims: tensor.dims.map(Number) };
+    return named;
+  }
+
   async close(): Promise<void> {
     await this.session.release();
   }
