@@ -9,7 +9,11 @@
 // Conv_1's forward pass and its weight gradient run as ONNX Runtime graphs (MatMul: ~20 GFLOP/s
 // here, where TF.js-wasm trains at ~1); the head runs in TF.js, which hands back the gradient of
 // the loss with respect to the pooled features.
-// Run: node --import tsx bench/upper-trunk.ts [--datasets ../shared/datasets] [--epochs 8] [--trunk-lr 1e-4,3e-4] [--limit N]
+// --layers block_16 trains the whole last inverted-residual block too (expand 1x1 224 -> 1344,
+// depthwise 3x3, project 1x1 -> 448; no residual: the widths differ) with Conv_1, fed block 15's
+// cached output; the depthwise conv's gradients are ONNX Conv / Slice graphs as well, checked
+// against finite differences before training.
+// Run: node --import tsx bench/upper-trunk.ts [--layers conv_1|block_16] [--datasets ../shared/datasets] [--epochs 8] [--trunk-lr 1e-4,3e-4] [--limit N]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     'head-lr': { type: 'string', default: '0.002' },
     'trunk-lr': { type: 'string', default: '0.0001' },
     limit: { type: 'string' },
+    layers: { type: 'string', default: 'conv_1' },
     print: { type: 'boolean', default: false },
   },
 });
@@ -42,15 +47,19 @@ const EPOCHS = Number(values.epochs);
 const BATCH = Number(values.batch);
 const HEAD_LR = Number(values['head-lr']);
 const TRUNK_LRS = values['trunk-lr']!.split(',').map(Number);
+const LAYERS = values.layers!;
+if (LAYERS !== 'conv_1' && LAYERS !== 'block_16') throw new Error('--layers must be conv_1 or block_16');
 const WEIGHT_DECAY = 0.05;
-const POSITIONS = 49;
-const IN = 448;
+const SIDE = 7;
+const POSITIONS = SIDE * SIDE;
 const OUT = 1792;
 
 const spec = backboneSpec('nsfwjs/mobilenet_v2_mid');
 const PREFIX = spec.tensors.conv_1!.node.replace('/MobilenetV2/Conv_1/Relu6', '/MobilenetV2');
-const CONV1_INPUT = `${PREFIX}/expanded_conv_16/project/BatchNorm/FusedBatchNormV3`;
 const CONV1_OUTPUT = spec.tensors.conv_1!.node;
+// What the trainable part is fed: Conv_1's input (448 channels) or block 16's (224).
+const INPUT_NODE = LAYERS === 'conv_1' ? `${PREFIX}/expanded_conv_16/project/BatchNorm/FusedBatchNormV3` : `${PREFIX}/expanded_conv_15/add`;
+const IN = LAYERS === 'conv_1' ? 448 : 224;
 
 // ---- data: grocery train (+ catalog images) with mirrored views, val as is
 const grocery = await loadGrocery(path.join(values.datasets!, 'grocery'));
@@ -64,19 +73,19 @@ const valLabels = Int32Array.from(valSamples.map((s) => s.single!.grocery_fine!)
 const CLASSES = grocery.tasks.grocery_fine!.length;
 console.log(`train ${trainRefs.length} rows (${trainSamples.length} images, mirrored), val ${valRefs.length}`);
 
-// ---- Conv_1's input maps and pooled output, cached on disk for reruns
+// ---- the trainable part's input maps and the backbone's pooled Conv_1, cached on disk for reruns
 interface Maps { x: Float32Array; pooled: Float32Array; rows: number }
 const extractTimes: string[] = [];
 async function extract(refs: string[], name: string): Promise<Maps> {
   const dir = path.join(cacheDir(), 'upper-trunk');
-  const file = path.join(dir, `${name}-${cacheKey(...refs)}.f32`);
+  const file = path.join(dir, `${name}-${IN}-${cacheKey(INPUT_NODE, ...refs)}.f32`);
   const per = POSITIONS * IN + OUT;
   const cached = await readFile(file).catch(() => undefined);
   let all: Float32Array;
   if (cached && cached.byteLength === refs.length * per * 4) {
     all = new Float32Array(cached.buffer, cached.byteOffset, cached.byteLength / 4);
   } else {
-    const graph = await backboneOnnx(spec.id, [CONV1_INPUT, CONV1_OUTPUT]);
+    const graph = await backboneOnnx(spec.id, [INPUT_NODE, CONV1_OUTPUT]);
     const session = await OnnxSession.create(graph.bytes);
     all = new Float32Array(refs.length * per);
     const started = performance.now();
@@ -85,10 +94,10 @@ async function extract(refs: string[], name: string): Promise<Maps> {
       const tensors = await Promise.all(batch.map((r) => loadViewTensor(r, spec.input)));
       const input = new Float32Array(tensors.length * tensors[0]!.length);
       tensors.forEach((t, i) => input.set(t, i * t.length));
-      const out = await session.run(session.inputNames[0]!, input, [batch.length, 224, 224, 3], [CONV1_INPUT, CONV1_OUTPUT]);
+      const out = await session.run(session.inputNames[0]!, input, [batch.length, 224, 224, 3], [INPUT_NODE, CONV1_OUTPUT]);
       for (let i = 0; i < batch.length; i++) {
         const row = (start + i) * per;
-        all.set(out[CONV1_INPUT]!.data.subarray(i * POSITIONS * IN, (i + 1) * POSITIONS * IN), row);
+        all.set(out[INPUT_NODE]!.data.subarray(i * POSITIONS * IN, (i + 1) * POSITIONS * IN), row);
         const conv = out[CONV1_OUTPUT]!.data;
         for (let c = 0; c < OUT; c++) {
           let sum = 0;
@@ -114,58 +123,188 @@ async function extract(refs: string[], name: string): Promise<Maps> {
 }
 const train = await extract(trainRefs, 'grocery-train');
 const val = await extract(valRefs, 'grocery-val');
-const extractSeconds = extractTimes.length ? extractTimes.join(', ') : `read from ~/.cache/groknet/upper-trunk (extracted by an earlier run: ${train.rows + val.rows} rows took 79 s)`;
+const extractSeconds = extractTimes.length ? extractTimes.join(', ') : 'read from ~/.cache/groknet/upper-trunk (extracted by an earlier run)';
 
-// ---- Conv_1's weights (batch norm folded by the TF.js export) as [448, 1792] and [1792]
+// ---- the trainable layers' weights (batch norm folded by the TF.js export)
 const weights = decodeTfjsWeights(loadPackagedTfjsModel(spec.id));
-const kernel = weights.get(`${PREFIX}/Conv_1/Conv2D_weights`)!;
-const offset = weights.get(`${PREFIX}/Conv_1/Conv2D_bn_offset`)!;
-if (kernel.shape.join('x') !== `1x1x${IN}x${OUT}`) throw new Error(`unexpected Conv_1 kernel ${kernel.shape}`);
-const W0 = Float32Array.from(kernel.data); // HWIO with H = W = 1: already [in, out]
-const B0 = Float32Array.from(offset.data);
+function weight(name: string, shape: string): Float32Array {
+  const w = weights.get(`${PREFIX}/${name}`);
+  if (!w || w.shape.join('x') !== shape) throw new Error(`unexpected ${name}: ${w?.shape}`);
+  return Float32Array.from(w.data);
+}
+interface Param { name: string; dims: number[]; init: Float32Array }
+// 1x1 kernels are HWIO with H = W = 1: already [in, out]. The depthwise kernel [3, 3, C, 1]
+// becomes ONNX's [C, 1, 3, 3].
+function depthwiseToOnnx(hwc: Float32Array, channels: number): Float32Array {
+  const out = new Float32Array(channels * 9);
+  for (let k = 0; k < 9; k++) for (let c = 0; c < channels; c++) out[c * 9 + k] = hwc[k * channels + c]!;
+  return out;
+}
+const EXPAND = 1344;
+const params: Param[] = [
+  ...(LAYERS === 'block_16'
+    ? [
+        { name: 'we', dims: [IN, EXPAND], init: weight('expanded_conv_16/expand/Conv2D_weights', `1x1x${IN}x${EXPAND}`) },
+        { name: 'be', dims: [EXPAND], init: weight('expanded_conv_16/expand/Conv2D_bn_offset', `${EXPAND}`) },
+        { name: 'wd', dims: [EXPAND, 1, 3, 3], init: depthwiseToOnnx(weight('expanded_conv_16/depthwise/depthwise_weights', `3x3x${EXPAND}x1`), EXPAND) },
+        { name: 'bd', dims: [EXPAND], init: weight('expanded_conv_16/depthwise/depthwise_bn_offset', `${EXPAND}`) },
+        { name: 'wp', dims: [EXPAND, 448], init: weight('expanded_conv_16/project/Conv2D_weights', `1x1x${EXPAND}x448`) },
+        { name: 'bp', dims: [448], init: weight('expanded_conv_16/project/Conv2D_bn_offset', '448') },
+      ]
+    : []),
+  { name: 'w1', dims: [448, OUT], init: weight('Conv_1/Conv2D_weights', `1x1x448x${OUT}`) },
+  { name: 'b1', dims: [OUT], init: weight('Conv_1/Conv2D_bn_offset', `${OUT}`) },
+];
+/** The depthwise kernel turned 180 degrees: its transposed convolution, which carries the gradient back to its input. */
+function flipped(wd: Float32Array): Float32Array {
+  const out = new Float32Array(wd.length);
+  for (let c = 0; c < wd.length / 9; c++) for (let k = 0; k < 9; k++) out[c * 9 + k] = wd[c * 9 + 8 - k]!;
+  return out;
+}
 
-// ---- ONNX Runtime graphs: forward (pooled features and pre-activations) and weight gradient
+// ---- ONNX Runtime graphs: forward (pooled features and what the gradient needs) and gradients
+const relu6 = (g: GraphBuilder, x: string) => g.op1('Clip', [x, g.constFloat('zero', [], [0]), g.constFloat('six', [], [6])]);
+const gate = (g: GraphBuilder, z: string) =>
+  g.op1('Cast', [g.op1('And', [g.op1('Greater', [z, g.constFloat('zero', [], [0])]), g.op1('Less', [z, g.constFloat('six', [], [6])])])], { to: 1 });
+const toNchw = (g: GraphBuilder, rows: string, channels: number) => g.op1('Transpose', [g.op1('Reshape', [rows, g.constInt64('nhwc', [4], [-1, SIDE, SIDE, channels])])], { perm: [0, 3, 1, 2] });
+const toRows = (g: GraphBuilder, nchw: string, channels: number) => g.op1('Reshape', [g.op1('Transpose', [nchw], { perm: [0, 2, 3, 1] }), g.constInt64('rows', [2], [-1, channels])]);
+const sumRows = (g: GraphBuilder, x: string, out: string) => g.opInto('ReduceSum', [x, g.constInt64('axis0', [1], [0])], [out], { keepdims: 0 });
+const matMulT = (g: GraphBuilder, a: string, b: string, transposeA: boolean) =>
+  transposeA ? g.op1('MatMul', [g.op1('Transpose', [a], { perm: [1, 0] }), b]) : g.op1('MatMul', [a, g.op1('Transpose', [b], { perm: [1, 0] })]);
+
 function forwardGraph(): Uint8Array {
-  const g = new GraphBuilder('conv1_forward');
+  const g = new GraphBuilder('upper_forward');
   const x = g.input('x', ['n', IN]);
-  const w = g.input('w', [IN, OUT]);
-  const b = g.input('b', [OUT]);
-  const z = g.op1('Add', [g.op1('MatMul', [x, w]), b]);
-  g.opInto('Identity', [z], ['z']);
-  const a = g.op1('Clip', [z, g.constFloat('zero', [], [0]), g.constFloat('six', [], [6])]);
-  const grouped = g.op1('Reshape', [a, g.constInt64('grouped', [3], [-1, POSITIONS, OUT])]);
+  for (const p of params) g.input(p.name, p.dims);
+  let conv1Input = x;
+  if (LAYERS === 'block_16') {
+    g.opInto('Add', [g.op1('MatMul', [x, 'we']), 'be'], ['ze']);
+    const depthwise = g.op1('Conv', [toNchw(g, relu6(g, 'ze'), EXPAND), 'wd', 'bd'], { group: EXPAND, kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+    g.opInto('Identity', [toRows(g, depthwise, EXPAND)], ['zd']);
+    g.opInto('Add', [g.op1('MatMul', [relu6(g, 'zd'), 'wp']), 'bp'], ['p']);
+    conv1Input = 'p';
+    for (const [name, width] of [['ze', EXPAND], ['zd', EXPAND], ['p', 448]] as const) g.output(name, ['n', width]);
+  }
+  g.opInto('Add', [g.op1('MatMul', [conv1Input, 'w1']), 'b1'], ['z1']);
+  const grouped = g.op1('Reshape', [relu6(g, 'z1'), g.constInt64('grouped', [3], [-1, POSITIONS, OUT])]);
   g.opInto('ReduceMean', [grouped], ['f'], { axes: [1], keepdims: 0 });
   g.output('f', ['batch', OUT]);
-  g.output('z', ['n', OUT]);
+  g.output('z1', ['n', OUT]);
   return g.toModel();
 }
+
 function gradientGraph(): Uint8Array {
-  const g = new GraphBuilder('conv1_gradient');
+  const g = new GraphBuilder('upper_gradient');
   const x = g.input('x', ['n', IN]);
-  const z = g.input('z', ['n', OUT]);
-  const df = g.input('df', ['batch', OUT]);
+  g.input('z1', ['n', OUT]);
+  g.input('df', ['batch', OUT]);
+  g.input('w1', [448, OUT]);
   // d pooled / d activation = 1/49 at every position; ReLU6 passes gradient where 0 < z < 6.
-  const spread = g.op1('Expand', [g.op1('Unsqueeze', [g.op1('Mul', [df, g.constFloat('inv', [], [1 / POSITIONS])]), g.constInt64('axis1', [1], [1])]), g.constInt64('spread', [3], [1, POSITIONS, 1])]);
-  const da = g.op1('Reshape', [spread, g.constInt64('flat', [2], [-1, OUT])]);
-  const open = g.op1('Cast', [g.op1('And', [g.op1('Greater', [z, g.constFloat('zero', [], [0])]), g.op1('Less', [z, g.constFloat('six', [], [6])])])], { to: 1 });
-  const dz = g.op1('Mul', [da, open]);
-  g.opInto('MatMul', [g.op1('Transpose', [x], { perm: [1, 0] }), dz], ['dw']);
-  g.opInto('ReduceSum', [dz, g.constInt64('axis0', [1], [0])], ['db'], { keepdims: 0 });
-  g.output('dw', [IN, OUT]);
-  g.output('db', [OUT]);
+  const spread = g.op1('Expand', [g.op1('Unsqueeze', [g.op1('Mul', ['df', g.constFloat('inv', [], [1 / POSITIONS])]), g.constInt64('axis1', [1], [1])]), g.constInt64('spread', [3], [1, POSITIONS, 1])]);
+  const dz1 = g.op1('Mul', [g.op1('Reshape', [spread, g.constInt64('flat', [2], [-1, OUT])]), gate(g, 'z1')]);
+  const conv1Input = LAYERS === 'block_16' ? g.input('p', ['n', 448]) : x;
+  g.opInto('MatMul', [g.op1('Transpose', [conv1Input], { perm: [1, 0] }), dz1], ['g_w1']);
+  sumRows(g, dz1, 'g_b1');
+  if (LAYERS === 'block_16') {
+    g.input('ze', ['n', EXPAND]);
+    g.input('zd', ['n', EXPAND]);
+    g.input('wp', [EXPAND, 448]);
+    g.input('wdf', [EXPAND, 1, 3, 3]);
+    const dp = matMulT(g, dz1, 'w1', false);
+    g.opInto('MatMul', [g.op1('Transpose', [relu6(g, 'zd')], { perm: [1, 0] }), dp], ['g_wp']);
+    sumRows(g, dp, 'g_bp');
+    const dzd = g.op1('Mul', [matMulT(g, dp, 'wp', false), gate(g, 'zd')]);
+    sumRows(g, dzd, 'g_bd');
+    // Depthwise kernel gradient: per tap (ky, kx), the padded input shifted by the tap times the output gradient, summed.
+    const dzdMap = toNchw(g, dzd, EXPAND);
+    const padded = g.op1('Pad', [toNchw(g, relu6(g, 'ze'), EXPAND), g.constInt64('pads', [8], [0, 0, 1, 1, 0, 0, 1, 1])]);
+    const taps: string[] = [];
+    for (let ky = 0; ky < 3; ky++) {
+      for (let kx = 0; kx < 3; kx++) {
+        const shifted = g.op1('Slice', [padded, g.constInt64('starts', [2], [ky, kx]), g.constInt64('ends', [2], [ky + SIDE, kx + SIDE]), g.constInt64('axes', [2], [2, 3])]);
+        taps.push(g.op1('ReduceSum', [g.op1('Mul', [shifted, dzdMap]), g.constInt64('nhw', [3], [0, 2, 3])], { keepdims: 0 }));
+      }
+    }
+    const stacked = g.op1('Concat', taps.map((t) => g.op1('Unsqueeze', [t, g.constInt64('last', [1], [1])])), { axis: 1 });
+    g.opInto('Reshape', [stacked, g.constInt64('kernel', [4], [EXPAND, 1, 3, 3])], ['g_wd']);
+    // Back through the depthwise conv (the flipped kernel), then the expand conv's ReLU6.
+    const de = toRows(g, g.op1('Conv', [dzdMap, 'wdf'], { group: EXPAND, kernel_shape: [3, 3], pads: [1, 1, 1, 1] }), EXPAND);
+    const dze = g.op1('Mul', [de, gate(g, 'ze')]);
+    g.opInto('MatMul', [g.op1('Transpose', [x], { perm: [1, 0] }), dze], ['g_we']);
+    sumRows(g, dze, 'g_be');
+  }
+  for (const p of params) g.output(`g_${p.name}`, p.dims);
   return g.toModel();
 }
 const forward = await OnnxSession.create(forwardGraph());
 const gradient = await OnnxSession.create(gradientGraph());
+/** Forward FLOPs per row (the MatMuls and the depthwise conv); the backward pass is counted from the same layers. */
+const forwardFlopsPerRow = 2 * POSITIONS * (448 * OUT + (LAYERS === 'block_16' ? IN * EXPAND + EXPAND * 9 + EXPAND * 448 : 0));
+const backwardFlopsPerRow = forwardFlopsPerRow + 2 * POSITIONS * (LAYERS === 'block_16' ? OUT * 448 + 448 * EXPAND + EXPAND * 9 : 0);
 
-// Check: the graph with the backbone's weights reproduces the backbone's pooled Conv_1.
+type Values = Map<string, Float32Array>;
+function gather(maps: Maps, rows: ArrayLike<number>): NamedTensor {
+  const x = new Float32Array(rows.length * POSITIONS * IN);
+  for (let i = 0; i < rows.length; i++) x.set(maps.x.subarray(rows[i]! * POSITIONS * IN, (rows[i]! + 1) * POSITIONS * IN), i * POSITIONS * IN);
+  return { data: x, dims: [rows.length * POSITIONS, IN] };
+}
+async function runForward(x: NamedTensor, values: Values) {
+  const feeds: Record<string, NamedTensor> = { x };
+  for (const p of params) feeds[p.name] = { data: values.get(p.name)!, dims: p.dims };
+  return forward.runMany(feeds);
+}
+async function runGradient(x: NamedTensor, saved: Record<string, NamedTensor>, df: Float32Array, values: Values) {
+  const available: Record<string, NamedTensor> = { x, df: { data: df, dims: [df.length / OUT, OUT] }, ...saved };
+  for (const p of params) available[p.name] = { data: values.get(p.name)!, dims: p.dims };
+  if (LAYERS === 'block_16') available.wdf = { data: flipped(values.get('wd')!), dims: [EXPAND, 1, 3, 3] };
+  return gradient.runMany(Object.fromEntries(gradient.inputNames.map((n) => [n, available[n]!])));
+}
+const initial: Values = new Map(params.map((p) => [p.name, p.init]));
+
+// Check: with the backbone's weights the graph reproduces the backbone's pooled Conv_1.
 let maxPooledDiff = 0;
 {
-  const rows = Math.min(8, val.rows);
-  const out = await forward.runMany({ x: { data: val.x.subarray(0, rows * POSITIONS * IN), dims: [rows * POSITIONS, IN] }, w: { data: W0, dims: [IN, OUT] }, b: { data: B0, dims: [OUT] } }, ['f']);
-  for (let i = 0; i < rows * OUT; i++) maxPooledDiff = Math.max(maxPooledDiff, Math.abs(out.f!.data[i]! - val.pooled[i]!));
-  console.log(`Conv_1 re-created: max |pooled difference| vs the backbone ${maxPooledDiff.toExponential(2)}`);
-  if (maxPooledDiff > 1e-3) throw new Error('the re-created Conv_1 does not match the backbone');
+  const rows = Array.from({ length: Math.min(8, val.rows) }, (_, i) => i);
+  const out = await runForward(gather(val, rows), initial);
+  for (let i = 0; i < rows.length * OUT; i++) maxPooledDiff = Math.max(maxPooledDiff, Math.abs(out.f!.data[i]! - val.pooled[i]!));
+  console.log(`re-created layers: max |pooled difference| vs the backbone ${maxPooledDiff.toExponential(2)}`);
+  if (maxPooledDiff > 1e-3) throw new Error('the re-created layers do not match the backbone');
+}
+// Check: the gradient graph against central finite differences of L = sum(f * r), on 2 rows.
+let gradientCheck = '';
+{
+  const random = rng(3);
+  const x = gather(train, [0, 1]);
+  const r = Float32Array.from({ length: 2 * OUT }, () => random() - 0.5);
+  const loss = async (values: Values) => {
+    const f = (await runForward(x, values)).f!.data;
+    let sum = 0;
+    for (let i = 0; i < f.length; i++) sum += f[i]! * r[i]!;
+    return sum;
+  };
+  const out = await runForward(x, initial);
+  const saved = Object.fromEntries(Object.entries(out).filter(([k]) => k !== 'f'));
+  const grads = await runGradient(x, saved, r, initial);
+  const worst: string[] = [];
+  for (const p of params) {
+    const g = grads[`g_${p.name}`]!.data;
+    // The entries with the largest gradients (a kink of ReLU6 inside the step would spoil a small one).
+    const order = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 3);
+    let worstRel = 0;
+    for (const i of order) {
+      const h = 1e-2 * Math.max(1e-2, Math.abs(p.init[i]!));
+      const plus = Float32Array.from(p.init);
+      plus[i] = plus[i]! + h;
+      const minus = Float32Array.from(p.init);
+      minus[i] = minus[i]! - h;
+      const numeric = ((await loss(new Map(initial).set(p.name, plus))) - (await loss(new Map(initial).set(p.name, minus)))) / (2 * h);
+      worstRel = Math.max(worstRel, Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!)));
+    }
+    worst.push(`${p.name} ${worstRel.toExponential(1)}`);
+    if (worstRel > 0.05) throw new Error(`gradient of ${p.name} disagrees with finite differences (relative ${worstRel})`);
+  }
+  gradientCheck = worst.join(', ');
+  console.log(`gradient check (largest relative difference of 3 entries per tensor): ${gradientCheck}`);
 }
 
 // ---- the head, in TF.js
@@ -186,11 +325,9 @@ async function trainRun(trunkLr: number | undefined): Promise<Run> {
     if (training) h = tf.dropout(h, 0.5);
     return tf.add(tf.matMul(h, w2), b2) as import('@tensorflow/tfjs').Tensor2D;
   };
-  // Conv_1's own weights and Adam state (decoupled weight decay toward zero, as for the head).
-  const W = Float32Array.from(W0);
-  const B = Float32Array.from(B0);
-  const m = { w: new Float32Array(W.length), b: new Float32Array(B.length) };
-  const v = { w: new Float32Array(W.length), b: new Float32Array(B.length) };
+  // The trainable layers' weights and Adam state (decoupled weight decay toward zero, as for the head).
+  const current: Values = new Map(params.map((p) => [p.name, Float32Array.from(p.init)]));
+  const moments = new Map(params.map((p) => [p.name, { m: new Float32Array(p.init.length), v: new Float32Array(p.init.length) }]));
   let t = 0;
   const adamw = (p: Float32Array, g: Float32Array, mm: Float32Array, vv: Float32Array, lr: number) => {
     const c1 = 1 - 0.9 ** t;
@@ -200,13 +337,6 @@ async function trainRun(trunkLr: number | undefined): Promise<Run> {
       vv[i] = 0.999 * vv[i]! + 0.001 * g[i]! * g[i]!;
       p[i] = p[i]! - lr * ((mm[i]! / c1) / (Math.sqrt(vv[i]! / c2) + 1e-8) + WEIGHT_DECAY * p[i]!);
     }
-  };
-  const features = async (maps: Maps, rows: Int32Array, w: Float32Array, b: Float32Array) => {
-    const x = new Float32Array(rows.length * POSITIONS * IN);
-    rows.forEach((r, i) => x.set(maps.x.subarray(r * POSITIONS * IN, (r + 1) * POSITIONS * IN), i * POSITIONS * IN));
-    const xs: NamedTensor = { data: x, dims: [rows.length * POSITIONS, IN] };
-    const out = await forward.runMany({ x: xs, w: { data: w, dims: [IN, OUT] }, b: { data: b, dims: [OUT] } });
-    return { x: xs, f: out.f!, z: out.z! };
   };
   const accuracy: number[] = [];
   const order = Int32Array.from({ length: train.rows }, (_, i) => i);
@@ -222,14 +352,17 @@ async function trainRun(trunkLr: number | undefined): Promise<Run> {
       const rows = order.subarray(start, start + BATCH);
       const labels = tf.oneHot(tf.tensor1d(Array.from(rows, (r) => trainLabels[r]!), 'int32'), CLASSES);
       let pooled: Float32Array;
-      let fwd: Awaited<ReturnType<typeof features>> | undefined;
+      let x: NamedTensor | undefined;
+      let saved: Record<string, NamedTensor> = {};
       const t0 = performance.now();
       if (trunkLr === undefined) {
         pooled = new Float32Array(rows.length * OUT);
         rows.forEach((r, i) => pooled.set(train.pooled.subarray(r * OUT, (r + 1) * OUT), i * OUT));
       } else {
-        fwd = await features(train, rows, W, B);
-        pooled = fwd.f.data;
+        x = gather(train, rows);
+        const out = await runForward(x, current);
+        pooled = out.f!.data;
+        saved = Object.fromEntries(Object.entries(out).filter(([k]) => k !== 'f'));
       }
       trunkMs += performance.now() - t0;
       const f = tf.variable(tf.tensor2d(pooled, [rows.length, OUT]), true);
@@ -237,12 +370,11 @@ async function trainRun(trunkLr: number | undefined): Promise<Run> {
       optimizer.applyGradients(Object.fromEntries(headVars.map((hv) => [hv.name, grads[hv.name]!])) as unknown as Parameters<typeof optimizer.applyGradients>[0]);
       tf.tidy(() => headVars.forEach((hv) => hv.assign(tf.sub(hv, tf.mul(hv, HEAD_LR * WEIGHT_DECAY)))));
       t++;
-      if (trunkLr !== undefined && fwd) {
+      if (trunkLr !== undefined && x) {
         const df = grads[f.name]!.dataSync() as Float32Array;
         const t1 = performance.now();
-        const back = await gradient.runMany({ x: fwd.x, z: fwd.z, df: { data: df, dims: [rows.length, OUT] } });
-        adamw(W, back.dw!.data, m.w, v.w, trunkLr);
-        adamw(B, back.db!.data, m.b, v.b, trunkLr);
+        const back = await runGradient(x, saved, df, current);
+        for (const p of params) adamw(current.get(p.name)!, back[`g_${p.name}`]!.data, moments.get(p.name)!.m, moments.get(p.name)!.v, trunkLr);
         trunkMs += performance.now() - t1;
       }
       tf.dispose([labels, f, ...Object.values(grads)]);
@@ -252,7 +384,7 @@ async function trainRun(trunkLr: number | undefined): Promise<Run> {
     let correct = 0;
     for (let start = 0; start < val.rows; start += 128) {
       const rows = Int32Array.from({ length: Math.min(128, val.rows - start) }, (_, i) => start + i);
-      const pooled = (await features(val, rows, trunkLr === undefined ? W0 : W, trunkLr === undefined ? B0 : B)).f.data;
+      const pooled = (await runForward(gather(val, rows), trunkLr === undefined ? initial : current)).f!.data;
       const predicted = tf.tidy(() => tf.argMax(logits(tf.tensor2d(pooled, [rows.length, OUT]), false), 1).dataSync());
       rows.forEach((r, i) => (correct += predicted[i] === valLabels[r] ? 1 : 0));
     }
@@ -260,32 +392,37 @@ async function trainRun(trunkLr: number | undefined): Promise<Run> {
     console.log(`${trunkLr === undefined ? 'frozen' : `trainable (lr ${trunkLr})`} epoch ${epoch + 1}: val accuracy ${accuracy.at(-1)!.toFixed(3)} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
   tf.dispose(headVars);
-  return { name: trunkLr === undefined ? 'frozen trunk (Conv_1 as the backbone has it)' : `Conv_1 trainable, lr ${trunkLr}`, accuracy, seconds: (performance.now() - started) / 1000, stepMs: (performance.now() - started) / steps, trunkMs: trunkMs / steps };
+  const trained = LAYERS === 'conv_1' ? 'Conv_1' : 'block 16 + Conv_1';
+  return { name: trunkLr === undefined ? 'frozen trunk (as the backbone has it)' : `${trained} trainable, lr ${trunkLr}`, accuracy, seconds: (performance.now() - started) / 1000, stepMs: (performance.now() - started) / steps, trunkMs: trunkMs / steps };
 }
 
 const runs: Run[] = [await trainRun(undefined)];
 for (const lr of TRUNK_LRS) runs.push(await trainRun(lr));
-const flop = 2 * 2 * BATCH * POSITIONS * IN * OUT; // forward MatMul + weight-gradient MatMul
+const flop = BATCH * (forwardFlopsPerRow + backwardFlopsPerRow);
 const table = runs.map(
   (r) =>
     `| ${r.name} | ${r.accuracy.map((a) => a.toFixed(3)).join(' ')} | ${r.accuracy.at(-1)!.toFixed(3)} | ${r.seconds.toFixed(0)} s | ${r.stepMs.toFixed(0)} | ${
-      r.name.startsWith('Conv_1') ? `${r.trunkMs.toFixed(0)} ms, ${(flop / (r.trunkMs / 1000) / 1e9).toFixed(0)} GFLOP/s` : '-'
+      r.name.startsWith('frozen') ? '-' : `${r.trunkMs.toFixed(0)} ms, ${(flop / (r.trunkMs / 1000) / 1e9).toFixed(0)} GFLOP/s`
     } |`,
 );
-const section = `## Trainable upper trunk: Conv_1 trained through ONNX Runtime (issue: unified training)
+const what =
+  LAYERS === 'conv_1'
+    ? 'Conv_1 itself trainable (1x1 conv 448 -> 1792 at 7x7, batch norm folded, ReLU6; fed the cached 7x7x448 activations below it)'
+    : "block 16 and Conv_1 trainable (expand 1x1 224 -> 1344, ReLU6, depthwise 3x3, ReLU6, project 1x1 -> 448, Conv_1 1x1 -> 1792, ReLU6; batch norms folded; fed block 15's cached 7x7x224 output)";
+const section = `### ${LAYERS === 'conv_1' ? 'Conv_1' : 'Block 16 and Conv_1'} trainable
 
-Command: \`node --import tsx bench/upper-trunk.ts --epochs ${EPOCHS} --trunk-lr ${TRUNK_LRS.join(',')}\`${values.limit ? ` --limit ${values.limit}` : ''}. Machine: ${machine()}.
+Command: \`node --import tsx bench/upper-trunk.ts --layers ${LAYERS} --epochs ${EPOCHS} --trunk-lr ${TRUNK_LRS.join(',')}${values.limit ? ` --limit ${values.limit}` : ''}\`. Machine: ${machine()}.
 Grocery fine classes (${CLASSES}): ${trainSamples.length} training images (train.txt and the catalog images), each also mirrored (${train.rows} rows), scored on the ${val.rows} photos of val.txt.
 The same head (1792 -> 512 -> ${CLASSES}, ReLU, dropout 0.5, Adam at ${HEAD_LR} with decoupled weight decay ${WEIGHT_DECAY}, label smoothing 0.1, batch ${BATCH}, ${EPOCHS} epochs, constant rates, the same seeded initialisation and shuffling; TF.js's dropout masks are not seeded, so reruns differ) trained on the frozen trunk's
-average-pooled Conv_1 features, and with Conv_1 itself trainable (1x1 conv 448 -> 1792 at 7x7, batch norm folded, ReLU6; initialised from the backbone, fed the cached
-7x7x448 activations below it; Adam with decoupled weight decay at the rate shown). Conv_1's forward pass and weight gradient are two ONNX Runtime graphs
-(MatMul, Clip, ReduceMean; the gate of ReLU6, Transpose, MatMul), the head runs in TF.js (wasm) and hands back the gradient with respect to the pooled features.
-The re-created Conv_1 reproduces the backbone's pooled output to ${maxPooledDiff.toExponential(1)}. Caching the activations: ${extractSeconds}.
+average-pooled Conv_1 features, and with ${what}, initialised from the backbone, Adam with decoupled weight decay at the rate shown.
+The trainable layers' forward pass and gradients are ONNX Runtime graphs; the head runs in TF.js (wasm) and hands back the gradient with respect to the pooled features.
+Checks: the re-created layers reproduce the backbone's pooled output to ${maxPooledDiff.toExponential(1)}; the gradient graph agrees with central finite differences (largest relative difference over the 3 largest entries of each tensor: ${gradientCheck}). Caching the activations: ${extractSeconds}.
 
-| model | val accuracy per epoch | final | train time | ms per step | Conv_1 forward + weight gradient per step |
+| model | val accuracy per epoch | final | train time | ms per step | trainable layers per step (forward + gradients) |
 |---|---|---|---|---|---|
 ${table.join('\n')}
 
 Peak RSS: ${peakRssMiB().toFixed(0)} MiB.`;
 if (values.print) console.log(section);
-else await writeSection('upper-trunk', section);
+else await writeSection(`upper-trunk-${LAYERS.replace('_', '')}`, section);
+console.log(os.cpus().length, 'cores');
