@@ -11,6 +11,8 @@
 // started finishes: its work is bounded (one decode, one model run on at most 1024 px).
 import { GroknetError, toGroknetError } from '../errors.ts';
 import type { ImageLimits } from '../image/limits.ts';
+import type { ImageGarment } from '../catalog/types.ts';
+import { photoGarments } from '../pipelines/index-garments.ts';
 import { findGarments, type PhotoGarments, type PhotoSegmenter } from '../pipelines/shop-the-look.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
@@ -54,6 +56,25 @@ export class ServerSegmentation {
       // Opened outside the line: the first open may take far longer than a request's wait.
       const segmenter = await this.segmenter();
       return await this.inTurn(() => findGarments(photo, { segmenter, limits: this.limits, ...options }));
+    } finally {
+      this.pending--;
+    }
+  }
+
+  /**
+   * The garments to store with each photo of a published product (label, colour, share of
+   * the photo), as `groknet index --garments` stores them; a photo that cannot be segmented
+   * gets its error and is published without garments. Admission as for `garments`.
+   */
+  async productGarments(photos: readonly Buffer[]): Promise<Array<ImageGarment[] | GroknetError>> {
+    if (this.pending >= this.settings.maxWaiting) {
+      this.metrics?.rejected.inc({ reason: 'segment_queue_full' });
+      throw new GroknetError('overloaded', `${this.pending} photos are waiting for the segmenter`);
+    }
+    this.pending++;
+    try {
+      const segmenter = await this.segmenter();
+      return await this.inTurn(() => photoGarments(segmenter, photos, { limits: this.limits }));
     } finally {
       this.pending--;
     }

@@ -1,6 +1,7 @@
 // Garments stored at indexing time, through the API: POST /v1/search filters on `garment`
 // and `garment_colour` (and "red dress" in words), their facets and OpenAPI description,
-// and POST /v1/shop-the-look matching colours by the catalog's garment colours.
+// POST /v1/shop-the-look matching colours by the catalog's garment colours, and
+// POST /v1/products?garments=true storing a published product's garments.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,7 @@ import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
 import { outfitPhoto, outfitSegmenter, OUTFITS, writeOutfits, type Outfit } from '../helpers/outfits.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { TINY_COLOURS } from '../helpers/tiny-model.ts';
-import { assertError } from './helpers/http.ts';
+import { assertError, multipart } from './helpers/http.ts';
 
 // The shopper's photo for shop the look: one red tee.
 const TEE: Outfit = { id: 'tee', title: 'tee', price: 0, width: 180, blocks: [{ rgb: TINY_COLOURS.red!, at: [0.2, 0.1, 0.6, 0.6] }], garments: [{ label: 't-shirt', block: 0 }] };
@@ -101,4 +102,32 @@ test('POST /v1/shop-the-look?matchColour=true filters by the garment colours the
   assert.equal(tee!.label, 't-shirt');
   assert.deepEqual(tee!.filters, { garment_colour: 'red' });
   assert.deepEqual(tee!.results.map((r) => r.id).sort(), ['dress-red', 'tee-and-jeans'], 'not the blue dress on a red wall');
+});
+
+test('POST /v1/products?garments=true stores the garments of a published photo: shown, and found by the garment filters', async () => {
+  const body = await multipart({ title: 'Red tee', price: '15' }, [{ data: await outfitPhoto(TEE) }]);
+  const res = await app.inject({ method: 'POST', url: '/v1/products?garments=true', ...body });
+  assert.equal(res.statusCode, 201, res.body);
+  const created = res.json() as { product: { id: string; images: Array<{ garments?: Array<{ label: string; colour: string | null }> }> } };
+  assert.deepEqual(created.product.images[0]!.garments!.map((g) => [g.label, g.colour]), [['t-shirt', 'red']]);
+  const found = await search({ filters: { garment_colour: 't-shirt:red' } });
+  assert.ok(ids(found).includes(created.product.id), found.body);
+
+  // Without ?garments the photo is published without them.
+  const plain = await app.inject({ method: 'POST', url: '/v1/products', ...(await multipart({ title: 'Another tee' }, [{ data: await outfitPhoto({ ...TEE, width: 181 }) }])) });
+  assert.equal(plain.statusCode, 201, plain.body);
+  assert.equal('garments' in (plain.json() as { product: { images: Array<Record<string, unknown>> } }).product.images[0]!, false);
+});
+
+test('POST /v1/products?garments=true: a bad value is a 400 and a server without a segmenter a 503, and neither publishes anything', async () => {
+  const before = await catalog.countProducts();
+  const body = await multipart({ title: 'Red tee' }, [{ data: await outfitPhoto(TEE) }]);
+  assertError(await app.inject({ method: 'POST', url: '/v1/products?garments=maybe', ...body }), 400, 'invalid_argument');
+  const bare = await buildApp({ analyzer, catalog, config: { dataDir: join(tmp.path, 'data'), rateLimitPerMinute: 0, web: false, allowAnonymousWrites: true } });
+  try {
+    assertError(await bare.inject({ method: 'POST', url: '/v1/products?garments=true', ...body }), 503, 'unavailable');
+  } finally {
+    await bare.close();
+  }
+  assert.equal(await catalog.countProducts(), before);
 });

@@ -11,6 +11,7 @@ import { ErrorBodySchema } from '../http-errors.ts';
 import { readUpload } from '../image-input.ts';
 import type { StoredFile } from '../image-store.ts';
 import { ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
+import { requireSegmentation } from './shop-the-look.ts';
 import { parseInput } from '../validate.ts';
 import { productView } from '../views.ts';
 
@@ -79,6 +80,17 @@ function withoutEmpty(fields: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v.trim() !== ''));
 }
 
+const PublishQuerySchema = z.strictObject({
+  garments: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v === 'true' || v === '1')
+    .meta({
+      description:
+        'Segment the clothing in each photo and store its garments, as `groknet index --garments` does (filters garment and garment_colour; default false; 503 on a server without a segmentation model). A photo that cannot be segmented is published without garments.',
+    }),
+});
+
 export function productRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/v1/products',
@@ -102,14 +114,22 @@ export function productRoutes(app: App, ctx: RouteContext): void {
         summary: 'Publish a product: photos are analysed, stored and indexed',
         tags: ['products'],
         security: [{ bearer: [] }, { apiKey: [] }],
+        querystring: PublishQuerySchema,
         response: { 201: CreatedSchema, ...errors },
       },
     },
     async (request, reply) => {
       const catalog = requireCatalog(ctx);
+      // Checked before the upload is read: a server without a segmenter refuses at once.
+      const segmentation = request.query.garments ? requireSegmentation(ctx) : undefined;
       const upload = await readUpload(request, ctx.config.limits, ctx.config.maxImagesPerProduct);
       const fields = parseInput(ProductFieldsSchema, withoutEmpty(upload.fields), 'form');
       const analyses = await analyzeAll(ctx, upload.files);
+      // Before anything is stored: a busy or missing segmenter fails the request and loses nothing.
+      const garments = segmentation ? await segmentation.productGarments(upload.files) : undefined;
+      garments?.forEach((found, i) => {
+        if (found instanceof GroknetError) request.log.warn({ err: found, image: i }, 'published without garments: the photo could not be segmented');
+      });
       const stored = await saveAll(ctx, upload.files);
       const id = newProductId();
       try {
@@ -121,7 +141,10 @@ export function productRoutes(app: App, ctx: RouteContext): void {
             price: fields.price ?? null,
             currency: fields.currency ?? null,
             attributes: fields.attributes ?? {},
-            images: stored.map((file, i) => ({ path: file.path, contentHash: file.contentHash, analysis: analyses[i]! })),
+            images: stored.map((file, i) => {
+              const found = garments?.[i];
+              return { path: file.path, contentHash: file.contentHash, analysis: analyses[i]!, ...(found && !(found instanceof GroknetError) ? { garments: found } : {}) };
+            }),
           },
         ]);
       } finally {
