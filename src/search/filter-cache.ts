@@ -38,12 +38,6 @@ const MAX_CACHED_ROW_IDS = 4_000_000;
 export const MAX_CACHED_SUBSET_BYTES = 512 * 1024 * 1024;
 const statsByTable = new WeakMap<Table, TableStats>();
 
-export interface TableFacts {
-  version: number;
-  totalRows: number;
-  indexedColumns: ReadonlySet<string>;
-}
-
 async function tableStats(table: Table): Promise<TableStats> {
   const version = await table.version();
   const known = statsByTable.get(table);
@@ -65,21 +59,25 @@ async function tableStats(table: Table): Promise<TableStats> {
   return stats;
 }
 
-/** The table's version, size and indexed columns, as of this call. */
-export async function tableFacts(table: Table): Promise<TableFacts> {
-  const { version, totalRows, indexedColumns } = await tableStats(table);
-  return { version, totalRows, indexedColumns };
+export interface FilterFacts {
+  /** The table version these facts (and the caches read for them) belong to. */
+  version: number;
+  totalRows: number;
+  indexedColumns: ReadonlySet<string>;
+  /** Rows the filter keeps (counted once per table version). */
+  matchingRows: number;
 }
 
-/** Rows the filter keeps (counted once per table version). */
-export async function matchingRows(table: Table, where: string): Promise<number> {
+/** The table's version, size and indexed columns, and the filter's row count, as of this call. */
+export async function filterFacts(table: Table, where: string): Promise<FilterFacts> {
   const stats = await tableStats(table);
-  const cached = stats.matching.get(where);
-  if (cached !== undefined) return cached;
-  const count = await table.countRows(where);
-  if (stats.matching.size >= MAX_CACHED_COUNTS) stats.matching.delete(stats.matching.keys().next().value!);
-  stats.matching.set(where, count);
-  return count;
+  let matching = stats.matching.get(where);
+  if (matching === undefined) {
+    matching = await table.countRows(where);
+    if (stats.matching.size >= MAX_CACHED_COUNTS) stats.matching.delete(stats.matching.keys().next().value!);
+    stats.matching.set(where, matching);
+  }
+  return { version: stats.version, totalRows: stats.totalRows, indexedColumns: stats.indexedColumns, matchingRows: matching };
 }
 
 /** Queues `read` behind the table's other reads (one at a time: a burst of new filters must not take every core from the queries). */

@@ -6,7 +6,7 @@
 
 import type { Table, VectorQuery } from '@lancedb/lancedb';
 import { withIndexKnobs } from '../catalog/indexes.ts';
-import { allowedRowIds, filterSubset, matchingRows, tableFacts, type FilterSubset } from './filter-cache.ts';
+import { allowedRowIds, filterFacts, filterSubset, type FilterSubset } from './filter-cache.ts';
 import { DEFAULT_FILTER_PLAN_TUNING, planFilteredSearch, type FilterPlan, type FilterPlanTuning } from './filter-plan.ts';
 import { nearestQuantised } from './subset-scan.ts';
 
@@ -45,8 +45,8 @@ export async function filteredNearest<R>(
     return { rows: (await base().limit(query.limit).toArray()) as R[], plan: { kind: 'ann' }, fallback: false };
   }
   const where = query.where;
-  const facts = await tableFacts(table);
-  const matching = await matchingRows(table, where);
+  const facts = await filterFacts(table, where);
+  const matching = facts.matchingRows;
   if (matching === 0) return { rows: [], plan: { kind: 'flat' }, fallback: false };
   const planInput = { totalRows: facts.totalRows, matchingRows: matching, limit: query.limit, indexed: facts.indexedColumns.has(query.column) };
   let plan = planFilteredSearch(planInput, tuning);

@@ -46,7 +46,21 @@ export class ServerSegmentation {
   }
 
   /** The garments of one photo, largest first; a photo that cannot be read throws its GroknetError. */
-  async garments(photo: Buffer, options: { maxGarments?: number } = {}): Promise<PhotoGarments> {
+  garments(photo: Buffer, options: { maxGarments?: number } = {}): Promise<PhotoGarments> {
+    return this.admitted((segmenter) => findGarments(photo, { segmenter, limits: this.limits, ...options }));
+  }
+
+  /**
+   * The garments to store with each photo of a published product (label, colour, share of
+   * the photo), as `groknet index --garments` stores them; a photo that cannot be segmented
+   * gets its error and is published without garments. Admission as for `garments`.
+   */
+  productGarments(photos: readonly Buffer[]): Promise<Array<ImageGarment[] | GroknetError>> {
+    return this.admitted((segmenter) => photoGarments(segmenter, photos, { limits: this.limits }));
+  }
+
+  /** Runs `work` with the segmenter in its turn, or refuses it (429) when too many wait already. */
+  private async admitted<T>(work: (segmenter: PhotoSegmenter) => Promise<T>): Promise<T> {
     if (this.pending >= this.settings.maxWaiting) {
       this.metrics?.rejected.inc({ reason: 'segment_queue_full' });
       throw new GroknetError('overloaded', `${this.pending} photos are waiting for the segmenter`);
@@ -55,26 +69,7 @@ export class ServerSegmentation {
     try {
       // Opened outside the line: the first open may take far longer than a request's wait.
       const segmenter = await this.segmenter();
-      return await this.inTurn(() => findGarments(photo, { segmenter, limits: this.limits, ...options }));
-    } finally {
-      this.pending--;
-    }
-  }
-
-  /**
-   * The garments to store with each photo of a published product (label, colour, share of
-   * the photo), as `groknet index --garments` stores them; a photo that cannot be segmented
-   * gets its error and is published without garments. Admission as for `garments`.
-   */
-  async productGarments(photos: readonly Buffer[]): Promise<Array<ImageGarment[] | GroknetError>> {
-    if (this.pending >= this.settings.maxWaiting) {
-      this.metrics?.rejected.inc({ reason: 'segment_queue_full' });
-      throw new GroknetError('overloaded', `${this.pending} photos are waiting for the segmenter`);
-    }
-    this.pending++;
-    try {
-      const segmenter = await this.segmenter();
-      return await this.inTurn(() => photoGarments(segmenter, photos, { limits: this.limits }));
+      return await this.inTurn(() => work(segmenter));
     } finally {
       this.pending--;
     }
