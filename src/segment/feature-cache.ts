@@ -13,7 +13,7 @@ import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import type { PreprocessSpec } from '../model/manifest.ts';
 import { segmentBackboneOnnx } from './backbone.ts';
 import { mirror } from './dataset.ts';
-import { packHalf } from './float16.ts';
+import { packHalf } from '../util/float16.ts';
 import type { Tap } from './taps.ts';
 
 export interface ViewRef {

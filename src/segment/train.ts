@@ -17,7 +17,7 @@ import { loadMaskedPhotos, mirror, readMask, VAL_FRACTION, type MaskedPhoto } fr
 import { buildDecoderGraph, DECODER_OUTPUT, initDecoder, type DecoderWeights } from './decoder.ts';
 import { decoderForward, decoderVars, disposeVars, kernelsOf, trainableOf, weightsOf, type DecoderVars } from './decoder-tf.ts';
 import { segmentFeatures, type ViewFeatures, type ViewRef } from './feature-cache.ts';
-import { unpackHalf } from './float16.ts';
+import { unpackHalf } from '../util/float16.ts';
 import { cellTargets, labelMapFromLogits, sameConvGrid, type OutputGrid } from './grid.ts';
 import { SEGMENT_FORMAT_VERSION, type SegmentManifest } from './manifest.ts';
 import { Confusion } from './metrics.ts';

@@ -55,6 +55,17 @@ export const trainConfigSchema = z.strictObject({
     dropout: z.number().min(0).max(0.9).default(0.5),
     embeddingDim: z.number().int().min(8).max(1024).default(256),
     codeBits: z.number().int().min(8).max(1024).default(256),
+    /**
+     * Fine-tune the backbone's last block and 1x1 conv (block 16 + Conv_1) with the heads, fed
+     * cached block-15 maps; from `fromEpoch` on (the heads settle first), at its own rate.
+     */
+    upperTrunk: z
+      .strictObject({
+        layers: z.literal('block_16'),
+        fromEpoch: z.number().int().min(0).default(0),
+        learningRate: z.number().positive().max(0.1).default(1e-4),
+      })
+      .optional(),
   }),
   optimizer: z.strictObject({
     name: z.enum(['adamw']).default('adamw'),
@@ -83,6 +94,20 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
   for (const d of config.datasets) {
     if (names.has(d.name)) throw new GroknetError('invalid_config', `${where}: dataset '${d.name}' is declared twice`);
     names.add(d.name);
+  }
+  const trunk = config.model.upperTrunk;
+  if (trunk) {
+    const problem =
+      config.model.backbone !== 'nsfwjs/mobilenet_v2_mid'
+        ? `the trainable upper trunk needs backbone nsfwjs/mobilenet_v2_mid, not ${config.model.backbone}`
+        : config.model.tensors.join() !== 'conv_1'
+          ? `the trainable upper trunk ends in conv_1: model.tensors must be ["conv_1"]`
+          : config.model.gemP !== 1
+            ? `the trainable upper trunk is trained through average pooling: model.gemP must be 1, not ${config.model.gemP}`
+            : trunk.fromEpoch >= config.optimizer.epochs
+              ? `model.upperTrunk.fromEpoch (${trunk.fromEpoch}) must be below optimizer.epochs (${config.optimizer.epochs})`
+              : undefined;
+    if (problem) throw new GroknetError('invalid_config', `${where}: ${problem}`);
   }
   for (const task of config.tasks) {
     if ('dataset' in task && !names.has(task.dataset)) {

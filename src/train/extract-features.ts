@@ -4,6 +4,8 @@
 // (data first, then its index, both by atomic rename), so a run killed or a disk that
 // fills mid-extraction leaves only complete shards, and the next run extracts just the
 // images it lacks. Images that fail to decode are recorded, counted and skipped.
+// With `mapNode`, one tensor's whole map is kept too (float16): the input of a trainable
+// upper trunk, which the trainer runs itself.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createProgress } from '../cli/progress.ts';
@@ -12,6 +14,7 @@ import { OnnxSession } from '../model/backend/onnxruntime.ts';
 import { backboneOnnx } from '../model/backbones/convert-backbone.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
+import { packHalf } from '../util/float16.ts';
 import { loadViewTensor } from './augment.ts';
 import { gemPoolNHWC } from './gem-pool.ts';
 
@@ -22,6 +25,9 @@ export interface PooledFeatures {
   /** Row index of each input reference; absent for images that failed. */
   rowOf: Map<string, number>;
   failed: Array<{ path: string; code: string }>;
+  /** With ExtractOptions.mapNode: that tensor's NHWC map per row, float16, row-major [rows, mapValues]. */
+  maps?: Uint16Array;
+  mapValues?: number;
 }
 
 export interface ExtractOptions {
@@ -29,6 +35,8 @@ export interface ExtractOptions {
   /** Backbone tensors (registry names), each pooled; their features are concatenated in this order. */
   tensors: string[];
   pValues: number[];
+  /** A backbone node (TF name) whose whole map is kept per row, e.g. the upper trunk's input. */
+  mapNode?: string;
   batchSize?: number;
   /** Images per shard written to the cache. */
   shardSize?: number;
@@ -42,11 +50,14 @@ interface ShardIndex {
   failed: Array<{ path: string; code: string }>;
   channels: number;
   p: number[];
+  /** Values per row of the kept map (with mapNode). */
+  mapValues?: number;
 }
 
 interface Cached {
   index: ShardIndex;
   data: Map<number, Float32Array>;
+  maps?: Uint16Array;
 }
 
 async function readShards(dir: string): Promise<Cached[]> {
@@ -61,7 +72,13 @@ async function readShards(dir: string): Promise<Cached[]> {
         if (bytes.byteLength !== index.refs.length * index.channels * 4) throw new Error('size mismatch');
         data.set(p, new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
       }
-      shards.push({ index, data });
+      let maps: Uint16Array | undefined;
+      if (index.mapValues) {
+        const bytes = await readFile(path.join(dir, name.replace('.json', '.map.f16')));
+        if (bytes.byteLength !== index.refs.length * index.mapValues * 2) throw new Error('size mismatch');
+        maps = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+      }
+      shards.push({ index, data, ...(maps ? { maps } : {}) });
     } catch {
       // An index whose data is missing or short is ignored: its images are extracted again.
     }
@@ -79,7 +96,8 @@ export async function extractPooledFeatures(refs: readonly string[], options: Ex
   const missingP = options.pValues.filter((p) => !STORED_P.includes(p));
   if (missingP.length > 0) throw new GroknetError('invalid_config', `GeM exponent must be one of ${STORED_P.join(', ')} (cached features), got ${missingP.join(', ')}`);
   const channels = tensors.reduce((sum, t) => sum + t.channels, 0);
-  const dir = path.join(cacheDir(), 'features', `${spec.id.replace(/\//g, '__')}-${cacheKey(spec.id, ...tensors.map((t) => t.node))}`);
+  const keyParts = [spec.id, ...tensors.map((t) => t.node), ...(options.mapNode ? [`map:${options.mapNode}`] : [])];
+  const dir = path.join(cacheDir(), 'features', `${spec.id.replace(/\//g, '__')}-${cacheKey(...keyParts)}`);
 
   const wanted = new Set(refs);
   let shards = await readShards(dir);
@@ -112,7 +130,11 @@ export async function extractPooledFeatures(refs: readonly string[], options: Ex
     sources.forEach(({ shard, row }, i) => out.set(shard.data.get(p)!.subarray(row * channels, (row + 1) * channels), i * channels));
     byP.set(p, out);
   }
-  return { byP, channels, rowOf, failed };
+  if (!options.mapNode) return { byP, channels, rowOf, failed };
+  const mapValues = shards.find((s) => s.index.mapValues)?.index.mapValues ?? 0;
+  const maps = new Uint16Array(sources.length * mapValues);
+  sources.forEach(({ shard, row }, i) => maps.set(shard.maps!.subarray(row * mapValues, (row + 1) * mapValues), i * mapValues));
+  return { byP, channels, rowOf, failed, maps, mapValues };
 }
 
 async function extractMissing(
@@ -123,7 +145,8 @@ async function extractMissing(
   channels: number,
   options: ExtractOptions,
 ): Promise<void> {
-  const graph = await backboneOnnx(spec.id, tensors.map((t) => t.node));
+  const outputs = [...tensors.map((t) => t.node), ...(options.mapNode ? [options.mapNode] : [])];
+  const graph = await backboneOnnx(spec.id, outputs);
   const session = await OnnxSession.create(graph.bytes);
   const batchSize = options.batchSize ?? 16;
   const shardSize = options.shardSize ?? 2048;
@@ -145,6 +168,8 @@ async function extractMissing(
       const data = new Map(STORED_P.map((p) => [p, new Float32Array(shardRefs.length * channels)]));
       const done: string[] = [];
       const failed: ShardIndex['failed'] = [];
+      let mapValues = 0;
+      let maps = new Uint16Array(0);
       let next = prepare(shardRefs.slice(0, batchSize));
       for (let start = 0; start < shardRefs.length; start += batchSize) {
         const items = await next;
@@ -157,8 +182,13 @@ async function extractMissing(
           const input = new Float32Array(per * ok.length);
           ok.forEach((item, i) => input.set(item.tensor, i * per));
           const dims = spec.input.layout === 'NHWC' ? [ok.length, h, w, 3] : [ok.length, 3, h, w];
-          const out = await session.run(session.inputNames[0]!, input, dims, tensors.map((t) => t.node));
+          const out = await session.run(session.inputNames[0]!, input, dims, outputs);
+          if (options.mapNode && mapValues === 0) {
+            mapValues = out[options.mapNode]!.data.length / ok.length;
+            maps = new Uint16Array(shardRefs.length * mapValues);
+          }
           ok.forEach((item, i) => {
+            if (options.mapNode) packHalf(out[options.mapNode]!.data.subarray(i * mapValues, (i + 1) * mapValues), maps.subarray(done.length * mapValues, (done.length + 1) * mapValues));
             const row = done.length;
             let offset = 0;
             for (const t of tensors) {
@@ -177,8 +207,12 @@ async function extractMissing(
         const used = values.subarray(0, done.length * channels);
         await writeAtomic(path.join(dir, `${name}.p${p}.f32`), new Uint8Array(used.buffer, used.byteOffset, used.byteLength));
       }
+      if (options.mapNode) {
+        const used = maps.subarray(0, done.length * mapValues);
+        await writeAtomic(path.join(dir, `${name}.map.f16`), new Uint8Array(used.buffer, used.byteOffset, used.byteLength));
+      }
       // The index last: only a shard whose data is complete is ever read.
-      await writeAtomic(path.join(dir, `${name}.json`), JSON.stringify({ refs: done, failed, channels, p: STORED_P } satisfies ShardIndex));
+      await writeAtomic(path.join(dir, `${name}.json`), JSON.stringify({ refs: done, failed, channels, p: STORED_P, ...(options.mapNode ? { mapValues } : {}) } satisfies ShardIndex));
     }
   } finally {
     progress.finish();

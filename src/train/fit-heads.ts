@@ -41,6 +41,23 @@ export interface PairLoss {
   weight: number;
 }
 
+/**
+ * Trainable layers below the pooled features (the upper trunk), trained from `fromEpoch` on
+ * with the heads: forward gives a batch's pooled features, backward takes the loss's
+ * gradient with respect to them and updates the layers' own weights.
+ */
+export interface TrunkTraining {
+  fromEpoch: number;
+  learningRate: number;
+  forward(rows: readonly number[]): Promise<Float32Array>;
+  backward(gradient: Float32Array, learningRate: number): Promise<void>;
+  /** Pooled features of every row with the current weights. */
+  poolAll(): Promise<Float32Array>;
+  /** Weights and optimiser state, for checkpoints. */
+  state(): Float32Array[];
+  restore(state: Float32Array[]): void;
+}
+
 export interface FitInput {
   /** Row-major [rows, dim] pooled features. */
   features: Float32Array;
@@ -67,6 +84,8 @@ export interface FitInput {
   arcface: { scale: number; margin: number; weight: number };
   seed: number;
   checkpoint?: { file: string; everySteps: number; resume: boolean };
+  /** Layers below the features to fine-tune; `features` must be their output before training. */
+  trunk?: TrunkTraining;
   /** Stop (with a checkpoint) after this many steps in total, e.g. to split a run across sessions. */
   stopAfterSteps?: number;
   onEpoch?: (epoch: number, losses: Record<string, number>, seconds: number) => void;
@@ -75,6 +94,8 @@ export interface FitInput {
 export interface FitResult {
   featureMean: Float32Array;
   featureStd: Float32Array;
+  /** Pooled features of every row as the fitted model sees them (recomputed when a trunk was trained). */
+  features: Float32Array;
   shared: DenseWeights[];
   heads: Array<{ name: string; kind: 'single' | 'multi'; dense: DenseWeights }>;
   embedding: DenseWeights;
@@ -151,17 +172,20 @@ interface Checkpoint {
   epoch: number;
   step: number;
   variables: Float32Array[];
+  /** The trunk's weights and optimiser state (empty without a trunk). */
+  trunk: Float32Array[];
   optimizer: Array<{ name: string; shape: number[]; data: Float32Array }>;
 }
 
 async function saveCheckpoint(file: string, checkpoint: Checkpoint): Promise<void> {
-  const arrays = [...checkpoint.variables, ...checkpoint.optimizer.map((o) => o.data)];
+  const arrays = [...checkpoint.variables, ...checkpoint.optimizer.map((o) => o.data), ...checkpoint.trunk];
   const header = JSON.stringify({
     format: 'groknet-checkpoint-1',
     epoch: checkpoint.epoch,
     step: checkpoint.step,
     variables: checkpoint.variables.map((v) => v.length),
     optimizer: checkpoint.optimizer.map((o) => ({ name: o.name, shape: o.shape, length: o.data.length })),
+    trunk: checkpoint.trunk.map((a) => a.length),
   });
   const headerBytes = Buffer.from(header);
   const lengthBytes = Buffer.alloc(4);
@@ -184,6 +208,7 @@ async function loadCheckpoint(file: string): Promise<Checkpoint | undefined> {
     step: number;
     variables: number[];
     optimizer: Array<{ name: string; shape: number[]; length: number }>;
+    trunk?: number[];
   };
   if (header.format !== 'groknet-checkpoint-1') throw new Error(`checkpoint ${file} has an unknown format`);
   let offset = 4 + headerLength;
@@ -195,7 +220,8 @@ async function loadCheckpoint(file: string): Promise<Checkpoint | undefined> {
   };
   const variables = header.variables.map(take);
   const optimizer = header.optimizer.map((o) => ({ name: o.name, shape: o.shape, data: take(o.length) }));
-  return { epoch: header.epoch, step: header.step, variables, optimizer };
+  const trunk = (header.trunk ?? []).map(take);
+  return { epoch: header.epoch, step: header.step, variables, optimizer, trunk };
 }
 
 /**
@@ -272,6 +298,13 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
   const stepsPerEpoch = epochBatches(input, 0).length;
   const totalSteps = stepsPerEpoch * input.epochs;
   const warmupSteps = Math.max(1, Math.round((input.warmupEpochs ?? 1) * stepsPerEpoch));
+  // The trunk gets its own warm-up (a quarter epoch) and cosine decay over the epochs it trains.
+  const trunkFirstStep = input.trunk ? Math.min(totalSteps, input.trunk.fromEpoch * stepsPerEpoch) : totalSteps;
+  const trunkRate = (at: number): number => {
+    const since = at - trunkFirstStep;
+    const warm = Math.min(1, (since + 1) / Math.max(1, Math.round(stepsPerEpoch / 4)));
+    return input.trunk!.learningRate * warm * 0.5 * (1 + Math.cos((Math.PI * since) / Math.max(1, totalSteps - trunkFirstStep)));
+  };
 
   let startEpoch = 0;
   let skipSteps = 0;
@@ -279,7 +312,8 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
   if (input.checkpoint?.resume) {
     const saved = await loadCheckpoint(input.checkpoint.file);
     if (saved) {
-      if (saved.variables.length !== trainable.length) throw new Error('the checkpoint does not match this configuration');
+      if (saved.variables.length !== trainable.length || (saved.trunk.length > 0) !== Boolean(input.trunk)) throw new Error('the checkpoint does not match this configuration');
+      if (input.trunk) input.trunk.restore(saved.trunk);
       saved.variables.forEach((values, i) => trainable[i]!.assign(tf.tensor(values, trainable[i]!.shape)));
       // Adam's slots are created on the first update; make them exist before restoring them.
       if (saved.optimizer.length > 0) {
@@ -298,6 +332,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       epoch,
       step,
       variables: trainable.map((v) => v.dataSync() as Float32Array),
+      trunk: input.trunk?.state() ?? [],
       // Float32Array.from: the iteration count is an int32 tensor, whose raw bits are not a float.
       optimizer: await Promise.all(weights.map(async (w) => ({ name: w.name, shape: w.tensor.shape, data: Float32Array.from(await w.tensor.data()) }))),
     });
@@ -316,11 +351,13 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
 
       dropoutSeed = step * 16;
-      const batch = gatherRows(input.features, dim, rows);
+      const trunkStep = input.trunk !== undefined && step >= trunkFirstStep;
+      const batch = trunkStep ? await input.trunk!.forward(rows) : gatherRows(input.features, dim, rows);
+      // With a trainable trunk the pooled features are a variable too: their gradient goes back to it.
+      const x = trunkStep ? tf.variable(tf.tensor2d(batch, [rows.length, dim]), true) : tf.tensor2d(batch, [rows.length, dim]);
       const lossParts: Record<string, tf.Tensor> = {};
       const { value, grads } = tf.variableGrads(() => {
-        const x = tf.tensor2d(batch, [rows.length, dim]);
-        const h = trunk(x, true);
+        const h = trunk(x as tf.Tensor2D, true);
         let total: tf.Tensor = tf.scalar(0);
         const add = (name: string, loss: tf.Tensor, weight: number): void => {
           total = tf.add(total, tf.mul(loss, weight));
@@ -395,10 +432,10 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
           }
         }
         return total as tf.Scalar;
-      }, trainable);
+      }, trunkStep ? [...trainable, x as tf.Variable] : trainable);
       const totalValue = (await value.data())[0]!;
       if (!Number.isFinite(totalValue)) {
-        tf.dispose([value, ...Object.values(grads), ...Object.values(lossParts)]);
+        tf.dispose([x, value, ...Object.values(grads), ...Object.values(lossParts)]);
         throw new Error(
           `training diverged: loss is ${totalValue} at epoch ${epoch + 1}, step ${s + 1}${input.checkpoint ? '; the last good checkpoint is kept' : ''}`,
         );
@@ -406,6 +443,11 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       // Every variable, in a fixed order: Adam keys its moments by position, so a variable a
       // batch does not reach (no rows for its head) gets a zero gradient rather than a shift.
       const zeros: tf.Tensor[] = [];
+      if (trunkStep) {
+        const featureGradient = grads[(x as tf.Variable).name];
+        // A batch whose loss does not reach the features (all its heads masked) leaves the trunk as it is.
+        if (featureGradient) await input.trunk!.backward((await featureGradient.data()) as Float32Array, trunkRate(step));
+      }
       optimizer.applyGradients(
         trainable.map((v) => {
           const g = grads[v.name] ?? zeros[zeros.push(tf.zerosLike(v)) - 1]!;
@@ -419,7 +461,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       });
       for (const [name, t] of Object.entries(lossParts)) sums[name] = (sums[name] ?? 0) + (await t.data())[0]!;
       counted++;
-      tf.dispose([value, ...Object.values(grads), ...Object.values(lossParts)]);
+      tf.dispose([x, value, ...Object.values(grads), ...Object.values(lossParts)]);
       step++;
       if (input.checkpoint && input.checkpoint.everySteps > 0 && step % input.checkpoint.everySteps === 0) await checkpointNow(epoch);
     }
@@ -440,6 +482,8 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     outDim: w.shape[1]!,
   });
 
+  // The trained trunk changes every row's features: recompute them once for prediction.
+  const features = input.trunk && step > trunkFirstStep ? await input.trunk.poolAll() : input.features;
   const predict = (rows: Int32Array): { probs: Record<string, Float32Array>; embedding: Float32Array } => {
     const probs: Record<string, Float32Array> = {};
     for (const t of [...headVars, ...multiVars]) probs[t.task.name] = new Float32Array(rows.length * t.task.labels.length);
@@ -448,7 +492,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     for (let start = 0; start < rows.length; start += 1024) {
       const chunk = rows.subarray(start, start + 1024);
       tf.tidy(() => {
-        const h = trunk(tf.tensor2d(gatherRows(input.features, dim, Array.from(chunk)), [chunk.length, dim]));
+        const h = trunk(tf.tensor2d(gatherRows(features, dim, Array.from(chunk)), [chunk.length, dim]));
         for (const { task, w, b } of headVars) probs[task.name]!.set(tf.softmax(tf.add(tf.matMul(h, w), b)).dataSync(), start * task.labels.length);
         for (const { task, w, b } of multiVars) probs[task.name]!.set(tf.sigmoid(tf.add(tf.matMul(h, w), b)).dataSync(), start * task.labels.length);
         embedding.set(embed(h).dataSync(), start * input.embeddingDim);
@@ -460,6 +504,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
   return {
     featureMean,
     featureStd,
+    features,
     shared: sharedVars.map((l) => toDense(l.w, l.b)),
     heads: [
       ...headVars.map(({ task, w, b }) => ({ name: task.name, kind: 'single' as const, dense: toDense(w, b) })),

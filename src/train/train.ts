@@ -9,6 +9,7 @@ import { GroknetError } from '../errors.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../model/heads/heads-graph.ts';
+import { pretrainedUpperTrunk, upperTrunkInputNode } from '../model/upper-trunk/block16.ts';
 import { MANIFEST_FORMAT_VERSION, parseManifest, type ModelManifest } from '../model/manifest.ts';
 import { buildRows, type TrainingRows } from './build-rows.ts';
 import type { DatasetConfig, TrainConfig } from './config.ts';
@@ -18,6 +19,7 @@ import { evaluateFit, type Evaluation } from './evaluate-fit.ts';
 import { extractPooledFeatures } from './extract-features.ts';
 import { fitHeads, type FitResult, type MultiTask, type SingleTask } from './fit-heads.ts';
 import { learnItq } from './itq.ts';
+import { UpperTrunkGraphs, upperTrunkTraining } from './upper-trunk.ts';
 
 export interface TrainOptions {
   out: string;
@@ -43,6 +45,8 @@ export interface Prepared {
   rows: TrainingRows;
   features: Float32Array;
   dim: number;
+  /** With model.upperTrunk: block-15 maps per row (float16), the trainable trunk's input. */
+  maps?: Uint16Array;
   featureSeconds: number;
 }
 
@@ -58,16 +62,23 @@ export async function prepareTraining(config: TrainConfig, log: (line: string) =
   const all = buildRows(datasets);
   const refs = all.rows.map((r) => r.ref);
   const backbone = backboneSpec(config.model.backbone);
-  const pooled = await extractPooledFeatures(refs, { backboneId: backbone.id, tensors: config.model.tensors, pValues: [config.model.gemP] });
+  const mapNode = config.model.upperTrunk ? upperTrunkInputNode() : undefined;
+  const pooled = await extractPooledFeatures(refs, { backboneId: backbone.id, tensors: config.model.tensors, pValues: [config.model.gemP], ...(mapNode ? { mapNode } : {}) });
   if (pooled.failed.length > 0) log(`images that failed to decode (skipped): ${pooled.failed.length}, e.g. ${pooled.failed.slice(0, 3).map((f) => `${path.basename(f.path)} (${f.code})`).join(', ')}`);
   const rows = buildRows(datasets, (ref) => pooled.rowOf.has(ref));
   const dim = pooled.channels;
   const source = pooled.byP.get(config.model.gemP)!;
   const features = new Float32Array(rows.rows.length * dim);
   rows.rows.forEach((row, r) => features.set(source.subarray(pooled.rowOf.get(row.ref)! * dim, (pooled.rowOf.get(row.ref)! + 1) * dim), r * dim));
+  let maps: Uint16Array | undefined;
+  if (pooled.maps && pooled.mapValues) {
+    const per = pooled.mapValues;
+    maps = new Uint16Array(rows.rows.length * per);
+    rows.rows.forEach((row, r) => maps!.set(pooled.maps!.subarray(pooled.rowOf.get(row.ref)! * per, (pooled.rowOf.get(row.ref)! + 1) * per), r * per));
+  }
   const featureSeconds = (Date.now() - started) / 1000;
-  log(`features: ${rows.rows.length} rows x ${dim} in ${featureSeconds.toFixed(0)} s`);
-  return { config, datasets, rows, features, dim, featureSeconds };
+  log(`features: ${rows.rows.length} rows x ${dim}${maps ? `, block-15 maps of ${maps.length / rows.rows.length} values (float16)` : ''} in ${featureSeconds.toFixed(0)} s`);
+  return { config, datasets, rows, features, dim, ...(maps ? { maps } : {}), featureSeconds };
 }
 
 function headLabels(prepared: Prepared, dataset: string, field: string): string[] {
@@ -118,35 +129,44 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
   if (trainRows.length === 0) throw new GroknetError('invalid_config', 'no training rows for the selected heads');
 
   const fitStarted = Date.now();
+  const upper = config.model.upperTrunk && prepared.maps ? await startUpperTrunk(prepared, config.model.upperTrunk, config.optimizer.weightDecay) : undefined;
   const ckptKey = cacheKey(JSON.stringify(config), JSON.stringify(options.onlyHeads ?? []), String(n));
-  const fit: FitResult = await fitHeads({
-    features,
-    dim,
-    trainRows,
-    tasks,
-    multiTasks,
-    productIds: arcface ? rows.productIds : new Int32Array(n).fill(-1),
-    productCount: rows.productCount,
-    ...(contrastive && contrastive.loss === 'contrastive'
-      ? { pairs: { partner: rows.partner, group: rows.group, positiveMargin: contrastive.positiveMargin, negativeMargin: contrastive.negativeMargin, weight: contrastive.weight } }
-      : {}),
-    rowWeights: rows.rowWeights,
-    sharedSizes: config.model.shared,
-    dropout: config.model.dropout,
-    embeddingDim: config.model.embeddingDim,
-    epochs: config.optimizer.epochs,
-    batchSize: config.optimizer.batchSize,
-    learningRate: config.optimizer.learningRate,
-    weightDecay: config.optimizer.weightDecay,
-    warmupEpochs: config.optimizer.warmupEpochs,
-    labelSmoothing: 0.1,
-    arcface: arcface && arcface.loss === 'arcface' ? { scale: arcface.scale, margin: arcface.margin, weight: arcface.weight } : { scale: 1, margin: 0, weight: 0 },
-    seed: config.seed,
-    checkpoint: { file: path.join(cacheDir(), 'checkpoints', `${config.name}-${ckptKey}.ckpt`), everySteps: config.checkpointEvery, resume: options.resume ?? false },
-    onEpoch: (epoch, losses, seconds) =>
-      log(`epoch ${epoch}/${config.optimizer.epochs} (${seconds.toFixed(0)} s): ${Object.entries(losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`),
-  });
+  let fit: FitResult;
+  try {
+    fit = await fitHeads({
+      features,
+      dim,
+      trainRows,
+      tasks,
+      multiTasks,
+      productIds: arcface ? rows.productIds : new Int32Array(n).fill(-1),
+      productCount: rows.productCount,
+      ...(contrastive && contrastive.loss === 'contrastive'
+        ? { pairs: { partner: rows.partner, group: rows.group, positiveMargin: contrastive.positiveMargin, negativeMargin: contrastive.negativeMargin, weight: contrastive.weight } }
+        : {}),
+      rowWeights: rows.rowWeights,
+      sharedSizes: config.model.shared,
+      dropout: config.model.dropout,
+      embeddingDim: config.model.embeddingDim,
+      epochs: config.optimizer.epochs,
+      batchSize: config.optimizer.batchSize,
+      learningRate: config.optimizer.learningRate,
+      weightDecay: config.optimizer.weightDecay,
+      warmupEpochs: config.optimizer.warmupEpochs,
+      labelSmoothing: 0.1,
+      arcface: arcface && arcface.loss === 'arcface' ? { scale: arcface.scale, margin: arcface.margin, weight: arcface.weight } : { scale: 1, margin: 0, weight: 0 },
+      seed: config.seed,
+      ...(upper ? { trunk: upper.training } : {}),
+      checkpoint: { file: path.join(cacheDir(), 'checkpoints', `${config.name}-${ckptKey}.ckpt`), everySteps: config.checkpointEvery, resume: options.resume ?? false },
+      onEpoch: (epoch, losses, seconds) =>
+        log(`epoch ${epoch}/${config.optimizer.epochs} (${seconds.toFixed(0)} s): ${Object.entries(losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`),
+    });
+  } finally {
+    // The trained weights stay readable after the sessions close.
+    await upper?.graphs.close();
+  }
   const fitSeconds = (Date.now() - fitStarted) / 1000;
+  const upperWeights = upper?.training.weights();
 
   // Binary codes: ITQ rotation learned on training-row embeddings.
   const trainEmbeddings = fit.predict(trainRows).embedding;
@@ -162,10 +182,12 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
   const backbone = backboneSpec(config.model.backbone);
   if (config.model.tensors.length !== 1) throw new GroknetError('invalid_config', 'the exported graph pools one backbone tensor; list one in model.tensors');
   const tensor = backbone.tensors[config.model.tensors[0]!]!;
+  const inputNode = upperWeights ? upperTrunkInputNode() : tensor.node;
   if (config.model.codeBits !== config.model.embeddingDim) throw new GroknetError('invalid_config', 'codeBits must equal embeddingDim (the ITQ rotation is square)');
   const graph = buildHeadsGraph({
-    inputNode: tensor.node,
+    inputNode,
     channels: dim,
+    ...(upperWeights ? { upperTrunk: upperWeights } : {}),
     gemP: config.model.gemP,
     featureMean: fit.featureMean,
     featureStd: fit.featureStd,
@@ -177,8 +199,8 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     formatVersion: MANIFEST_FORMAT_VERSION,
     name: config.name,
     version: config.version,
-    description: `Frozen ${backbone.description} (npm package ${backbone.packageName}) + GeM + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
-    backbone: { id: backbone.id, tensors: [tensor.node] },
+    description: `${upperWeights ? 'Fine-tuned block 16 + Conv_1 over a frozen' : 'Frozen'} ${backbone.description} (npm package ${backbone.packageName}) + GeM + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
+    backbone: { id: backbone.id, tensors: [inputNode] },
     input: backbone.input,
     headsFile: 'heads.onnx',
     heads: fit.heads.map((head) =>
@@ -212,6 +234,23 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const prepared = await prepareTraining(config, log);
   return trainPrepared(prepared, options);
+}
+
+async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainConfig['model']['upperTrunk']>, weightDecay: number) {
+  const spec = backboneSpec(prepared.config.model.backbone);
+  // MobileNetV2's block 15 is at stride 32.
+  const graphs = await UpperTrunkGraphs.create(Math.ceil(spec.input.size[0] / 32), Math.ceil(spec.input.size[1] / 32));
+  const per = graphs.valuesPerImage;
+  if (prepared.maps!.length !== prepared.rows.rows.length * per) throw new Error(`block-15 maps hold ${prepared.maps!.length} values, expected ${prepared.rows.rows.length} rows x ${per}`);
+  const training = upperTrunkTraining({
+    graphs,
+    initial: pretrainedUpperTrunk(spec.id),
+    maps: prepared.maps!,
+    fromEpoch: options.fromEpoch,
+    learningRate: options.learningRate,
+    weightDecay,
+  });
+  return { graphs, training };
 }
 
 function round(value: number): number {

@@ -84,6 +84,45 @@ test('train: two datasets, softmax + multi-label + ArcFace + contrastive, export
   await analyzer.close();
 });
 
+test('train with a fine-tuned upper trunk: block 16 + Conv_1 trained, exported over block 15, the ONNX model agrees with the trainer', async () => {
+  const { prepareTraining, trainPrepared } = await import('../../src/train/train.ts');
+  const { upperTrunkInputNode } = await import('../../src/model/upper-trunk/block16.ts');
+  const config = parseTrainConfig({
+    name: 'test-upper',
+    datasets: [{ name: 'shapes', adapter: 'folder', path: path.join(root, 'shapes'), head: 'shape', views: 1, valFraction: 0.25 }],
+    tasks: [
+      { head: 'shape', loss: 'softmax', dataset: 'shapes' },
+      { head: 'embedding', loss: 'contrastive' },
+    ],
+    model: { gemP: 1, shared: [32], embeddingDim: 16, codeBits: 16, upperTrunk: { layers: 'block_16', fromEpoch: 1, learningRate: 1e-3 } },
+    optimizer: { epochs: 3, batchSize: 16, learningRate: 0.005 },
+  });
+  const prepared = await prepareTraining(config, () => {});
+  assert.equal(prepared.maps!.length, prepared.rows.rows.length * 7 * 7 * 224, 'block-15 maps cached per row and view');
+  const out = path.join(root, 'model-upper');
+  let predicted: Float32Array | undefined;
+  const valRow = prepared.rows.valRows[0]!;
+  let featuresMoved = 0;
+  const outcome = await trainPrepared(prepared, {
+    out,
+    log: () => {},
+    onFit: (fit) => {
+      predicted = fit.predict(Int32Array.of(valRow)).embedding;
+      featuresMoved = fit.features.reduce((m, v, i) => Math.max(m, Math.abs(v - prepared.features[i]!)), 0);
+    },
+  });
+  assert.ok(featuresMoved > 1e-3, 'training the trunk changed the pooled features');
+  assert.deepEqual(outcome.manifest!.backbone.tensors, [upperTrunkInputNode()], 'the backbone is cut at block 15');
+  assert.match(outcome.manifest!.description ?? '', /Fine-tuned block 16/);
+  const analyzer = await ModelAnalyzer.open(out);
+  const [result] = await analyzer.analyzeBuffers([await readFile(prepared.rows.rows[valRow]!.ref)]);
+  await analyzer.close();
+  assert.ok(result && !(result instanceof GroknetError));
+  // The trainer read float16-cached maps, the exported graph reads the backbone's float32 ones.
+  const diff = Array.from(result.embedding).reduce((m, v, i) => Math.max(m, Math.abs(v - predicted![i]!)), 0);
+  assert.ok(diff < 1e-2, `exported embedding differs from the trainer's by ${diff}`);
+});
+
 test('train config errors are clear', async () => {
   assert.throws(() => parseTrainConfig({ datasets: [], tasks: [], model: {}, optimizer: {}, surprise: 1 }), isCode('invalid_config'));
   assert.throws(

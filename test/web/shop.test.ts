@@ -259,6 +259,35 @@ describe('web page', { skip: SKIP }, () => {
     await page.waitForFunction(() => /No garments found/.test(document.getElementById('look-status')?.textContent ?? ''));
   });
 
+  test('sell: an outfit photo published with its garments lists them; a server that cannot segment says so and stores nothing', async () => {
+    await page.click('#tab-sell');
+    const photo = { name: 'look.png', mimeType: 'image/png', buffer: await scenePhoto(320, 200, [LAWN, ...LOOK]) };
+    await page.setInputFiles('#sell-file', photo);
+    await page.waitForSelector('#sell-form', { state: 'visible' });
+    await page.fill('#f-title', 'Summer look');
+    await page.check('#f-garments');
+
+    // First the server refuses the option (as one without a segmentation model does): nothing is stored.
+    const before = await shop.catalog.countProducts();
+    await page.route('**/v1/products?garments=true', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unavailable', message: 'this server has no segmentation model' } }) }),
+    );
+    await page.click('#publish');
+    await page.waitForFunction(() => /cannot find garments/.test(document.getElementById('sell-status')?.textContent ?? ''));
+    assert.equal(await shop.catalog.countProducts(), before);
+    await page.unroute('**/v1/products?garments=true');
+    // The browser logs the refused request; that one was caused on purpose.
+    problems.splice(0, problems.length, ...problems.filter((p) => !/status of 503/.test(p)));
+
+    await page.click('#publish');
+    await page.waitForSelector('#sell-done', { state: 'visible' });
+    assert.match(await page.textContent('#sell-garments') ?? '', /^Garments listed: blue dress, red t-shirt\.$/);
+    await shot('sell-outfit-garments');
+    const found = await app.inject({ method: 'POST', url: '/v1/search', payload: { filters: { garment_colour: 'dress:blue' } } });
+    assert.equal(found.statusCode, 200, found.body);
+    assert.ok(found.json().results.some((r: { title: string }) => r.title === 'Summer look'), 'the garments are searchable');
+  });
+
   test('the page made no external requests and logged no errors', () => {
     assert.deepEqual(problems, []);
   });

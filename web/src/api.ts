@@ -57,7 +57,8 @@ export interface PublishFields {
   attributes: Record<string, string | string[]>;
 }
 
-export function publish(photo: File, fields: PublishFields): Promise<{ product: Product; listing: SuggestedListing }> {
+/** With `garments`, the server also segments the photo and stores each garment (filters garment, garment_colour). */
+export function publish(photo: File, fields: PublishFields, options: { garments: boolean } = { garments: false }): Promise<{ product: Product; listing: SuggestedListing }> {
   const form = new FormData();
   form.append('image', photo);
   form.append('title', fields.title);
@@ -65,7 +66,7 @@ export function publish(photo: File, fields: PublishFields): Promise<{ product: 
   form.append('price', fields.price);
   form.append('currency', fields.currency);
   form.append('attributes', JSON.stringify(fields.attributes));
-  return call('/v1/products', { method: 'POST', body: form, headers: authHeaders() });
+  return call(`/v1/products${options.garments ? '?garments=true' : ''}`, { method: 'POST', body: form, headers: authHeaders() });
 }
 
 export function search(body: SearchBody): Promise<SearchResponse> {

@@ -2,7 +2,7 @@
 import { analyze, ApiError, publish, storedKey, storeKey } from './api.ts';
 import { byId, el, percent, setStatus } from './dom.ts';
 import { describeError } from './messages.ts';
-import type { ListingField, SuggestedListing } from './types.ts';
+import type { ListingField, Product, SuggestedListing } from './types.ts';
 
 type Suggestion = Pick<ListingField, 'score' | 'abstain'> | null;
 
@@ -35,6 +35,7 @@ export function initSell(showInBuy: (text: string) => void): void {
   const form = byId<HTMLFormElement>('sell-form');
   const attributesBox = byId('f-attributes');
   const publishButton = byId<HTMLButtonElement>('publish');
+  const garmentsBox = byId<HTMLInputElement>('f-garments');
   const done = byId('sell-done');
   let photo: File | null = null;
 
@@ -163,19 +164,21 @@ export function initSell(showInBuy: (text: string) => void): void {
     publishButton.disabled = true;
     setStatus(status, 'Publishing…');
     try {
-      const result = await publishAskingForKey(photo, fields);
-      showDone(result.product.title);
+      const result = await publishAskingForKey(photo, fields, { garments: garmentsBox.checked });
+      showDone(result.product, garmentsBox.checked);
     } catch (error) {
-      setStatus(status, errorText(error), 'error');
+      // A server without clothing segmentation refuses the outfit option and stores nothing.
+      const noSegmenter = garmentsBox.checked && error instanceof ApiError && error.status === 503;
+      setStatus(status, noSegmenter ? 'This service cannot find garments in photos right now. Untick “Outfit photo” to publish without them.' : errorText(error), 'error');
     } finally {
       publishButton.disabled = false;
     }
   }
 
-  async function publishAskingForKey(file: File, fields: Parameters<typeof publish>[1]) {
+  async function publishAskingForKey(file: File, fields: Parameters<typeof publish>[1], options: Parameters<typeof publish>[2]) {
     for (;;) {
       try {
-        return await publish(file, fields);
+        return await publish(file, fields, options);
       } catch (error) {
         if (!(error instanceof ApiError) || error.code !== 'unauthorized') throw error;
         if (storedKey()) storeKey(null); // the stored key was wrong
@@ -187,12 +190,18 @@ export function initSell(showInBuy: (text: string) => void): void {
     }
   }
 
-  function showDone(title: string): void {
+  function showDone(product: Product, askedForGarments: boolean): void {
     setStatus(status, '');
     const see = el('button', { type: 'button', class: 'button small' }, 'See it in Buy');
-    see.addEventListener('click', () => showInBuy(title));
-    const message = el('p', { tabindex: '-1' }, `Published “${title}”.`);
-    done.replaceChildren(message, see);
+    see.addEventListener('click', () => showInBuy(product.title));
+    const message = el('p', { tabindex: '-1' }, `Published “${product.title}”.`);
+    const parts: HTMLElement[] = [message];
+    if (askedForGarments) {
+      const garments = product.images.flatMap((image) => image.garments ?? []);
+      const listed = garments.map((g) => (g.colour ? `${g.colour} ${g.label}` : g.label)).join(', ');
+      parts.push(el('p', { id: 'sell-garments' }, garments.length > 0 ? `Garments listed: ${listed}.` : 'No garments were found in the photo.'));
+    }
+    done.replaceChildren(...parts, see);
     done.hidden = false;
     form.hidden = true;
     message.focus();

@@ -26,7 +26,7 @@ export interface Product {
   title: string;
   price: number | null;
   currency: string | null;
-  images: Array<{ url: string | null }>;
+  images: Array<{ url: string | null; garments?: Array<{ label: string; colour: string | null; areaShare: number }> }>;
 }
 
 export type MatchKind = 'exact' | 'similar' | 'text' | 'filter';

@@ -1,7 +1,9 @@
 // Writes the trained part of the model (GeM pooling -> feature standardisation ->
 // shared layers -> heads, embedding and code projection) as an ONNX graph whose input
-// is a backbone feature map. The trainer computes exactly this function in TF.js.
+// is a backbone feature map (or, with a fine-tuned upper trunk, the map below it). The
+// trainer computes exactly this function (TF.js, and ONNX Runtime for the upper trunk).
 import { GraphBuilder } from '../onnx/graph-builder.ts';
+import { appendUpperTrunk, BLOCK16, type UpperTrunkWeights } from '../upper-trunk/block16.ts';
 
 export interface DenseWeights {
   /** Row-major [inDim, outDim]. */
@@ -15,6 +17,8 @@ export interface TrainedHeads {
   /** Backbone tensor feeding the heads, NHWC [batch, h, w, channels]. */
   inputNode: string;
   channels: number;
+  /** Fine-tuned last backbone layers (block 16 + Conv_1); the input node is then block 15's output. */
+  upperTrunk?: UpperTrunkWeights;
   /** GeM exponent (1 = average pooling). */
   gemP: number;
   featureMean: Float32Array;
@@ -41,7 +45,8 @@ function dense(g: GraphBuilder, x: string, w: DenseWeights, hint: string): strin
 
 export function buildHeadsGraph(heads: TrainedHeads): GraphBuilder {
   const g = new GraphBuilder('groknet_heads');
-  const x = g.input(heads.inputNode, ['batch', 'height', 'width', heads.channels]);
+  const input = g.input(heads.inputNode, ['batch', 'height', 'width', heads.upperTrunk ? BLOCK16.in : heads.channels]);
+  const x = heads.upperTrunk ? appendUpperTrunk(g, input, heads.upperTrunk) : input;
 
   // GeM pooling over the spatial axes: (mean(clip(x, eps)^p))^(1/p).
   const clipped = g.op1('Clip', [x, g.constFloat('gem/eps', [], [GEM_EPS])], {}, 'gem/clip');

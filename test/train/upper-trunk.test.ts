@@ -1,0 +1,153 @@
+// The trainable upper trunk (block 16 + Conv_1): the re-created layers reproduce the
+// backbone, the hand-written gradient graph agrees with finite differences, the exported
+// inference graph agrees with the training graph, AdamW steps lower a loss, and the
+// optimiser state survives a checkpoint round trip.
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import sharp from 'sharp';
+import { GroknetError } from '../../src/errors.ts';
+import { OnnxSession } from '../../src/model/backend/onnxruntime.ts';
+import { backboneOnnx } from '../../src/model/backbones/convert-backbone.ts';
+import { backboneSpec } from '../../src/model/backbones/registry.ts';
+import { GraphBuilder } from '../../src/model/onnx/graph-builder.ts';
+import { appendUpperTrunk, BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode, UPPER_TRUNK_PARAMS, type UpperTrunkWeights } from '../../src/model/upper-trunk/block16.ts';
+import { loadViewTensor } from '../../src/train/augment.ts';
+import { parseTrainConfig } from '../../src/train/config.ts';
+import { UpperTrunkGraphs, upperTrunkTraining } from '../../src/train/upper-trunk.ts';
+import { packHalf } from '../../src/util/float16.ts';
+import { rng } from '../../src/util/random.ts';
+
+const SIDE = 7;
+const PER = SIDE * SIDE * BLOCK16.in;
+let pretrained: UpperTrunkWeights;
+let graphs: UpperTrunkGraphs;
+/** Real block-15 maps and the backbone's own Conv_1 output for two generated photos. */
+let realMaps: Float32Array;
+let backboneConv1: Float32Array;
+
+before(async () => {
+  process.env.GROKNET_CACHE ??= await mkdtemp(path.join(os.tmpdir(), 'groknet-upper-'));
+  pretrained = pretrainedUpperTrunk('nsfwjs/mobilenet_v2_mid');
+  graphs = await UpperTrunkGraphs.create(SIDE, SIDE);
+  const spec = backboneSpec('nsfwjs/mobilenet_v2_mid');
+  const conv1 = spec.tensors.conv_1!.node;
+  const session = await OnnxSession.create((await backboneOnnx(spec.id, [upperTrunkInputNode(), conv1])).bytes);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'groknet-upper-img-'));
+  const tensors: Float32Array[] = [];
+  for (const [i, colour] of ['#c33', '#36c'].entries()) {
+    const file = path.join(dir, `${i}.png`);
+    await sharp({ create: { width: 160, height: 120, channels: 3, background: '#eee' } })
+      .composite([{ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120"><circle cx="${60 + i * 30}" cy="60" r="40" fill="${colour}"/></svg>`) }])
+      .png()
+      .toFile(file);
+    tensors.push(await loadViewTensor(file, spec.input));
+  }
+  const input = new Float32Array(tensors.length * tensors[0]!.length);
+  tensors.forEach((t, i) => input.set(t, i * t.length));
+  const out = await session.run(session.inputNames[0]!, input, [2, 224, 224, 3], [upperTrunkInputNode(), conv1]);
+  realMaps = out[upperTrunkInputNode()]!.data;
+  backboneConv1 = out[conv1]!.data;
+  await session.close();
+});
+
+function meanPool(map: Float32Array, images: number, channels: number): Float32Array {
+  const positions = map.length / images / channels;
+  const out = new Float32Array(images * channels);
+  for (let i = 0; i < images; i++) for (let p = 0; p < positions; p++) for (let c = 0; c < channels; c++) out[i * channels + c]! += map[(i * positions + p) * channels + c]! / positions;
+  return out;
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+test('with the backbone weights, the training graph reproduces the backbone pooled Conv_1', async () => {
+  assert.equal(realMaps.length, 2 * PER);
+  const features = await graphs.pool(realMaps, pretrained);
+  assert.equal(features.length, 2 * BLOCK16.out);
+  assert.ok(maxDiff(features, meanPool(backboneConv1, 2, BLOCK16.out)) < 1e-4);
+});
+
+test('the exported inference graph computes what the training graph computes', async () => {
+  // Weights moved away from the backbone's, so agreement is not inherited from it.
+  const random = rng(5);
+  const moved = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, pretrained[p].map((v) => v * (1 + 0.2 * (random() - 0.5)))])) as UpperTrunkWeights;
+  const g = new GraphBuilder('upper_only');
+  const input = g.input('maps', ['batch', 'h', 'w', BLOCK16.in]);
+  const conv1 = appendUpperTrunk(g, input, moved);
+  g.opInto('ReduceMean', [conv1], ['pooled'], { axes: [1, 2], keepdims: 0 });
+  g.output('pooled', ['batch', BLOCK16.out]);
+  const session = await OnnxSession.create(g.toModel());
+  const exported = (await session.run('maps', realMaps, [2, SIDE, SIDE, BLOCK16.in], ['pooled'])).pooled!.data;
+  await session.close();
+  assert.ok(maxDiff(exported, await graphs.pool(realMaps, moved)) < 1e-3);
+  // And the weights matter: the backbone's weights give other features.
+  assert.ok(maxDiff(exported, await graphs.pool(realMaps, pretrained)) > 1e-2);
+});
+
+test('the gradient graph agrees with central finite differences', async () => {
+  const random = rng(3);
+  const upstream = Float32Array.from({ length: 2 * BLOCK16.out }, () => random() - 0.5);
+  const loss = async (w: UpperTrunkWeights) => (await graphs.pool(realMaps, w)).reduce((s, v, i) => s + v * upstream[i]!, 0);
+  const grads = await (await graphs.forward(realMaps, pretrained)).gradients(upstream);
+  for (const name of UPPER_TRUNK_PARAMS) {
+    const g = grads[name];
+    // The entries with the largest gradients (a ReLU6 kink inside the step would spoil a small one).
+    const order = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 2);
+    for (const i of order) {
+      const h = 1e-2 * Math.max(1e-2, Math.abs(pretrained[name][i]!));
+      const shifted = (delta: number) => ({ ...pretrained, [name]: pretrained[name].map((v, j) => (j === i ? v + delta : v)) });
+      const numeric = ((await loss(shifted(h))) - (await loss(shifted(-h)))) / (2 * h);
+      const relative = Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!));
+      assert.ok(relative < 0.05, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
+    }
+  }
+});
+
+test('upperTrunkTraining: AdamW steps lower a loss; state restores the weights and moments exactly', async () => {
+  const maps = packHalf(realMaps);
+  const options = { graphs, initial: pretrained, maps, fromEpoch: 0, learningRate: 1e-3, weightDecay: 0.01 };
+  const trunk = upperTrunkTraining(options);
+  // Loss: push every pooled feature of both photos toward zero (L = sum f^2 / 2, gradient f).
+  const lossOf = (f: Float32Array) => f.reduce((s, v) => s + (v * v) / 2, 0);
+  const first = lossOf(await trunk.forward([0, 1]));
+  for (let i = 0; i < 5; i++) await trunk.backward(Float32Array.from(await trunk.forward([0, 1])), 1e-3);
+  const after = lossOf(await trunk.forward([0, 1]));
+  assert.ok(after < first * 0.95, `loss ${first} -> ${after}`);
+  await assert.rejects(async () => {
+    const fresh = upperTrunkTraining(options);
+    await fresh.backward(new Float32Array(2 * BLOCK16.out), 1e-3);
+  }, /without a forward pass/);
+
+  const saved = trunk.state();
+  const copy = upperTrunkTraining(options);
+  copy.restore(saved.map((a) => Float32Array.from(a)));
+  await trunk.forward([0, 1]);
+  await copy.forward([0, 1]);
+  const step = Float32Array.from({ length: 2 * BLOCK16.out }, (_, i) => (i % 7) / 7);
+  await trunk.backward(step, 1e-3);
+  await copy.backward(step, 1e-3);
+  for (const p of UPPER_TRUNK_PARAMS) assert.deepEqual(copy.weights()[p], trunk.weights()[p], `${p} after a restored step`);
+  assert.equal((await trunk.poolAll()).length, 2 * BLOCK16.out);
+  assert.throws(() => copy.restore(saved.slice(1)), /does not match/);
+});
+
+test('upper trunk config: refused where it cannot work, with the reason', () => {
+  const base = {
+    datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }],
+    tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }],
+    optimizer: { epochs: 4 },
+  };
+  const ok = parseTrainConfig({ ...base, model: { gemP: 1, upperTrunk: { layers: 'block_16', fromEpoch: 2 } } });
+  assert.equal(ok.model.upperTrunk?.learningRate, 1e-4);
+  const refused = (model: unknown, reason: RegExp) =>
+    assert.throws(() => parseTrainConfig({ ...base, model }), (e: unknown) => e instanceof GroknetError && e.code === 'invalid_config' && reason.test(e.message));
+  refused({ gemP: 3, upperTrunk: { layers: 'block_16' } }, /gemP must be 1/);
+  refused({ gemP: 1, upperTrunk: { layers: 'block_16', fromEpoch: 4 } }, /fromEpoch/);
+  refused({ gemP: 1, tensors: ['feature_vector'], upperTrunk: { layers: 'block_16' } }, /conv_1/);
+  refused({ gemP: 1, backbone: 'human-models/centernet', upperTrunk: { layers: 'block_16' } }, /mobilenet_v2_mid/);
+  refused({ gemP: 1, upperTrunk: { layers: 'block_15' } }, /layers/);
+  refused({ gemP: 1, upperTrunk: { layers: 'block_16', surprise: true } }, /surprise|Unrecognized/);
+  assert.throws(() => pretrainedUpperTrunk('human-models/nanodet'), (e: unknown) => e instanceof GroknetError && e.code === 'invalid_config');
+});
