@@ -13,6 +13,8 @@
 // depthwise 3x3, project 1x1 -> 448; no residual: the widths differ) with Conv_1, fed block 15's
 // cached output; the depthwise conv's gradients are ONNX Conv / Slice graphs as well, checked
 // against finite differences before training.
+// The trainer's own copy of the block-16 graphs is src/train/upper-trunk.ts (used by `groknet train`
+// with model.upperTrunk); this bench keeps its graphs to also measure Conv_1 alone.
 // Run: node --import tsx bench/upper-trunk.ts [--layers conv_1|block_16] [--datasets ../shared/datasets] [--epochs 8] [--trunk-lr 1e-4,3e-4] [--limit N]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
