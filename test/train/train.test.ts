@@ -184,7 +184,14 @@ test('a disk that fills while features are cached: disk_full, no partial shard k
   // named import once syncBuiltinESMExports() has run.
   const fsp = (await import('node:fs/promises')).default;
   const { syncBuiltinESMExports } = await import('node:module');
-  const refs = [0, 1, 2, 3].map((i) => path.join(root, 'shapes', 'stripes', `${i}.png`));
+  // Images of its own: the training tests before it cache every shape photo, and a run that
+  // finds all its images cached writes nothing and so cannot meet a full disk.
+  await mkdir(path.join(root, 'disk-full'), { recursive: true });
+  const refs: string[] = [];
+  for (const i of [0, 1, 2, 3]) {
+    refs.push(path.join(root, 'disk-full', `${i}.png`));
+    await writeFile(refs[i]!, await shape('circle', '#8a4', 40 + i));
+  }
   const options = { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [1], shardSize: 2 };
   const dir = path.join(process.env.GROKNET_CACHE!, 'features');
   // The file system answers ENOSPC once the first shard (2 data files + its index) is written,
@@ -201,16 +208,18 @@ test('a disk that fills while features are cached: disk_full, no partial shard k
     return handle;
   });
   syncBuiltinESMExports();
-  const shardDirOf = async () => path.join(dir, (await fsp.readdir(dir)).find((d) => d.startsWith('nsfwjs'))!);
-  // The test above leaves a shard it damaged on purpose: judge only what this run writes.
-  const before = new Set(await fsp.readdir(await shardDirOf()).catch(() => [] as string[]));
+  // Every file under the cache, each backbone key's folder included (the trainer's fine-tuned
+  // runs keep theirs next to this one); the test above leaves a shard it damaged on purpose,
+  // so judge only what this run writes.
+  const cacheFiles = async () => (await fsp.readdir(dir, { recursive: true }).catch(() => [])).map(String);
+  const before = new Set(await cacheFiles());
   try {
     await assert.rejects(extractPooledFeatures(refs, options), isCode('disk_full'));
   } finally {
     full.mock.restore();
     syncBuiltinESMExports();
   }
-  const names = (await fsp.readdir(await shardDirOf())).filter((n) => !before.has(n));
+  const names = (await cacheFiles()).filter((n) => !before.has(n));
   assert.deepEqual(names.filter((n) => n.includes('.tmp-')), [], 'no temp file is left behind');
   assert.ok(names.some((n) => n.endsWith('.json')), 'the shard written before the disk filled is kept');
   // Every index this run wrote names data files that exist: a shard is whole or absent.
