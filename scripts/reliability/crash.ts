@@ -278,6 +278,10 @@ async function partIndex(work: string, modelDir: string, options: CrashOptions, 
   let startupMs = 0;
   let lastFinished: Awaited<ReturnType<typeof runOnce>> | undefined;
   let lastFinishedData = data;
+  // How long a run goes on after the commit that arms its kill: the reference ingest's length at
+  // first, then what runs that got to finish actually took (under load, or when the first
+  // commit comes late in the run, that is much shorter, and kills timed past it never land).
+  let afterCommitMs = ref.ms;
   for (let attempt = 0; kills < options.kills && attempt < options.kills * 4; attempt++) {
     const before = commits();
     const anywhere = attempt % 5 === 4;
@@ -285,11 +289,12 @@ async function partIndex(work: string, modelDir: string, options: CrashOptions, 
       ? await runOnce(args(data), env, { killAfterMs: 0, trigger: () => commits() > before })
       : anywhere
         ? await runOnce(args(data), env, { killAfterMs: rng.int(Math.round(startupMs + ref.ms)) })
-        : await runOnce(args(data), env, { killAfterMs: rng.int(Math.max(1, Math.round(ref.ms))), trigger: () => commits() > before });
+        : await runOnce(args(data), env, { killAfterMs: rng.int(Math.max(1, Math.round(afterCommitMs))), trigger: () => commits() > before });
     if (attempt === 0) startupMs = run.triggeredMs ?? run.ms;
     if (run.killed) kills++;
     else if (run.code === 0) finishedEarly++;
     else failures.push(`run ${attempt}: exited ${run.code} without being killed: ${run.child.stderr().slice(-500)}`);
+    if (!run.killed && run.code === 0 && run.triggeredMs !== undefined) afterCommitMs = Math.min(afterCommitMs, 0.9 * (run.ms - run.triggeredMs));
     const when = run.killed ? `after kill ${kills} (round ${rounds})` : `after the resumed run of round ${rounds}`;
     const snap = await inspectCatalog(data, failures, when);
     compareSnapshots(snap, reference, !run.killed, failures, notes, when);
