@@ -13,21 +13,28 @@ import type { Analysis, Analyzer } from '../model/types.ts';
 import { detectProducts, type ImageProducts } from '../pipelines/detect.ts';
 import { recordSeenTogether, type Photo, type SeenTogetherResult } from '../pipelines/seen-together.ts';
 import type { InferenceQueue } from './inference-queue.ts';
+import { OnDemand, type OnDemandState, type Source } from './on-demand.ts';
 
 /** A detector, or how to open one when it is first needed. */
-export type DetectorSource = Detector | (() => Promise<Detector>);
+export type DetectorSource = Source<Detector>;
 
 export class ServerDetection {
-  private opening: Promise<Detector> | undefined;
+  private readonly held: OnDemand<Detector>;
   private readonly cropAnalyzer: Analyzer;
 
   constructor(
-    private readonly source: DetectorSource,
+    source: DetectorSource,
     analyzer: Analyzer,
     queue: InferenceQueue,
     private readonly limits: ImageLimits,
   ) {
+    this.held = new OnDemand(source, 'the product detector', oneAtATime);
     this.cropAnalyzer = queuedAnalyzer(analyzer, queue);
+  }
+
+  /** For /readyz: open, not opened yet, or its last open failed. */
+  get state(): OnDemandState {
+    return this.held.state;
   }
 
   /** The products in one photo, each analysed, and the detector's name; a photo that cannot be read throws its GroknetError. */
@@ -45,25 +52,12 @@ export class ServerDetection {
   }
 
   /** Closes the detector if this object opened it; one handed over ready belongs to its owner. */
-  async close(): Promise<void> {
-    if (typeof this.source !== 'function' || !this.opening) return;
-    const detector = await this.opening.catch(() => undefined);
-    await detector?.close();
+  close(): Promise<void> {
+    return this.held.close();
   }
 
   private detector(): Promise<Detector> {
-    if (typeof this.source !== 'function') {
-      this.opening ??= Promise.resolve(oneAtATime(this.source));
-      return this.opening;
-    }
-    const open = this.source;
-    this.opening ??= open().then(oneAtATime, (error: unknown) => {
-      // Forget the failure, so a later request tries again.
-      this.opening = undefined;
-      const e = toGroknetError(error);
-      throw new GroknetError('unavailable', `the product detector could not be opened (${e.code})`, { cause: error });
-    });
-    return this.opening;
+    return this.held.get();
   }
 }
 

@@ -9,15 +9,16 @@
 // memory), at most `maxWaiting` photos wait or run (429 overloaded beyond), and a photo
 // still waiting for its turn after `timeoutMs` is abandoned (504 timeout). A run that has
 // started finishes: its work is bounded (one decode, one model run on at most 1024 px).
-import { GroknetError, toGroknetError } from '../errors.ts';
+import { GroknetError } from '../errors.ts';
 import type { ImageLimits } from '../image/limits.ts';
 import type { ImageGarment } from '../catalog/types.ts';
 import { photoGarments } from '../pipelines/index-garments.ts';
 import { findGarments, type PhotoGarments, type PhotoSegmenter } from '../pipelines/shop-the-look.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { OnDemand, type OnDemandState, type Source } from './on-demand.ts';
 
 /** A segmenter, or how to open one when it is first needed. */
-export type SegmenterSource = PhotoSegmenter | (() => Promise<PhotoSegmenter>);
+export type SegmenterSource = Source<PhotoSegmenter>;
 
 export interface SegmentationSettings {
   /** Photos waiting or being segmented before new ones are refused with 429. */
@@ -29,16 +30,23 @@ export interface SegmentationSettings {
 export const NO_SEGMENTER = 'this server does not segment clothing (it was started without a segmentation model)';
 
 export class ServerSegmentation {
-  private opening: Promise<PhotoSegmenter> | undefined;
+  private readonly held: OnDemand<PhotoSegmenter>;
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
 
   constructor(
-    private readonly source: SegmenterSource,
+    source: SegmenterSource,
     private readonly settings: SegmentationSettings,
     private readonly limits: ImageLimits,
     private readonly metrics?: ServiceMetrics,
-  ) {}
+  ) {
+    this.held = new OnDemand(source, 'the clothing segmenter');
+  }
+
+  /** For /readyz: open, not opened yet, or its last open failed. */
+  get state(): OnDemandState {
+    return this.held.state;
+  }
 
   /** Photos waiting or being segmented. */
   get depth(): number {
@@ -76,10 +84,8 @@ export class ServerSegmentation {
   }
 
   /** Closes the segmenter if this object opened it; one handed over ready belongs to its owner. */
-  async close(): Promise<void> {
-    if (typeof this.source !== 'function' || !this.opening) return;
-    const segmenter = await this.opening.catch(() => undefined);
-    await segmenter?.close();
+  close(): Promise<void> {
+    return this.held.close();
   }
 
   /** Runs `work` when the runs before it are done, unless the caller's wait is over first. */
@@ -104,17 +110,6 @@ export class ServerSegmentation {
   }
 
   private segmenter(): Promise<PhotoSegmenter> {
-    if (typeof this.source !== 'function') {
-      this.opening ??= Promise.resolve(this.source);
-      return this.opening;
-    }
-    const open = this.source;
-    this.opening ??= open().catch((error: unknown) => {
-      // Forget the failure, so a later request tries again.
-      this.opening = undefined;
-      const e = toGroknetError(error);
-      throw new GroknetError('unavailable', `the clothing segmenter could not be opened (${e.code})`, { cause: error });
-    });
-    return this.opening;
+    return this.held.get();
   }
 }

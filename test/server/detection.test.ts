@@ -196,17 +196,22 @@ describe('the detector is opened on first use', () => {
       },
     });
     assert.equal(opened, 0, 'building the app opens nothing');
+    const detectorCheck = async () => ((await lazy.inject('/readyz')).json() as { checks: { detector: string } }).checks.detector;
+    assert.equal(await detectorCheck(), 'not_loaded');
 
     const published = await publish(lazy, outfit2, 'Published while the detector is broken');
     assert.equal(published.statusCode, 201, published.body);
     assert.equal(published.json().seenWith, null);
     assert.equal(opened, 1);
+    assert.equal(await detectorCheck(), 'failing', '/readyz reports the failed open, and stays ready');
+    assert.equal((await lazy.inject('/readyz')).statusCode, 200);
 
     const res = await analyze(lazy, outfit);
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.json().products.length, 3);
     await analyze(lazy, outfit);
     assert.equal(opened, 2, 'opened again after the failure, then kept');
+    assert.equal(await detectorCheck(), 'ok');
     await lazy.close();
     assert.equal(closed, 1);
 

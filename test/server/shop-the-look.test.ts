@@ -228,8 +228,10 @@ describe('when segmentation is not available', () => {
     assert.match(error.message, /could not be opened \(model_not_found\)/);
     assertError(await look(broken, outfit), 503, 'unavailable');
     assert.equal(opens, 2);
-    // The server goes on: health and the rest of the API answer.
-    assert.equal((await broken.inject('/readyz')).statusCode, 200);
+    // The server goes on: health and the rest of the API answer; /readyz names the failure.
+    const ready = await broken.inject('/readyz');
+    assert.equal(ready.statusCode, 200);
+    assert.equal((ready.json() as { checks: { segmenter: string } }).checks.segmenter, 'failing');
   });
 
   test('a segmenter opened on first use is opened once and closed with the app', async () => {
@@ -242,8 +244,11 @@ describe('when segmentation is not available', () => {
       },
     });
     assert.equal(opens, 0, 'not opened before it is needed');
+    const segmenterCheck = async () => ((await own.inject('/readyz')).json() as { checks: { segmenter: string } }).checks.segmenter;
+    assert.equal(await segmenterCheck(), 'not_loaded', '/readyz does not open it');
     for (let i = 0; i < 2; i++) assert.equal((await look(own, outfit)).statusCode, 200);
     assert.equal(opens, 1);
+    assert.equal(await segmenterCheck(), 'ok');
     await own.close();
     assert.equal(lazy.closed, true);
     assert.equal(segmenter.closed, false, 'a segmenter given ready stays its owner\'s');

@@ -1,15 +1,18 @@
 // Probes and metrics: /healthz (the process answers), /readyz (model loaded, store open,
-// not shutting down), /metrics (Prometheus text).
+// not shutting down; the optional detector and segmenter reported, not required: a request
+// that needs one answers 503 on its own), /metrics (Prometheus text).
 import { z } from 'zod';
 import type { App, RouteContext } from '../app.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics.ts';
 
 const CheckSchema = z.enum(['ok', 'failing', 'absent']);
+/** An optional model opened on first use: `not_loaded` until then, `failing` after an open that failed (retried by the next request). */
+const OptionalSchema = z.enum(['ok', 'not_loaded', 'failing', 'absent']);
 
 const ReadySchema = z.object({
   ready: z.boolean(),
   modelVersion: z.string(),
-  checks: z.object({ model: CheckSchema, store: CheckSchema, queue: CheckSchema }),
+  checks: z.object({ model: CheckSchema, store: CheckSchema, queue: CheckSchema, detector: OptionalSchema, segmenter: OptionalSchema }),
 });
 
 export function healthRoutes(app: App, ctx: RouteContext): void {
@@ -34,7 +37,13 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
         }
       }
       const queue: z.infer<typeof CheckSchema> = ctx.queue.accepting ? 'ok' : 'failing';
-      const checks = { model: 'ok' as const, store, queue };
+      const checks = {
+        model: 'ok' as const,
+        store,
+        queue,
+        detector: ctx.detection?.state ?? ('absent' as const),
+        segmenter: ctx.segmentation?.state ?? ('absent' as const),
+      };
       const ready = store !== 'failing' && queue === 'ok';
       return reply.status(ready ? 200 : 503).send({ ready, modelVersion: ctx.analyzer.modelVersion, checks });
     },
