@@ -52,6 +52,8 @@ export interface BatcherStats {
   batches: number;
   /** Listings those calls took. */
   listings: number;
+  /** Photos whose garments were measured and stored (with a segmenter; 0 without). */
+  segmented: number;
 }
 
 interface Entry {
@@ -69,7 +71,7 @@ function checkInt(value: number, name: string, min: number, max: number): number
 export class IngestBatcher {
   readonly maxBatch: number;
   readonly maxWaitMs: number;
-  readonly stats: BatcherStats = { batches: 0, listings: 0 };
+  readonly stats: BatcherStats = { batches: 0, listings: 0, segmented: 0 };
   private readonly options: IngestBatcherOptions;
   private pending: Entry[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -177,6 +179,7 @@ export class IngestBatcher {
       this.stats.batches++;
       this.stats.listings += batch.length;
     }
+    this.stats.segmented += result.segmented;
     if (written.size > 0 && this.options.afterWrite) {
       try {
         await this.options.afterWrite([...written]);

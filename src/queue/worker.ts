@@ -108,7 +108,7 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
     throw new GroknetError('invalid_argument', 'batchSize and concurrency must be positive integers');
   }
   const report = options.onError ?? ((error: Error) => process.emitWarning(error.message, 'GroknetQueueWarning'));
-  const stats: WorkerStats = { batches: 0, listings: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0, optimizations: 0 };
+  const stats: WorkerStats = { batches: 0, listings: 0, segmented: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0, optimizations: 0 };
   /** Whether this worker wrote since its last optimize, and the timer that waits for it to go idle. */
   let wroteSinceOptimize = false;
   let idleTimer: NodeJS.Timeout | undefined;

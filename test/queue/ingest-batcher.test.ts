@@ -71,7 +71,7 @@ test('listings submitted together: one analyzer call, one catalog commit, one ou
     assert.deepEqual(results.map((r) => [r.id, r.status]), COLOURS.map((c) => [c, 'indexed']));
     assert.equal(analyzer.calls, 1, 'one analyzer call for the batch');
     assert.equal(catalog.inserts, 1, 'one catalog commit for the batch');
-    assert.deepEqual(batcher.stats, { batches: 1, listings: COLOURS.length });
+    assert.deepEqual(batcher.stats, { batches: 1, listings: COLOURS.length, segmented: 0 });
     assert.deepEqual(written.map((ids) => [...ids].sort()), [[...COLOURS].sort()], 'afterWrite gets the written ids once');
     assert.equal(await store.countProducts(), COLOURS.length);
 
@@ -107,7 +107,7 @@ test('batches hold at most maxBatch listings, and only one runs at a time', asyn
   try {
     const results = await Promise.all(COLOURS.map((c) => batcher.submit(listing(c, [`${c}.png`]))));
     assert.ok(results.every((r) => r.status === 'indexed'));
-    assert.deepEqual(batcher.stats, { batches: 3, listings: 8 }, '3 + 3 + 2');
+    assert.deepEqual(batcher.stats, { batches: 3, listings: 8, segmented: 0 }, '3 + 3 + 2');
     assert.equal(most, 1, 'batches never overlap');
   } finally {
     await batcher.close();
@@ -241,6 +241,7 @@ test("with a segmenter, each listing's garments are stored; a photo it fails on 
     const results = await Promise.all([...OUTFITS, SCARF].map((o) => batcher.submit(listing(o.id, [`${o.id}.png`], `jobs line ${o.id}`))));
     assert.deepEqual(results.map((r) => r.status), [...OUTFITS, SCARF].map(() => 'indexed'));
     assert.equal(batcher.stats.batches, 1);
+    assert.equal(batcher.stats.segmented, OUTFITS.length, 'every photo but the one the segmenter failed on');
     const scarf = results.at(-1)!;
     assert.deepEqual(scarf.failed.map((f) => [f.item, f.code]), [[`jobs line scarf: ${join(tmp.path, 'scarf.png')}`, 'internal']]);
     assert.match(scarf.failed[0]!.message, /^garments not stored/);
