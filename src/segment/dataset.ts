@@ -70,3 +70,48 @@ export function mirror(data: Uint8Array, width: number, height: number, channels
   }
   return out;
 }
+
+/** A region of a photo as fractions of its width and height (0..1). */
+export interface CropBox {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** The whole pixels a CropBox covers in a width x height image (at least one pixel each way). */
+export function cropRect(box: CropBox, width: number, height: number): { left: number; top: number; width: number; height: number } {
+  const left = Math.min(width - 1, Math.max(0, Math.round(box.left * width)));
+  const top = Math.min(height - 1, Math.max(0, Math.round(box.top * height)));
+  return {
+    left,
+    top,
+    width: Math.max(1, Math.min(width - left, Math.round(box.width * width))),
+    height: Math.max(1, Math.min(height - top, Math.round(box.height * height))),
+  };
+}
+
+/** The region `box` of interleaved pixels (photo or mask), row-major like its source. */
+export function crop(data: Uint8Array, width: number, height: number, channels: number, box: CropBox): { data: Uint8Array; width: number; height: number } {
+  if (data.length !== width * height * channels) throw new Error(`crop: ${data.length} values for ${width}x${height}x${channels}`);
+  const r = cropRect(box, width, height);
+  const out = new Uint8Array(r.width * r.height * channels);
+  for (let y = 0; y < r.height; y++) {
+    const from = ((r.top + y) * width + r.left) * channels;
+    out.set(data.subarray(from, from + r.width * channels), y * r.width * channels);
+  }
+  return { data: out, width: r.width, height: r.height };
+}
+
+/**
+ * `count` random square-ish crops (the same share `scale` of width and height, so the
+ * person keeps its proportions) at random positions: views that show garments larger
+ * than the letterboxed photo does. Deterministic in `random`.
+ */
+export function randomCrops(count: number, scale: readonly [number, number], random: () => number): CropBox[] {
+  return Array.from({ length: count }, () => {
+    const share = scale[0] + (scale[1] - scale[0]) * random();
+    const round = (v: number) => Math.round(v * 1000) / 1000;
+    return { left: round((1 - share) * random()), top: round((1 - share) * random()), width: round(share), height: round(share) };
+  });
+}

@@ -12,13 +12,16 @@ import { OnnxSession } from '../model/backend/onnxruntime.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import type { PreprocessSpec } from '../model/manifest.ts';
 import { segmentBackboneOnnx } from './backbone.ts';
-import { mirror } from './dataset.ts';
+import { crop, mirror, type CropBox } from './dataset.ts';
 import { packHalf } from '../util/float16.ts';
 import type { Tap } from './taps.ts';
 
 export interface ViewRef {
   photo: string;
+  /** Mirrored left-right (before cropping). */
   flip: boolean;
+  /** Only this region of the (mirrored) photo, letterboxed like a whole photo. */
+  crop?: CropBox;
 }
 
 export interface ViewFeatures {
@@ -31,6 +34,7 @@ interface Header {
   format: 'groknet-segment-features-1';
   photo: string;
   flip: boolean;
+  crop?: CropBox;
   geometry: Geometry;
   values: number;
 }
@@ -48,7 +52,9 @@ export function valuesPerView(taps: readonly Tap[], input: PreprocessSpec): numb
 }
 
 function viewFile(dir: string, ref: ViewRef): string {
-  return path.join(dir, `${cacheKey(ref.photo)}${ref.flip ? '-flip' : ''}.f16`);
+  const c = ref.crop;
+  const cropped = c ? `-crop-${[c.left, c.top, c.width, c.height].map((v) => v.toFixed(3)).join('_')}` : '';
+  return path.join(dir, `${cacheKey(ref.photo)}${ref.flip ? '-flip' : ''}${cropped}.f16`);
 }
 
 async function readView(file: string, values: number): Promise<ViewFeatures | undefined> {
@@ -73,7 +79,7 @@ async function readView(file: string, values: number): Promise<ViewFeatures | un
 }
 
 function encodeView(ref: ViewRef, geometry: Geometry, maps: Uint16Array): Buffer {
-  const header = Buffer.from(JSON.stringify({ format: 'groknet-segment-features-1', photo: ref.photo, flip: ref.flip, geometry, values: maps.length } satisfies Header));
+  const header = Buffer.from(JSON.stringify({ format: 'groknet-segment-features-1', photo: ref.photo, flip: ref.flip, ...(ref.crop ? { crop: ref.crop } : {}), geometry, values: maps.length } satisfies Header));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
   return Buffer.concat([length, header, Buffer.from(maps.buffer, maps.byteOffset, maps.byteLength)]);
@@ -103,7 +109,11 @@ export async function segmentFeatures(refs: readonly ViewRef[], options: Feature
       batch.map(async (ref) => {
         try {
           const image = await readImageFile(ref.photo);
-          const pixels = ref.flip ? { ...image, data: Buffer.from(mirror(image.data, image.width, image.height, 3)) } : image;
+          let pixels = ref.flip ? { ...image, data: Buffer.from(mirror(image.data, image.width, image.height, 3)) } : image;
+          if (ref.crop) {
+            const region = crop(pixels.data, pixels.width, pixels.height, 3, ref.crop);
+            pixels = { ...pixels, data: Buffer.from(region.data), width: region.width, height: region.height };
+          }
           const input = await preprocessDecoded(pixels, options.input);
           return { ref, tensor: input.tensor, geometry: input.geometry };
         } catch {

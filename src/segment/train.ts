@@ -13,7 +13,7 @@ import { rng } from '../train/fit-heads.ts';
 import { readyTf, tf } from '../train/tf.ts';
 import { hashSplit } from '../train/datasets/split.ts';
 import { buildClassMap, mergeMask, NOT_GARMENTS, type ClassMap } from './classes.ts';
-import { loadMaskedPhotos, mirror, readMask, VAL_FRACTION, type MaskedPhoto } from './dataset.ts';
+import { crop, loadMaskedPhotos, mirror, randomCrops, readMask, VAL_FRACTION, type MaskedPhoto } from './dataset.ts';
 import { buildDecoderGraph, DECODER_OUTPUT, initDecoder, type DecoderWeights } from './decoder.ts';
 import { decoderForward, decoderVars, disposeVars, kernelsOf, trainableOf, weightsOf, type DecoderVars } from './decoder-tf.ts';
 import { segmentFeatures, type ViewFeatures, type ViewRef } from './feature-cache.ts';
@@ -40,6 +40,14 @@ export interface SegmentTrainConfig {
   context: boolean;
   dropout: number;
   flip: boolean;
+  /**
+   * Cropped views per training photo (cached like the others): a random region of
+   * `cropScale` of its width and height, mirrored for every other crop. Each epoch
+   * still sees every photo once, as a crop with probability `cropProbability`.
+   */
+  cropViews: number;
+  cropScale: [number, number];
+  cropProbability: number;
   /** label -> label it is trained as (and written as). */
   merge: Record<string, string>;
   /** Class weight = (prior / largest prior) ^ -power, capped: 0 is plain cross-entropy. */
@@ -69,6 +77,9 @@ export const DEFAULT_SEGMENT_CONFIG: Omit<SegmentTrainConfig, 'datasets' | 'out'
   context: true,
   dropout: 0.1,
   flip: true,
+  cropViews: 0,
+  cropScale: [0.55, 0.85],
+  cropProbability: 0.5,
   merge: {},
   classWeightPower: 0.3,
   classWeightCap: 20,
@@ -226,10 +237,14 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   const val = (config.validateOn === 'dev' ? trainSplit.filter(isDev) : dataset.photos.filter((p) => p.split === 'val')).slice(0, limit);
   log(`${dataset.photos.length} masked photos: ${train.length} train, ${val.length} ${config.validateOn}`);
 
-  const refs = new Map<MaskedPhoto, { orig: ViewRef; flip?: ViewRef }>();
-  for (const p of train) refs.set(p, { orig: { photo: p.photo, flip: false }, ...(config.flip ? { flip: { photo: p.photo, flip: true } } : {}) });
-  for (const p of val) refs.set(p, { orig: { photo: p.photo, flip: false } });
-  const allRefs = [...refs.values()].flatMap((r) => (r.flip ? [r.orig, r.flip] : [r.orig]));
+  const refs = new Map<MaskedPhoto, { orig: ViewRef; flip?: ViewRef; crops: ViewRef[] }>();
+  const cropRandom = rng(config.seed * 31 + 5);
+  for (const p of train) {
+    const crops = randomCrops(config.cropViews, config.cropScale, cropRandom).map((box, i) => ({ photo: p.photo, flip: config.flip && i % 2 === 1, crop: box }));
+    refs.set(p, { orig: { photo: p.photo, flip: false }, ...(config.flip ? { flip: { photo: p.photo, flip: true } } : {}), crops });
+  }
+  for (const p of val) refs.set(p, { orig: { photo: p.photo, flip: false }, crops: [] });
+  const allRefs = [...refs.values()].flatMap((r) => [r.orig, ...(r.flip ? [r.flip] : []), ...r.crops]);
   const features = await segmentFeatures(allRefs, { backboneId: SEGMENT_BACKBONE_ID, taps: SEGMENT_TAPS, input: SEGMENT_INPUT });
   log(`features ready (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
@@ -254,7 +269,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   const grid = sameConvGrid(SEGMENT_INPUT.size, finest.stride);
   log(`${classes} classes; output grid ${grid.height}x${grid.width}`);
 
-  const trainViews: Array<{ orig: TrainView; flip?: TrainView }> = [];
+  const trainViews: Array<{ orig: TrainView; flip?: TrainView; crops: TrainView[] }> = [];
   for (const p of train) {
     const mask = masks.get(p);
     const r = refs.get(p)!;
@@ -263,7 +278,13 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
     const { width, height } = orig.geometry.original;
     const view = (f: ViewFeatures, m: Uint8Array): TrainView => ({ maps: f.maps, ...cellTargets(m, f.geometry, grid, map.classOfLabel, classes) });
     const flipped = r.flip ? features.get(r.flip) : undefined;
-    trainViews.push({ orig: view(orig, mask), ...(flipped ? { flip: view(flipped, mirror(mask, width, height, 1)) } : {}) });
+    const crops = r.crops.flatMap((ref) => {
+      const f = features.get(ref);
+      if (!f || !ref.crop) return [];
+      const region = crop(ref.flip ? mirror(mask, width, height, 1) : mask, width, height, 1, ref.crop);
+      return [view(f, region.data)];
+    });
+    trainViews.push({ orig: view(orig, mask), ...(flipped ? { flip: view(flipped, mirror(mask, width, height, 1)) } : {}), crops });
   }
   const valPhotos: ValPhoto[] = val.flatMap((p) => {
     const f = features.get(refs.get(p)!.orig);
@@ -320,6 +341,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
     for (let s = 0; s < stepsPerEpoch; s++) {
       const picked = order.slice(s * config.batchSize, (s + 1) * config.batchSize).map((i) => {
         const v = trainViews[i]!;
+        if (v.crops.length > 0 && epochRandom() < config.cropProbability) return v.crops[Math.floor(epochRandom() * v.crops.length)]!;
         return v.flip && epochRandom() < 0.5 ? v.flip : v.orig;
       });
       const warm = Math.min(1, (step + 1) / warmupSteps);
