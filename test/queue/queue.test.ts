@@ -115,8 +115,14 @@ describe('ingest queue', { skip }, () => {
     const stolenJob = activeLine.slice('active '.length);
     victim.process.kill('SIGKILL');
 
-    const workers = [spawnWorker(data, 0, 5000), spawnWorker(data, 0, 5000)];
+    // Held until both survivors are up: one that starts a few seconds before the other (tsx
+    // compiling, a loaded CI machine) would otherwise take every job alone. Each job takes
+    // 100 ms, so the two, taking one job at a time, share the queue.
     const queue = new Queue(QUEUE, { connection: redisOptions(redis.url) });
+    await queue.pause();
+    const workers = [spawnWorker(data, 100, 5000), spawnWorker(data, 100, 5000)];
+    await Promise.all(workers.map((w) => w.waitFor('ready')));
+    await queue.resume();
     try {
       const counts = await waitForCounts(queue, (c) => c.completed! + c.failed! === PRODUCTS + 1);
       assert.equal(counts.completed, PRODUCTS);
