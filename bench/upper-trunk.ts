@@ -322,9 +322,11 @@ async function trainRun(trunkLr: number | undefined): Promise<Run> {
   const b2 = tf.variable(tf.zeros([CLASSES]));
   const headVars = [w1, b1, w2, b2];
   const optimizer = tf.train.adam(HEAD_LR);
+  // Seeded masks, one seed per training call, so a rerun repeats the run exactly.
+  let dropoutSeed = 0;
   const logits = (f: import('@tensorflow/tfjs').Tensor2D, training: boolean) => {
     let h = tf.relu(tf.add(tf.matMul(f, w1), b1));
-    if (training) h = tf.dropout(h, 0.5);
+    if (training) h = tf.dropout(h, 0.5, undefined, 7 * 100003 + dropoutSeed++);
     return tf.add(tf.matMul(h, w2), b2) as import('@tensorflow/tfjs').Tensor2D;
   };
   // The trainable layers' weights and Adam state (decoupled weight decay toward zero, as for the head).
@@ -415,7 +417,7 @@ const section = `### ${LAYERS === 'conv_1' ? 'Conv_1' : 'Block 16 and Conv_1'} t
 
 Command: \`node --import tsx bench/upper-trunk.ts --layers ${LAYERS} --epochs ${EPOCHS} --trunk-lr ${TRUNK_LRS.join(',')}${values.limit ? ` --limit ${values.limit}` : ''}\`. Machine: ${machine()}.
 Grocery fine classes (${CLASSES}): ${trainSamples.length} training images (train.txt and the catalog images), each also mirrored (${train.rows} rows), scored on the ${val.rows} photos of val.txt.
-The same head (1792 -> 512 -> ${CLASSES}, ReLU, dropout 0.5, Adam at ${HEAD_LR} with decoupled weight decay ${WEIGHT_DECAY}, label smoothing 0.1, batch ${BATCH}, ${EPOCHS} epochs, constant rates, the same seeded initialisation and shuffling; TF.js's dropout masks are not seeded, so reruns differ) trained on the frozen trunk's
+The same head (1792 -> 512 -> ${CLASSES}, ReLU, dropout 0.5, Adam at ${HEAD_LR} with decoupled weight decay ${WEIGHT_DECAY}, label smoothing 0.1, batch ${BATCH}, ${EPOCHS} epochs, constant rates, the same seeded initialisation, shuffling and dropout masks) trained on the frozen trunk's
 average-pooled Conv_1 features, and with ${what}, initialised from the backbone, Adam with decoupled weight decay at the rate shown.
 The trainable layers' forward pass and gradients are ONNX Runtime graphs; the head runs in TF.js (wasm) and hands back the gradient with respect to the pooled features.
 Checks: the re-created layers reproduce the backbone's pooled output to ${maxPooledDiff.toExponential(1)}; the gradient graph agrees with central finite differences (largest relative difference over the 3 largest entries of each tensor: ${gradientCheck}). Caching the activations: ${extractSeconds}.
