@@ -6,7 +6,9 @@
 //    other workers moves the job back to the queue and one of them runs it again.
 // Jobs in hand are ingested together (ingest-batcher.ts): one analyzer run and one commit
 // per batch rather than per listing. With a detector, the products in the photos of each
-// written batch are linked as seen together, as a local `groknet index` does. With a
+// written batch are linked as seen together, as a local `groknet index` does; a photo
+// written before the products it shows were is linked again once the worker goes idle
+// (links are evidence rows keyed per photo, so linking twice never counts twice). With a
 // segmenter, each photo's garments are stored with it, as `groknet index --garments` does.
 
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -48,7 +50,7 @@ export interface WorkerOptions {
    * (default true). Without it a catalog filled only by workers has no full-text index.
    */
   optimizeWhenIdle?: boolean;
-  /** How long without a write counts as idle (default 2000 ms). */
+  /** How long without a write counts as idle, for the optimize and the relinking (default 2000 ms). */
   idleOptimizeMs?: number;
   /** How long a job's lock lasts without renewal; a dead worker's job is retried after it (default 30 s). */
   lockDuration?: number;
@@ -69,6 +71,8 @@ export interface WorkerStats extends BatcherStats {
   linkedPairs: number;
   /** Products or photos that could not be linked, and linking runs that failed as a whole. */
   linkFailures: number;
+  /** Products linked again when idle, since products written after them may be in their photos. */
+  relinkedProducts: number;
   /** catalog.optimize() runs after going idle or at close. */
   optimizations: number;
 }
@@ -108,12 +112,27 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
     throw new GroknetError('invalid_argument', 'batchSize and concurrency must be positive integers');
   }
   const report = options.onError ?? ((error: Error) => process.emitWarning(error.message, 'GroknetQueueWarning'));
-  const stats: WorkerStats = { batches: 0, listings: 0, segmented: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0, optimizations: 0 };
+  const stats: WorkerStats = { batches: 0, listings: 0, segmented: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0, relinkedProducts: 0, optimizations: 0 };
   /** Whether this worker wrote since its last optimize, and the timer that waits for it to go idle. */
   let wroteSinceOptimize = false;
   let idleTimer: NodeJS.Timeout | undefined;
   let onWrote = (): void => undefined;
   const { detector } = options;
+  /** Products linked since the worker was last idle, and those of them linked before a later write. */
+  const linkedSinceIdle = new Set<string>();
+  const relinkWhenIdle = new Set<string>();
+  const link = async (ids: readonly string[]) => {
+    if (!detector) return;
+    const links = await linkStoredProducts(ids, { catalog: options.catalog, detector, analyzer: options.analyzer });
+    stats.linkedProducts += links.products;
+    stats.linkedPairs += links.pairs;
+    stats.linkFailures += links.failed.length;
+    if (links.failed.length > 0) {
+      const first = links.failed[0]!;
+      report(new Error(`seen-together: ${links.failed.length} product(s) or photo(s) not linked; first: ${first.item}: ${first.code}: ${first.message}`));
+    }
+    return links;
+  };
   const batcher = new IngestBatcher({
     catalog: options.catalog,
     analyzer: options.analyzer,
@@ -128,14 +147,11 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
       wroteSinceOptimize = true;
       onWrote();
       if (!detector) return;
-      const links = await linkStoredProducts(ids, { catalog: options.catalog, detector, analyzer: options.analyzer });
-      stats.linkedProducts += links.products;
-      stats.linkedPairs += links.pairs;
-      stats.linkFailures += links.failed.length;
-      if (links.failed.length > 0) {
-        const first = links.failed[0]!;
-        report(new Error(`seen-together: ${links.failed.length} product(s) or photo(s) not linked; first: ${first.item}: ${first.code}: ${first.message}`));
-      }
+      // Photos linked before these products existed may show them: link those again when idle.
+      for (const id of linkedSinceIdle) relinkWhenIdle.add(id);
+      for (const id of ids) relinkWhenIdle.delete(id);
+      await link(ids);
+      for (const id of ids) linkedSinceIdle.add(id);
     },
   });
   const worker = new Worker(checkQueueName(options.queueName ?? DEFAULT_QUEUE_NAME), (job) => processIngestJob(job, batcher), {
@@ -155,16 +171,30 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   const optimize = () => {
     clearTimeout(idleTimer);
     idleTimer = undefined;
-    if (!wroteSinceOptimize) return optimizing;
+    const relink = [...relinkWhenIdle];
+    relinkWhenIdle.clear();
+    linkedSinceIdle.clear();
+    const shouldOptimize = wroteSinceOptimize && options.optimizeWhenIdle !== false;
     wroteSinceOptimize = false;
+    if (relink.length === 0 && !shouldOptimize) return optimizing;
     optimizing = optimizing
-      .then(() => options.catalog.optimize())
-      .then(() => void stats.optimizations++)
+      .then(async () => {
+        if (relink.length > 0) {
+          // A failed relink is reported and leaves the earlier links; it does not stop the optimize.
+          await link(relink)
+            .then((links) => void (stats.relinkedProducts += links?.products ?? 0))
+            .catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
+        }
+        if (shouldOptimize) {
+          await options.catalog.optimize();
+          stats.optimizations++;
+        }
+      })
       .catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
     return optimizing;
   };
   onWrote = () => {
-    if (options.optimizeWhenIdle === false) return;
+    if (options.optimizeWhenIdle === false && !detector) return;
     clearTimeout(idleTimer);
     idleTimer = setTimeout(optimize, options.idleOptimizeMs ?? 2000);
   };
@@ -188,9 +218,8 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
         batcher.drain();
         await stopped;
         await batcher.close();
-        // Written but not yet optimized: do it now rather than leave the indexes behind.
-        if (options.optimizeWhenIdle !== false) await optimize();
-        else clearTimeout(idleTimer);
+        // Written but not yet optimized (or relinked): do it now rather than leave it behind.
+        await optimize();
       })()),
   };
 }

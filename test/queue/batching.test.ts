@@ -137,6 +137,35 @@ describe('batching queue workers', { skip }, () => {
     }
   });
 
+  test('a photo written before the products it shows is linked again when the worker goes idle', { timeout: 30_000 }, async () => {
+    const queueName = 'batch-test-relink';
+    await enqueueIngest(join(tmp.path, 'outfit', 'shop.jsonl'), { redisUrl: redis.url, queueName });
+    const analyzer = createColourAnalyzer();
+    const detector = scriptedDetector((image) => (image.width === 300 ? boxesInside(OUTFIT) : [{ at: [0.1, 0.1, 0.8, 0.8], cls: 'handbag' }]));
+    const catalog = await openCatalog(join(tmp.path, 'data-relink'), { embeddingDim: analyzer.embeddingDim });
+    // One listing per batch, taken in order: the outfit is written and linked while jeans and
+    // cap are not in the catalog yet, so its photo finds nothing to link at first.
+    const worker = await startWorker({ redisUrl: redis.url, queueName, catalog, analyzer, detector, batchSize: 1, concurrency: 1, idleOptimizeMs: 300 });
+    const queue = new Queue(queueName, { connection: redisOptions(redis.url) });
+    try {
+      assert.equal((await settled(queue, 3)).completed, 3);
+      const around = async (id: string) => (await catalog.seenTogether(id)).map((l) => l.id).sort();
+      const started = Date.now();
+      while (worker.stats.relinkedProducts === 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 50));
+      await worker.close();
+      assert.equal(worker.stats.batches, 3);
+      assert.deepEqual(await around('outfit'), ['cap', 'jeans']);
+      assert.deepEqual(await around('cap'), ['jeans', 'outfit']);
+      assert.equal(worker.stats.relinkedProducts, 2, 'outfit and jeans, linked before cap was written; cap was linked last');
+      const counts = (await catalog.seenTogether('outfit')).map((l) => l.count);
+      assert.deepEqual(counts, [1, 1], 'linked twice, counted once: one photo');
+    } finally {
+      await queue.close();
+      await worker.close();
+      await catalog.close();
+    }
+  });
+
   test('a failing detector fails no job; close() finishes the jobs in hand at once', { timeout: 30_000 }, async () => {
     const queueName = 'batch-test-3';
     await enqueueIngest(join(tmp.path, 'outfit', 'shop.jsonl'), { redisUrl: redis.url, queueName });
