@@ -84,6 +84,9 @@ export interface IngestWorker {
   close(): Promise<void>;
 }
 
+/** Products remembered for linking again when idle; older ones keep only their first links. */
+const MAX_RELINK = 10_000;
+
 /** Failures worth retrying: the store or the machine had a problem, not the listing. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['store_error', 'internal', 'overloaded', 'queue_error']);
 
@@ -152,6 +155,13 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
       for (const id of ids) relinkWhenIdle.delete(id);
       await link(ids);
       for (const id of ids) linkedSinceIdle.add(id);
+      // A queue that never runs dry would grow these without end: keep the most recent products.
+      for (const set of [linkedSinceIdle, relinkWhenIdle]) {
+        for (const id of set) {
+          if (set.size <= MAX_RELINK) break;
+          set.delete(id);
+        }
+      }
     },
   });
   const worker = new Worker(checkQueueName(options.queueName ?? DEFAULT_QUEUE_NAME), (job) => processIngestJob(job, batcher), {
