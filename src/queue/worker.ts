@@ -121,9 +121,12 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   let idleTimer: NodeJS.Timeout | undefined;
   let onWrote = (): void => undefined;
   const { detector } = options;
-  /** Products linked since the worker was last idle, and those of them linked before a later write. */
+  /**
+   * Products linked since the worker was last idle, oldest first, and the last batch linked:
+   * every product before that batch may be in photos linked before a later product existed.
+   */
   const linkedSinceIdle = new Set<string>();
-  const relinkWhenIdle = new Set<string>();
+  let lastLinked = new Set<string>();
   const link = async (ids: readonly string[]) => {
     if (!detector) return;
     const links = await linkStoredProducts(ids, { catalog: options.catalog, detector, analyzer: options.analyzer });
@@ -150,17 +153,16 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
       wroteSinceOptimize = true;
       onWrote();
       if (!detector) return;
-      // Photos linked before these products existed may show them: link those again when idle.
-      for (const id of linkedSinceIdle) relinkWhenIdle.add(id);
-      for (const id of ids) relinkWhenIdle.delete(id);
       await link(ids);
-      for (const id of ids) linkedSinceIdle.add(id);
-      // A queue that never runs dry would grow these without end: keep the most recent products.
-      for (const set of [linkedSinceIdle, relinkWhenIdle]) {
-        for (const id of set) {
-          if (set.size <= MAX_RELINK) break;
-          set.delete(id);
-        }
+      lastLinked = new Set(ids);
+      for (const id of ids) {
+        linkedSinceIdle.delete(id); // moved to the end: linked again just now
+        linkedSinceIdle.add(id);
+      }
+      // A queue that never runs dry would grow this without end: keep the most recent products.
+      for (const id of linkedSinceIdle) {
+        if (linkedSinceIdle.size <= MAX_RELINK) break;
+        linkedSinceIdle.delete(id);
       }
     },
   });
@@ -181,9 +183,10 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   const optimize = () => {
     clearTimeout(idleTimer);
     idleTimer = undefined;
-    const relink = [...relinkWhenIdle];
-    relinkWhenIdle.clear();
+    // The last batch was linked after every other write: its photos saw all there is.
+    const relink = [...linkedSinceIdle].filter((id) => !lastLinked.has(id));
     linkedSinceIdle.clear();
+    lastLinked = new Set();
     const shouldOptimize = wroteSinceOptimize && options.optimizeWhenIdle !== false;
     wroteSinceOptimize = false;
     if (relink.length === 0 && !shouldOptimize) return optimizing;
