@@ -7,6 +7,7 @@
 // reading the backbone tensors by their TF names, in TF's NHWC layout.
 import type { DenseWeights } from '../model/heads/heads-graph.ts';
 import { GraphBuilder } from '../model/onnx/graph-builder.ts';
+import { appendUpperTrunk, BLOCK16, checkUpperTrunkWeights, type UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
 
 export const DECODER_OUTPUT = 'segment_logits';
 
@@ -38,6 +39,11 @@ export interface DecoderWeights {
   levels: DecoderLevel[];
   /** 1x1 conv on the finest level: width -> classes. */
   classifier: DenseWeights;
+  /**
+   * A fine-tuned block 16 + Conv_1 in front of the coarsest level: the graph then reads
+   * `input` (block 15's map) and computes the coarsest level's map itself.
+   */
+  upperTrunk?: { input: string; weights: UpperTrunkWeights };
 }
 
 export function decoderClasses(weights: DecoderWeights): number {
@@ -66,6 +72,10 @@ export function checkDecoder(weights: DecoderWeights): void {
     if (level.global && (level.global.inDim !== level.channels || level.global.outDim !== lateral.outDim)) fail(`level ${i} context conv has the wrong shape`);
     width = lateral.outDim;
   });
+  if (weights.upperTrunk) {
+    checkUpperTrunkWeights(weights.upperTrunk.weights);
+    if (weights.levels[0]!.channels !== BLOCK16.out) fail(`the upper trunk writes ${BLOCK16.out} channels, the coarsest level reads ${weights.levels[0]!.channels}`);
+  }
   if (weights.classifier.inDim !== width) fail(`the classifier reads ${weights.classifier.inDim} channels, the last level has ${width}`);
 }
 
@@ -124,7 +134,12 @@ export function buildDecoderGraph(weights: DecoderWeights): GraphBuilder {
   checkDecoder(weights);
   const g = new GraphBuilder('groknet_segment_decoder');
   // Inputs first, so the graph's input list is in level order.
-  const inputs = weights.levels.map((level) => g.input(level.node, ['batch', level.size[0], level.size[1], level.channels]));
+  const inputs = weights.levels.map((level, i) => {
+    const upper = i === 0 ? weights.upperTrunk : undefined;
+    if (!upper) return g.input(level.node, ['batch', level.size[0], level.size[1], level.channels]);
+    return g.input(upper.input, ['batch', level.size[0], level.size[1], BLOCK16.in]);
+  });
+  if (weights.upperTrunk) inputs[0] = appendUpperTrunk(g, inputs[0]!, weights.upperTrunk.weights);
   let previous: string | undefined;
   weights.levels.forEach((level, i) => {
     const hint = `level_${i}`;

@@ -11,10 +11,11 @@ import { preprocessDecoded } from '../image/preprocess.ts';
 import { OnnxSession } from '../model/backend/onnxruntime.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import type { PreprocessSpec } from '../model/manifest.ts';
-import { segmentBackboneOnnx } from './backbone.ts';
 import { crop, mirror, type CropBox } from './dataset.ts';
 import { packHalf } from '../util/float16.ts';
 import type { Tap } from './taps.ts';
+import { segmentTrunkOnnx } from './trunk.ts';
+import type { UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
 
 export interface ViewRef {
   photo: string;
@@ -41,6 +42,8 @@ interface Header {
 
 export interface FeatureCacheOptions {
   backboneId: string;
+  /** A fine-tuned block 16 + Conv_1 computing the tap named UPPER_CONV1_NODE. */
+  upper?: UpperTrunkWeights;
   taps: readonly Tap[];
   input: PreprocessSpec;
   batchSize?: number;
@@ -88,8 +91,8 @@ function encodeView(ref: ViewRef, geometry: Geometry, maps: Uint16Array): Buffer
 /** The cached features of each view, extracting the missing ones first. Photos that fail to decode are left out. */
 export async function segmentFeatures(refs: readonly ViewRef[], options: FeatureCacheOptions): Promise<Map<ViewRef, ViewFeatures>> {
   const nodes = options.taps.map((t) => t.node);
-  const backbone = await segmentBackboneOnnx(options.backboneId, nodes, options.input.size);
-  const dir = path.join(cacheDir(), 'segment-features', cacheKey(backbone.path, ...nodes));
+  const trunk = await segmentTrunkOnnx({ backboneId: options.backboneId, ...(options.upper ? { upper: options.upper } : {}) }, options.taps, options.input.size);
+  const dir = path.join(cacheDir(), 'segment-features', cacheKey(trunk.path, ...nodes));
   const values = valuesPerView(options.taps, options.input);
   const found = new Map<ViewRef, ViewFeatures>();
   const missing: ViewRef[] = [];
@@ -100,7 +103,7 @@ export async function segmentFeatures(refs: readonly ViewRef[], options: Feature
   }
   if (missing.length === 0) return found;
 
-  const session = await OnnxSession.create(backbone.bytes);
+  const session = await OnnxSession.create(trunk.bytes);
   const batchSize = options.batchSize ?? 8;
   const [h, w] = options.input.size;
   const progress = createProgress('segmentation features', missing.length);

@@ -44,3 +44,11 @@ export const SEGMENT_TAPS: readonly Tap[] = [
 export function tapSize(size: readonly [number, number], stride: number): [number, number] {
   return [Math.ceil(size[0] / stride), Math.ceil(size[1] / stride)];
 }
+
+/**
+ * The taps with the coarsest one read elsewhere at the same stride: from a fine-tuned upper
+ * trunk instead of the packaged Conv_1 (trunk.ts), or block 15's map below it.
+ */
+export function tapsWithUpperTrunk(node: string, channels = SEGMENT_TAPS[0]!.channels): Tap[] {
+  return SEGMENT_TAPS.map((t, i) => (i === 0 ? { ...t, node, channels } : t));
+}

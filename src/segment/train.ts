@@ -6,7 +6,7 @@
 // second cached view each epoch may pick instead of the photo. Validation runs the same
 // decoder, upsamples to the photo's own size as the pipeline does, and scores against the
 // full-resolution masks.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAtomic } from '../model/cache.ts';
 import { rng } from '../train/fit-heads.ts';
@@ -21,7 +21,10 @@ import { unpackHalf } from '../util/float16.ts';
 import { cellTargets, labelMapFromLogits, sameConvGrid, type OutputGrid } from './grid.ts';
 import { SEGMENT_FORMAT_VERSION, type SegmentManifest } from './manifest.ts';
 import { Confusion } from './metrics.ts';
-import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize } from './taps.ts';
+import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize, tapsWithUpperTrunk, type Tap } from './taps.ts';
+import { backboneTensors, UPPER_CONV1_NODE, upperTrunkFromHeads } from './trunk.ts';
+import { BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode, type UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
+import { SegmentTrunkTraining } from './trunk-training.ts';
 
 export interface SegmentTrainConfig {
   /** Folder holding clothing-parsing/. */
@@ -53,6 +56,12 @@ export interface SegmentTrainConfig {
   /** Class weight = (prior / largest prior) ^ -power, capped: 0 is plain cross-entropy. */
   classWeightPower: number;
   classWeightCap: number;
+  /**
+   * Weight of a soft Dice term added to the cross-entropy: 1 - the mean over classes of
+   * 2|P∩T| / (|P| + |T|) on the batch's softmax outputs. Dice weighs every class alike,
+   * as mIoU does, where the cross-entropy is dominated by the background.
+   */
+  diceWeight: number;
   seed: number;
   /** Validate every this many epochs (and after the last). */
   evalEvery: number;
@@ -62,6 +71,17 @@ export interface SegmentTrainConfig {
    * settings without looking at the held-out photos.
    */
   validateOn: 'val' | 'dev';
+  /**
+   * A product model directory (written by the unified trainer with a fine-tuned upper
+   * trunk) whose block 16 + Conv_1 replace the packaged ones under the decoder; absent:
+   * the packaged trunk throughout.
+   */
+  upperTrunkFrom?: string;
+  /**
+   * Fine-tune block 16 + Conv_1 (from upperTrunkFrom, else the packaged ones) with the
+   * decoder at this peak learning rate (same warm-up and cosine); 0 keeps them frozen.
+   */
+  upperTrunkLearningRate: number;
   /** Use only this many photos of each split (smoke runs). */
   maxPhotos?: number;
   log?: (line: string) => void;
@@ -83,6 +103,8 @@ export const DEFAULT_SEGMENT_CONFIG: Omit<SegmentTrainConfig, 'datasets' | 'out'
   merge: {},
   classWeightPower: 0.3,
   classWeightCap: 20,
+  diceWeight: 0,
+  upperTrunkLearningRate: 0,
   seed: 17,
   evalEvery: 4,
   validateOn: 'val',
@@ -116,9 +138,9 @@ export interface SegmentTrainResult {
   seconds: number;
 }
 
-function decoderShape(config: SegmentTrainConfig, classes: number) {
+function decoderShape(config: SegmentTrainConfig, classes: number, taps: readonly Tap[]) {
   return {
-    levels: SEGMENT_TAPS.map((tap, i) => ({
+    levels: taps.map((tap, i) => ({
       node: tap.node,
       channels: tap.channels,
       size: tapSize(SEGMENT_INPUT.size, tap.stride),
@@ -133,63 +155,98 @@ function decoderShape(config: SegmentTrainConfig, classes: number) {
 type TapStatistics = Array<{ mean: Float32Array; std: Float32Array }>;
 
 /**
- * Float32 NHWC batches of each tap from float16 views, standardised per channel on the
- * way (in the unpacking loop, where it costs nothing, rather than as tensor ops).
+ * Float32 NHWC batches of each decoder level, from the cached float16 views (taps in cache
+ * order), standardised per channel on the way (in the unpacking loop, where it costs
+ * nothing, rather than as tensor ops). `first`, when given, is the coarsest level's map
+ * computed by a trunk being fine-tuned; the cache then holds that trunk's input there.
  */
-function batchMaps(views: readonly Uint16Array[], stats: TapStatistics): tf.Tensor4D[] {
+function batchMaps(views: readonly Uint16Array[], stats: TapStatistics, taps: readonly Tap[], first?: Float32Array): tf.Tensor4D[] {
   let offset = 0;
-  return SEGMENT_TAPS.map((tap, t) => {
+  return taps.map((tap, t) => {
     const [h, w] = tapSize(SEGMENT_INPUT.size, tap.stride);
-    const c = tap.channels;
-    const size = h * w * c;
+    const cached = h * w * tap.channels;
     const { mean, std } = stats[t]!;
+    const c = mean.length;
+    const size = h * w * c;
     const inverse = Float32Array.from(std, (s) => 1 / s);
-    const data = new Float32Array(size * views.length);
+    const data = t === 0 && first ? Float32Array.from(first) : new Float32Array(size * views.length);
+    if (data.length !== size * views.length) throw new Error(`level ${t}: ${data.length} values for ${views.length} maps of ${size}`);
     views.forEach((v, i) => {
       const base = i * size;
-      unpackHalf(v.subarray(offset, offset + size), data, base);
+      if (!(t === 0 && first)) unpackHalf(v.subarray(offset, offset + cached), data, base);
       for (let j = 0; j < size; j++) {
         const k = j % c;
         data[base + j] = (data[base + j]! - mean[k]!) * inverse[k]!;
       }
     });
-    offset += size;
+    offset += cached;
     return tf.tensor4d(data, [views.length, h, w, c]);
   });
 }
 
-/** Per-channel mean and standard deviation of each tap over the training views. */
-function tapStatistics(views: readonly Uint16Array[]): TapStatistics {
-  let offset = 0;
-  return SEGMENT_TAPS.map((tap) => {
-    const [h, w] = tapSize(SEGMENT_INPUT.size, tap.stride);
-    const cells = h * w;
-    const c = tap.channels;
-    const sum = new Float64Array(c);
-    const squares = new Float64Array(c);
-    const values = new Float32Array(cells * c);
-    for (const v of views) {
-      unpackHalf(v.subarray(offset, offset + cells * c), values);
-      for (let i = 0; i < values.length; i++) {
-        const k = i % c;
-        sum[k]! += values[i]!;
-        squares[k]! += values[i]! * values[i]!;
-      }
+/** Accumulates per-channel mean and standard deviation over NHWC maps. */
+class ChannelStatistics {
+  private readonly sum: Float64Array;
+  private readonly squares: Float64Array;
+  private n = 0;
+
+  constructor(private readonly channels: number) {
+    this.sum = new Float64Array(channels);
+    this.squares = new Float64Array(channels);
+  }
+
+  add(values: Float32Array): void {
+    const c = this.channels;
+    for (let i = 0; i < values.length; i++) {
+      const k = i % c;
+      this.sum[k]! += values[i]!;
+      this.squares[k]! += values[i]! * values[i]!;
     }
-    offset += cells * c;
-    const n = views.length * cells;
-    const mean = Float32Array.from(sum, (s) => s / n);
+    this.n += values.length / c;
+  }
+
+  result(): { mean: Float32Array; std: Float32Array } {
+    const mean = Float32Array.from(this.sum, (s) => s / this.n);
     // A floor on the deviation: some channels are dead (always 0) on these photos.
-    const std = Float32Array.from(squares, (s, k) => Math.sqrt(Math.max(0, s / n - mean[k]! ** 2)) + 1e-2);
+    const std = Float32Array.from(this.squares, (s, k) => Math.sqrt(Math.max(0, s / this.n - mean[k]! ** 2)) + 1e-2);
     return { mean, std };
-  });
+  }
 }
 
-function predictLogits(vars: DecoderVars, views: readonly Uint16Array[], stats: TapStatistics, chunk = 16): Float32Array[] {
+/**
+ * Per-channel mean and standard deviation of each level over the training views; the
+ * coarsest level's from `trunk` when it computes that level.
+ */
+async function tapStatistics(views: readonly Uint16Array[], taps: readonly Tap[], trunk?: SegmentTrunkTraining): Promise<TapStatistics> {
+  let offset = 0;
+  const out: TapStatistics = [];
+  for (const [t, tap] of taps.entries()) {
+    const [h, w] = tapSize(SEGMENT_INPUT.size, tap.stride);
+    const size = h * w * tap.channels;
+    if (t === 0 && trunk) {
+      const stats = new ChannelStatistics(BLOCK16.out);
+      for (let start = 0; start < views.length; start += 32) stats.add(await trunk.maps(views.slice(start, start + 32)));
+      out.push(stats.result());
+    } else {
+      const stats = new ChannelStatistics(tap.channels);
+      const values = new Float32Array(size);
+      for (const v of views) {
+        unpackHalf(v.subarray(offset, offset + size), values);
+        stats.add(values);
+      }
+      out.push(stats.result());
+    }
+    offset += size;
+  }
+  return out;
+}
+
+async function predictLogits(vars: DecoderVars, views: readonly Uint16Array[], stats: TapStatistics, taps: readonly Tap[], trunk?: SegmentTrunkTraining, chunk = 16): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let start = 0; start < views.length; start += chunk) {
     const part = views.slice(start, start + chunk);
-    const logits = tf.tidy(() => decoderForward(vars, batchMaps(part, stats), { standardised: true }));
+    const first = trunk ? await trunk.maps(part) : undefined;
+    const logits = tf.tidy(() => decoderForward(vars, batchMaps(part, stats, taps, first), { standardised: true }));
     const data = logits.dataSync() as Float32Array;
     logits.dispose();
     const per = data.length / part.length;
@@ -198,10 +255,19 @@ function predictLogits(vars: DecoderVars, views: readonly Uint16Array[], stats: 
   return out;
 }
 
-function validate(vars: DecoderVars, stats: TapStatistics, photos: readonly ValPhoto[], grid: OutputGrid, map: ClassMap, merged: boolean): ValidationFigures {
+interface Scoring {
+  grid: OutputGrid;
+  map: ClassMap;
+  merged: boolean;
+  taps: readonly Tap[];
+  trunk?: SegmentTrunkTraining;
+}
+
+async function validate(vars: DecoderVars, stats: TapStatistics, photos: readonly ValPhoto[], scoring: Scoring): Promise<ValidationFigures> {
+  const { grid, map, merged } = scoring;
   const strict = new Confusion(map.labels.length);
   const mergedConfusion = new Confusion(map.labels.length);
-  const logits = predictLogits(vars, photos.map((p) => p.features.maps), stats);
+  const logits = await predictLogits(vars, photos.map((p) => p.features.maps), stats, scoring.taps, scoring.trunk);
   photos.forEach((photo, i) => {
     const predicted = labelMapFromLogits(logits[i]!, grid, photo.features.geometry, map.classLabels);
     strict.add(predicted, photo.mask);
@@ -225,6 +291,14 @@ export function figures(confusion: Confusion, labels: readonly string[], images:
   };
 }
 
+/** The fine-tuned upper trunk of a product model directory (its manifest names the heads file). */
+async function readUpperTrunk(dir: string): Promise<{ weights: UpperTrunkWeights; source: string }> {
+  const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as { name?: string; version?: string; headsFile?: string };
+  if (!manifest.headsFile) throw new Error(`${dir}/model.json names no heads file`);
+  const weights = upperTrunkFromHeads(new Uint8Array(await readFile(path.resolve(dir, manifest.headsFile))));
+  return { weights, source: `${manifest.name ?? path.basename(dir)}@${manifest.version ?? '?'}` };
+}
+
 export async function trainSegmentation(config: SegmentTrainConfig): Promise<SegmentTrainResult> {
   const started = Date.now();
   const log = config.log ?? (() => {});
@@ -245,7 +319,15 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   }
   for (const p of val) refs.set(p, { orig: { photo: p.photo, flip: false }, crops: [] });
   const allRefs = [...refs.values()].flatMap((r) => [r.orig, ...(r.flip ? [r.flip] : []), ...r.crops]);
-  const features = await segmentFeatures(allRefs, { backboneId: SEGMENT_BACKBONE_ID, taps: SEGMENT_TAPS, input: SEGMENT_INPUT });
+  if (config.upperTrunkLearningRate < 0) throw new Error('upperTrunkLearningRate must be 0 (frozen) or positive');
+  const upperFrom = config.upperTrunkFrom ? await readUpperTrunk(config.upperTrunkFrom) : undefined;
+  const fineTune = config.upperTrunkLearningRate > 0;
+  const upper = upperFrom?.weights ?? (fineTune ? pretrainedUpperTrunk(SEGMENT_BACKBONE_ID) : undefined);
+  // The decoder's levels; and what the cache holds: block 15's map where the trunk above it is fine-tuned here.
+  const levelTaps = upper ? tapsWithUpperTrunk(UPPER_CONV1_NODE) : SEGMENT_TAPS;
+  const cachedTaps = fineTune ? tapsWithUpperTrunk(upperTrunkInputNode(), BLOCK16.in) : levelTaps;
+  if (upper) log(`upper trunk: block 16 + Conv_1 of ${upperFrom?.source ?? 'the packaged backbone'}${fineTune ? `, fine-tuned at lr ${config.upperTrunkLearningRate}` : ', frozen'}`);
+  const features = await segmentFeatures(allRefs, { backboneId: SEGMENT_BACKBONE_ID, taps: cachedTaps, input: SEGMENT_INPUT, ...(upper && !fineTune ? { upper } : {}) });
   log(`features ready (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
   // Masks, and which labels the training split has pixels of.
@@ -310,8 +392,10 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   const classWeights = Float32Array.from(rawWeights, (w) => w / norm);
 
   const random = rng(config.seed);
-  const init = initDecoder(decoderShape(config, classes), random);
-  const stats = tapStatistics(trainViews.map((v) => v.orig.maps));
+  const init = initDecoder(decoderShape(config, classes, levelTaps), random);
+  const trunk = fineTune ? await SegmentTrunkTraining.create(tapSize(SEGMENT_INPUT.size, cachedTaps[0]!.stride), upper!, config.weightDecay) : undefined;
+  const stats = await tapStatistics(trainViews.map((v) => v.orig.maps), cachedTaps, trunk);
+  const scoring: Scoring = { grid, map, merged: Object.keys(config.merge).length > 0, taps: cachedTaps, ...(trunk ? { trunk } : {}) };
   init.levels.forEach((level, i) => {
     level.mean = stats[i]!.mean;
     level.std = stats[i]!.std;
@@ -354,18 +438,36 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
         targets.set(v.targets, i * cellCount * classes);
         valid.set(v.valid, i * cellCount);
       });
+      const first = trunk ? await trunk.forward(picked.map((v) => v.maps)) : undefined;
+      const inputs = batchMaps(picked.map((v) => v.maps), stats, cachedTaps, first);
+      // With a trunk to fine-tune, the coarsest map is a variable too: its gradient goes back into the trunk.
+      const coarsest = trunk ? tf.variable(inputs[0]!, true) : undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const logits = decoderForward(vars, batchMaps(picked.map((v) => v.maps), stats), { standardised: true, dropout: config.dropout, seed: step });
+        const logits = decoderForward(vars, coarsest ? [coarsest, ...inputs.slice(1)] : inputs, { standardised: true, dropout: config.dropout, seed: step });
         const logp = tf.logSoftmax(tf.reshape(logits, [-1, classes]));
         const t = tf.mul(tf.tensor2d(targets, [picked.length * cellCount, classes]), classWeightT);
         const v = tf.tensor1d(valid);
         const perCell = tf.neg(tf.sum(tf.mul(t, logp), 1));
         const weightSum = tf.sum(tf.mul(tf.sum(t, 1), v));
-        return tf.div(tf.sum(tf.mul(perCell, v)), tf.maximum(weightSum, 1e-6)) as tf.Scalar;
-      }, trainable);
+        const crossEntropy = tf.div(tf.sum(tf.mul(perCell, v)), tf.maximum(weightSum, 1e-6)) as tf.Scalar;
+        if (config.diceWeight <= 0) return crossEntropy;
+        const p = tf.mul(tf.exp(logp), tf.expandDims(v, 1));
+        const truth = tf.tensor2d(targets, [picked.length * cellCount, classes]);
+        // Smoothed by one cell, so a class absent from the batch and never predicted scores 1.
+        const dice = tf.div(tf.add(tf.mul(2, tf.sum(tf.mul(p, truth), 0)), 1), tf.add(tf.add(tf.sum(p, 0), tf.sum(tf.mul(truth, tf.expandDims(v, 1)), 0)), 1));
+        return tf.add(crossEntropy, tf.mul(config.diceWeight, tf.sub(1, tf.mean(dice)))) as tf.Scalar;
+      }, coarsest ? [...trainable, coarsest] : trainable);
       const loss = (await value.data())[0]!;
       if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at epoch ${epoch + 1}, step ${s + 1}`);
       optimizer.applyGradients(trainable.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+      if (trunk && coarsest) {
+        // The map was standardised before the decoder: the gradient reaching the trunk's output is divided by the deviation.
+        const gradient = (await grads[coarsest.name]!.data()) as Float32Array;
+        const std = stats[0]!.std;
+        for (let i = 0; i < gradient.length; i++) gradient[i]! /= std[i % std.length]!;
+        await trunk.backward(gradient, (lr * config.upperTrunkLearningRate) / config.learningRate);
+      }
+      tf.dispose([...inputs, ...(coarsest ? [coarsest] : [])]);
       tf.tidy(() => {
         for (const v of decayed) v.assign(tf.mul(v, 1 - lr * config.weightDecay));
       });
@@ -375,7 +477,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
     }
     const entry: (typeof history)[number] = { epoch: epoch + 1, loss: lossSum / stepsPerEpoch, seconds: (Date.now() - epochStarted) / 1000 };
     if ((epoch + 1) % config.evalEvery === 0 || epoch + 1 === config.epochs) {
-      validation = validate(vars, stats, valPhotos, grid, map, Object.keys(config.merge).length > 0);
+      validation = await validate(vars, stats, valPhotos, scoring);
       entry.pixelAccuracy = validation.pixelAccuracy;
       entry.meanIoU = validation.meanIoU;
     }
@@ -386,7 +488,9 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
     );
   }
 
-  const weights: DecoderWeights = weightsOf(vars);
+  const upperWeights = trunk?.weights ?? upper;
+  await trunk?.close();
+  const weights: DecoderWeights = { ...weightsOf(vars), ...(upperWeights ? { upperTrunk: { input: upperTrunkInputNode(), weights: upperWeights } } : {}) };
   disposeVars(vars);
   optimizer.dispose();
   classWeightT.dispose();
@@ -396,8 +500,12 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
     kind: 'segmentation',
     name: 'groknet-segment',
     version: '0.1.0',
-    description: 'Clothing segmentation: FPN-lite decoder over the frozen MobileNetV2-1.4 trunk, trained on Clothing Co-Parsing masks',
-    backbone: { id: SEGMENT_BACKBONE_ID, tensors: SEGMENT_TAPS.map((t) => t.node) },
+    description: `Clothing segmentation: FPN-lite decoder over the frozen MobileNetV2-1.4 trunk${
+      upper
+        ? ` up to block 15; block 16 + Conv_1 ${upperFrom ? `from ${upperFrom.source} (fine-tuned by the unified trainer)` : 'from the packaged backbone'}${fineTune ? ', fine-tuned again with the decoder' : ''}, carried in decoder.onnx`
+        : ''
+    }; trained on Clothing Co-Parsing masks`,
+    backbone: { id: SEGMENT_BACKBONE_ID, tensors: backboneTensors({ backboneId: SEGMENT_BACKBONE_ID, ...(upper ? { upper } : {}) }, levelTaps) },
     input: { ...SEGMENT_INPUT, layout: 'NHWC' },
     decoderFile: 'decoder.onnx',
     output: DECODER_OUTPUT,
@@ -412,7 +520,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
       validatedOn: config.validateOn,
       trainImages: trainViews.length,
       valImages: valPhotos.length,
-      config: { ...config, datasets: undefined, out: undefined, log: undefined },
+      config: { ...config, datasets: undefined, out: undefined, log: undefined, upperTrunkFrom: upperFrom?.source },
       history,
       seconds: Math.round(seconds),
     },

@@ -38,14 +38,22 @@ function forwardGraph(height: number, width: number): Uint8Array {
   g.opInto('Identity', [toRows(g, depthwise, EXPAND)], ['zd']);
   g.opInto('Add', [g.op1('MatMul', [relu6(g, 'zd'), 'wp']), 'bp'], ['p']);
   g.opInto('Add', [g.op1('MatMul', ['p', 'w1']), 'b1'], ['z1']);
-  const grouped = g.op1('Reshape', [relu6(g, 'z1'), g.constInt64('grouped', [3], [-1, height * width, OUT])]);
+  g.opInto('Identity', [relu6(g, 'z1')], ['a1']);
+  const grouped = g.op1('Reshape', ['a1', g.constInt64('grouped', [3], [-1, height * width, OUT])]);
   g.opInto('ReduceMean', [grouped], ['f'], { axes: [1], keepdims: 0 });
   g.output('f', ['batch', OUT]);
-  for (const [name, channels] of [['ze', EXPAND], ['zd', EXPAND], ['p', PROJECT], ['z1', OUT]] as const) g.output(name, ['n', channels]);
+  for (const [name, channels] of [['ze', EXPAND], ['zd', EXPAND], ['p', PROJECT], ['z1', OUT], ['a1', OUT]] as const) g.output(name, ['n', channels]);
   return g.toModel();
 }
 
-function gradientGraph(height: number, width: number): Uint8Array {
+/**
+ * What the loss's gradient arrives for: 'pooled', the mean-pooled features [images, 1792]
+ * (the product heads); 'map', every position of the Conv_1 map [images * positions, 1792]
+ * (the segmentation decoder).
+ */
+export type Upstream = 'pooled' | 'map';
+
+function gradientGraph(height: number, width: number, upstream: Upstream): Uint8Array {
   const { toNchw, toRows } = layout(height, width);
   const positions = height * width;
   const g = new GraphBuilder('upper_trunk_gradient');
@@ -54,14 +62,20 @@ function gradientGraph(height: number, width: number): Uint8Array {
   g.input('zd', ['n', EXPAND]);
   g.input('p', ['n', PROJECT]);
   g.input('z1', ['n', OUT]);
-  g.input('df', ['batch', OUT]);
+  g.input(upstream === 'pooled' ? 'df' : 'da1', upstream === 'pooled' ? ['batch', OUT] : ['n', OUT]);
   g.input('w1', UPPER_TRUNK_DIMS.w1);
   g.input('wp', UPPER_TRUNK_DIMS.wp);
   // The depthwise kernel turned 180 degrees: its transposed convolution carries the gradient to its input.
   g.input('wd_flipped', UPPER_TRUNK_DIMS.wd);
   // d mean / d activation = 1/positions at every position; ReLU6 passes the gradient where 0 < z < 6.
-  const spread = g.op1('Expand', [g.op1('Unsqueeze', [g.op1('Mul', ['df', g.constFloat('inv', [], [1 / positions])]), g.constInt64('axis1', [1], [1])]), g.constInt64('spread', [3], [1, positions, 1])]);
-  const dz1 = g.op1('Mul', [g.op1('Reshape', [spread, g.constInt64('flat', [2], [-1, OUT])]), gate(g, 'z1')]);
+  const da1 =
+    upstream === 'pooled'
+      ? g.op1('Reshape', [
+          g.op1('Expand', [g.op1('Unsqueeze', [g.op1('Mul', ['df', g.constFloat('inv', [], [1 / positions])]), g.constInt64('axis1', [1], [1])]), g.constInt64('spread', [3], [1, positions, 1])]),
+          g.constInt64('flat', [2], [-1, OUT]),
+        ])
+      : 'da1';
+  const dz1 = g.op1('Mul', [da1, gate(g, 'z1')]);
   g.opInto('MatMul', [transposed(g, 'p'), dz1], ['g_w1']);
   sumRows(g, dz1, 'g_b1');
   const dp = g.op1('MatMul', [dz1, transposed(g, 'w1')]);
@@ -98,7 +112,12 @@ function flipKernel(wd: Float32Array): Float32Array {
 export interface UpperTrunkGradients {
   /** Pooled features [images, 1792]. */
   features: Float32Array;
-  /** Gradient of sum(features * upstream) with respect to each parameter. */
+  /** The Conv_1 map, rows [images * positions, 1792] (NHWC order). */
+  map: Float32Array;
+  /**
+   * Gradient of sum(output * upstream) with respect to each parameter, where the output
+   * is the pooled features or the map, as the graphs were created for.
+   */
   gradients: (upstream: Float32Array) => Promise<UpperTrunkWeights>;
 }
 
@@ -109,10 +128,17 @@ export class UpperTrunkGraphs {
     private readonly gradientSession: OnnxSession,
     readonly height: number,
     readonly width: number,
+    readonly upstream: Upstream,
   ) {}
 
-  static async create(height: number, width: number): Promise<UpperTrunkGraphs> {
-    return new UpperTrunkGraphs(await OnnxSession.create(forwardGraph(height, width)), await OnnxSession.create(gradientGraph(height, width)), height, width);
+  static async create(height: number, width: number, upstream: Upstream = 'pooled'): Promise<UpperTrunkGraphs> {
+    return new UpperTrunkGraphs(
+      await OnnxSession.create(forwardGraph(height, width)),
+      await OnnxSession.create(gradientGraph(height, width, upstream)),
+      height,
+      width,
+      upstream,
+    );
   }
 
   get valuesPerImage(): number {
@@ -134,6 +160,7 @@ export class UpperTrunkGraphs {
     const features = out.f!.data;
     return {
       features,
+      map: out.a1!.data,
       gradients: async (upstream) => {
         const feeds: Record<string, NamedTensor> = {
           x,
@@ -141,7 +168,7 @@ export class UpperTrunkGraphs {
           zd: out.zd!,
           p: out.p!,
           z1: out.z1!,
-          df: { data: upstream, dims: [upstream.length / OUT, OUT] },
+          [this.upstream === 'pooled' ? 'df' : 'da1']: { data: upstream, dims: [upstream.length / OUT, OUT] },
           w1: { data: weights.w1, dims: UPPER_TRUNK_DIMS.w1 },
           wp: { data: weights.wp, dims: UPPER_TRUNK_DIMS.wp },
           wd_flipped: { data: flipKernel(weights.wd), dims: UPPER_TRUNK_DIMS.wd },
@@ -177,10 +204,8 @@ export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTra
   const { graphs, maps } = options;
   const per = graphs.valuesPerImage;
   const rowCount = maps.length / per;
-  const current = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, Float32Array.from(options.initial[p])])) as UpperTrunkWeights;
-  const m = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, new Float32Array(current[p].length)])) as UpperTrunkWeights;
-  const v = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, new Float32Array(current[p].length)])) as UpperTrunkWeights;
-  let t = 0;
+  const optimiser = new UpperTrunkAdamW(options.initial, options.weightDecay);
+  const current = optimiser.weights;
   let pending: UpperTrunkGradients | undefined;
   const gather = (rows: ArrayLike<number>): Float32Array => {
     const out = new Float32Array(rows.length * per);
@@ -198,19 +223,7 @@ export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTra
       if (!pending) throw new Error('upper trunk: backward without a forward pass');
       const grads = await pending.gradients(gradient);
       pending = undefined;
-      t++;
-      const c1 = 1 - 0.9 ** t;
-      const c2 = 1 - 0.999 ** t;
-      for (const name of UPPER_TRUNK_PARAMS) {
-        const [w, g, mm, vv] = [current[name], grads[name], m[name], v[name]];
-        // Decay only kernels, as for the heads.
-        const decay = name.startsWith('w') ? options.weightDecay : 0;
-        for (let i = 0; i < w.length; i++) {
-          mm[i] = 0.9 * mm[i]! + 0.1 * g[i]!;
-          vv[i] = 0.999 * vv[i]! + 0.001 * g[i]! * g[i]!;
-          w[i] = w[i]! - learningRate * (mm[i]! / c1 / (Math.sqrt(vv[i]! / c2) + 1e-8) + decay * w[i]!);
-        }
-      }
+      optimiser.step(grads, learningRate);
     },
     async poolAll() {
       const out = new Float32Array(rowCount * OUT);
@@ -220,18 +233,55 @@ export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTra
       }
       return out;
     },
-    state() {
-      return [...UPPER_TRUNK_PARAMS.flatMap((p) => [current[p], m[p], v[p]]), Float32Array.of(t)];
-    },
-    restore(state) {
-      if (state.length !== UPPER_TRUNK_PARAMS.length * 3 + 1) throw new Error('the checkpoint does not match this upper trunk');
-      UPPER_TRUNK_PARAMS.forEach((p: UpperTrunkParam, i) => {
-        current[p].set(state[i * 3]!);
-        m[p].set(state[i * 3 + 1]!);
-        v[p].set(state[i * 3 + 2]!);
-      });
-      t = state.at(-1)![0]!;
-    },
+    state: () => optimiser.state(),
+    restore: (state) => optimiser.restore(state),
     weights: () => current,
   };
+}
+
+/** AdamW over the upper trunk's weights (decoupled decay on the kernels only, as for the heads). */
+export class UpperTrunkAdamW {
+  readonly weights: UpperTrunkWeights;
+  private readonly m: UpperTrunkWeights;
+  private readonly v: UpperTrunkWeights;
+  private t = 0;
+
+  constructor(
+    initial: UpperTrunkWeights,
+    private readonly weightDecay: number,
+  ) {
+    checkUpperTrunkWeights(initial);
+    this.weights = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, Float32Array.from(initial[p])])) as UpperTrunkWeights;
+    this.m = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, new Float32Array(initial[p].length)])) as UpperTrunkWeights;
+    this.v = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, new Float32Array(initial[p].length)])) as UpperTrunkWeights;
+  }
+
+  step(grads: UpperTrunkWeights, learningRate: number): void {
+    this.t++;
+    const c1 = 1 - 0.9 ** this.t;
+    const c2 = 1 - 0.999 ** this.t;
+    for (const name of UPPER_TRUNK_PARAMS) {
+      const [w, g, mm, vv] = [this.weights[name], grads[name], this.m[name], this.v[name]];
+      const decay = name.startsWith('w') ? this.weightDecay : 0;
+      for (let i = 0; i < w.length; i++) {
+        mm[i] = 0.9 * mm[i]! + 0.1 * g[i]!;
+        vv[i] = 0.999 * vv[i]! + 0.001 * g[i]! * g[i]!;
+        w[i] = w[i]! - learningRate * (mm[i]! / c1 / (Math.sqrt(vv[i]! / c2) + 1e-8) + decay * w[i]!);
+      }
+    }
+  }
+
+  state(): Float32Array[] {
+    return [...UPPER_TRUNK_PARAMS.flatMap((p) => [this.weights[p], this.m[p], this.v[p]]), Float32Array.of(this.t)];
+  }
+
+  restore(state: readonly Float32Array[]): void {
+    if (state.length !== UPPER_TRUNK_PARAMS.length * 3 + 1) throw new Error('the checkpoint does not match this upper trunk');
+    UPPER_TRUNK_PARAMS.forEach((p: UpperTrunkParam, i) => {
+      this.weights[p].set(state[i * 3]!);
+      this.m[p].set(state[i * 3 + 1]!);
+      this.v[p].set(state[i * 3 + 2]!);
+    });
+    this.t = state.at(-1)![0]!;
+  }
 }

@@ -105,6 +105,37 @@ test('the gradient graph agrees with central finite differences', async () => {
   }
 });
 
+test('per-position upstream (the segmentation decoder): the map is the backbone Conv_1 and the gradients agree with finite differences', async () => {
+  const mapGraphs = await UpperTrunkGraphs.create(SIDE, SIDE, 'map');
+  try {
+    const forward = await mapGraphs.forward(realMaps, pretrained);
+    assert.equal(forward.map.length, 2 * SIDE * SIDE * BLOCK16.out);
+    assert.ok(maxDiff(forward.map, backboneConv1) < 1e-4);
+    const random = rng(9);
+    const upstream = Float32Array.from({ length: forward.map.length }, () => random() - 0.5);
+    const loss = async (w: UpperTrunkWeights) => (await mapGraphs.forward(realMaps, w)).map.reduce((s, v, i) => s + v * upstream[i]!, 0);
+    const grads = await forward.gradients(upstream);
+    for (const name of ['we', 'wd', 'w1', 'b1'] as const) {
+      const g = grads[name];
+      const i = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!))[0]!;
+      const h = 1e-2 * Math.max(1e-2, Math.abs(pretrained[name][i]!));
+      const shifted = (delta: number) => ({ ...pretrained, [name]: pretrained[name].map((v, j) => (j === i ? v + delta : v)) });
+      const numeric = ((await loss(shifted(h))) - (await loss(shifted(-h)))) / (2 * h);
+      const relative = Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!));
+      assert.ok(relative < 0.05, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
+    }
+    // The pooled graphs' gradient of a uniform upstream is the map graphs' gradient of that upstream spread evenly.
+    const pooledUpstream = Float32Array.from({ length: 2 * BLOCK16.out }, () => random() - 0.5);
+    const spread = new Float32Array(forward.map.length);
+    for (let i = 0; i < 2; i++) for (let p = 0; p < SIDE * SIDE; p++) for (let c = 0; c < BLOCK16.out; c++) spread[(i * SIDE * SIDE + p) * BLOCK16.out + c] = pooledUpstream[i * BLOCK16.out + c]! / (SIDE * SIDE);
+    const viaPool = await (await graphs.forward(realMaps, pretrained)).gradients(pooledUpstream);
+    const viaMap = await forward.gradients(spread);
+    assert.ok(maxDiff(viaPool.we, viaMap.we) < 1e-4 * viaPool.we.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+  } finally {
+    await mapGraphs.close();
+  }
+});
+
 test('upperTrunkTraining: AdamW steps lower a loss; state restores the weights and moments exactly', async () => {
   const maps = packHalf(realMaps);
   const options = { graphs, initial: pretrained, maps, fromEpoch: 0, learningRate: 1e-3, weightDecay: 0.01 };
