@@ -5,7 +5,9 @@
 // rare classes, the optimiser AdamW with warm-up and cosine decay. Mirrored photos are a
 // second cached view each epoch may pick instead of the photo. Validation runs the same
 // decoder, upsamples to the photo's own size as the pipeline does, and scores against the
-// full-resolution masks.
+// full-resolution masks. Under the decoder, block 16 + Conv_1 may be a trained product
+// model's (frozen: its Conv_1 maps are cached) or fine-tuned here with the decoder
+// (block 15's maps are cached and trunk-training.ts runs the layers above them).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAtomic } from '../model/cache.ts';
@@ -499,7 +501,8 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
     formatVersion: SEGMENT_FORMAT_VERSION,
     kind: 'segmentation',
     name: 'groknet-segment',
-    version: '0.1.0',
+    // 0.2: block 16 + Conv_1 carried in the decoder graph (the artifact reads block 15).
+    version: upper ? '0.2.0' : '0.1.0',
     description: `Clothing segmentation: FPN-lite decoder over the frozen MobileNetV2-1.4 trunk${
       upper
         ? ` up to block 15; block 16 + Conv_1 ${upperFrom ? `from ${upperFrom.source} (fine-tuned by the unified trainer)` : 'from the packaged backbone'}${fineTune ? ', fine-tuned again with the decoder' : ''}, carried in decoder.onnx`
