@@ -35,9 +35,9 @@ export interface SegmentOptions extends SessionOptions {
    * Test-time augmentation: 'flip' also runs each letterboxed input mirrored left to right
    * (in the same ONNX Runtime run, so a run holds twice `batchSize` images), brings its
    * logits back onto the grid and averages the two. Default 'flip': on the 130 held-out
-   * Clothing Co-Parsing photos it lifts mIoU 0.2876 -> 0.3009 and pixel accuracy 0.8683 ->
-   * 0.8756 for about 70 ms more per photo on 2 CPU cores (models/groknet-segment/EVAL.md);
-   * 'none' runs the input alone.
+   * Clothing Co-Parsing photos it lifts mIoU 0.3270 -> 0.3309 and pixel accuracy 0.8838 ->
+   * 0.8878 with the shipped model (0.2876 -> 0.3009 with the first, frozen-trunk one), for
+   * twice the model time per photo (models/groknet-segment/EVAL.md); 'none' runs the input alone.
    */
   tta?: TtaMode;
   /** With tta 'flip': average the logits (default) or the softmax probabilities. */
