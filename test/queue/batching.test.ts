@@ -193,10 +193,12 @@ describe('batching queue workers', { skip }, () => {
       const counts = await queue.getJobCounts('completed', 'failed', 'active', 'waiting');
       assert.deepEqual(counts, { completed: 3, failed: 0, active: 0, waiting: 0 });
       assert.equal(await catalog.countProducts(), 3);
-      assert.equal(worker.stats.linkFailures, 3, 'each product reported, none linked');
-      // One report per batch: the 3 jobs usually form one batch, sometimes two (a job fetched
-      // after close began joins the next one).
-      assert.ok(errors.length >= 1 && errors.length <= 2, errors.join(' | '));
+      // Each product reported, none linked. The 3 jobs usually form one batch, sometimes two (a
+      // job fetched after close began joins the next one); then close() also retries the first
+      // batch's products (relinking), which fail again: one more report and more failures.
+      assert.ok(worker.stats.linkFailures >= 3 && worker.stats.linkFailures <= 5, `link failures ${worker.stats.linkFailures}`);
+      for (const id of ['outfit', 'jeans', 'cap']) assert.deepEqual(await catalog.seenTogether(id), [], `${id} linked`);
+      assert.ok(errors.length >= 1 && errors.length <= 3, errors.join(' | '));
       assert.ok(errors.every((e) => /^seen-together: [1-3] /.test(e)), errors.join(' | '));
     } finally {
       await queue.close();
