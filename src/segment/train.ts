@@ -11,6 +11,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAtomic } from '../model/cache.ts';
+import { readManifest } from '../model/manifest.ts';
 import { rng } from '../train/fit-heads.ts';
 import { readyTf, tf } from '../train/tf.ts';
 import { hashSplit } from '../train/datasets/split.ts';
@@ -295,10 +296,9 @@ export function figures(confusion: Confusion, labels: readonly string[], images:
 
 /** The fine-tuned upper trunk of a product model directory (its manifest names the heads file). */
 async function readUpperTrunk(dir: string): Promise<{ weights: UpperTrunkWeights; source: string }> {
-  const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as { name?: string; version?: string; headsFile?: string };
-  if (!manifest.headsFile) throw new Error(`${dir}/model.json names no heads file`);
+  const manifest = await readManifest(path.join(dir, 'model.json'));
   const weights = upperTrunkFromHeads(new Uint8Array(await readFile(path.resolve(dir, manifest.headsFile))));
-  return { weights, source: `${manifest.name ?? path.basename(dir)}@${manifest.version ?? '?'}` };
+  return { weights, source: `${manifest.name}@${manifest.version}` };
 }
 
 export async function trainSegmentation(config: SegmentTrainConfig): Promise<SegmentTrainResult> {
