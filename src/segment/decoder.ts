@@ -7,6 +7,7 @@
 // reading the backbone tensors by their TF names, in TF's NHWC layout.
 import type { DenseWeights } from '../model/heads/heads-graph.ts';
 import { GraphBuilder } from '../model/onnx/graph-builder.ts';
+import { appendBlock15, checkBlock15Weights, type Block15Weights } from '../model/upper-trunk/block15.ts';
 import { appendUpperTrunk, BLOCK16, checkUpperTrunkWeights, type UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
 
 export const DECODER_OUTPUT = 'segment_logits';
@@ -41,9 +42,10 @@ export interface DecoderWeights {
   classifier: DenseWeights;
   /**
    * A fine-tuned block 16 + Conv_1 in front of the coarsest level: the graph then reads
-   * `input` (block 15's map) and computes the coarsest level's map itself.
+   * `input` (block 15's map) and computes the coarsest level's map itself. With `block15`,
+   * a fine-tuned block 15 in front of those: `input` is then block 14's map.
    */
-  upperTrunk?: { input: string; weights: UpperTrunkWeights };
+  upperTrunk?: { input: string; weights: UpperTrunkWeights; block15?: Block15Weights };
 }
 
 export function decoderClasses(weights: DecoderWeights): number {
@@ -74,6 +76,7 @@ export function checkDecoder(weights: DecoderWeights): void {
   });
   if (weights.upperTrunk) {
     checkUpperTrunkWeights(weights.upperTrunk.weights);
+    if (weights.upperTrunk.block15) checkBlock15Weights(weights.upperTrunk.block15);
     if (weights.levels[0]!.channels !== BLOCK16.out) fail(`the upper trunk writes ${BLOCK16.out} channels, the coarsest level reads ${weights.levels[0]!.channels}`);
   }
   if (weights.classifier.inDim !== width) fail(`the classifier reads ${weights.classifier.inDim} channels, the last level has ${width}`);
@@ -139,7 +142,10 @@ export function buildDecoderGraph(weights: DecoderWeights): GraphBuilder {
     if (!upper) return g.input(level.node, ['batch', level.size[0], level.size[1], level.channels]);
     return g.input(upper.input, ['batch', level.size[0], level.size[1], BLOCK16.in]);
   });
-  if (weights.upperTrunk) inputs[0] = appendUpperTrunk(g, inputs[0]!, weights.upperTrunk.weights);
+  if (weights.upperTrunk) {
+    const { block15 } = weights.upperTrunk;
+    inputs[0] = appendUpperTrunk(g, block15 ? appendBlock15(g, inputs[0]!, block15) : inputs[0]!, weights.upperTrunk.weights);
+  }
   let previous: string | undefined;
   weights.levels.forEach((level, i) => {
     const hint = `level_${i}`;

@@ -24,6 +24,10 @@ const merges: Record<string, Readonly<Record<string, string>>> = { none: {}, sho
 const merge = merges[values.merge];
 if (!merge) throw new Error(`--merge must be one of ${Object.keys(merges).join(', ')}`);
 const overrides = values.config ? (JSON.parse(values.config) as Partial<SegmentTrainConfig>) : {};
+// A misspelt setting would otherwise be ignored silently and the run would train the defaults.
+const known = new Set([...Object.keys(DEFAULT_SEGMENT_CONFIG), 'upperTrunkFrom', 'maxPhotos']);
+const unknown = Object.keys(overrides).filter((k) => !known.has(k));
+if (unknown.length > 0) throw new Error(`--config: unknown setting(s) ${unknown.join(', ')} (known: ${[...known].join(', ')})`);
 const config: SegmentTrainConfig = {
   ...DEFAULT_SEGMENT_CONFIG,
   merge,

@@ -7,7 +7,8 @@
 // decoder, upsamples to the photo's own size as the pipeline does, and scores against the
 // full-resolution masks. Under the decoder, block 16 + Conv_1 may be a trained product
 // model's (frozen: its Conv_1 maps are cached) or fine-tuned here with the decoder
-// (block 15's maps are cached and trunk-training.ts runs the layers above them).
+// (block 15's maps are cached and trunk-training.ts runs the layers above them), and
+// block 15 may be fine-tuned with them (block 14's maps are cached instead).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAtomic } from '../model/cache.ts';
@@ -28,6 +29,7 @@ import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize, tapsWithUppe
 import { backboneTensors, UPPER_CONV1_NODE, upperTrunkFromHeads } from './trunk.ts';
 import { BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode, type UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
 import { SegmentTrunkTraining } from './trunk-training.ts';
+import { block15InputNode, pretrainedBlock15 } from '../model/upper-trunk/block15.ts';
 
 export interface SegmentTrainConfig {
   /** Folder holding clothing-parsing/. */
@@ -85,6 +87,11 @@ export interface SegmentTrainConfig {
    * decoder at this peak learning rate (same warm-up and cosine); 0 keeps them frozen.
    */
   upperTrunkLearningRate: number;
+  /**
+   * Fine-tune block 15 too (from the packaged backbone) at this peak learning rate; 0 keeps
+   * it frozen. Needs upperTrunkLearningRate > 0.
+   */
+  block15LearningRate: number;
   /** Use only this many photos of each split (smoke runs). */
   maxPhotos?: number;
   log?: (line: string) => void;
@@ -108,6 +115,7 @@ export const DEFAULT_SEGMENT_CONFIG: Omit<SegmentTrainConfig, 'datasets' | 'out'
   classWeightCap: 20,
   diceWeight: 0,
   upperTrunkLearningRate: 0,
+  block15LearningRate: 0,
   seed: 17,
   evalEvery: 4,
   validateOn: 'val',
@@ -322,13 +330,17 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   for (const p of val) refs.set(p, { orig: { photo: p.photo, flip: false }, crops: [] });
   const allRefs = [...refs.values()].flatMap((r) => [r.orig, ...(r.flip ? [r.flip] : []), ...r.crops]);
   if (config.upperTrunkLearningRate < 0) throw new Error('upperTrunkLearningRate must be 0 (frozen) or positive');
+  if (config.block15LearningRate < 0) throw new Error('block15LearningRate must be 0 (frozen) or positive');
+  if (config.block15LearningRate > 0 && !(config.upperTrunkLearningRate > 0)) throw new Error('block15LearningRate needs upperTrunkLearningRate > 0: block 15 is trained under a trained block 16');
   const upperFrom = config.upperTrunkFrom ? await readUpperTrunk(config.upperTrunkFrom) : undefined;
   const fineTune = config.upperTrunkLearningRate > 0;
   const upper = upperFrom?.weights ?? (fineTune ? pretrainedUpperTrunk(SEGMENT_BACKBONE_ID) : undefined);
   // The decoder's levels; and what the cache holds: block 15's map where the trunk above it is fine-tuned here.
   const levelTaps = upper ? tapsWithUpperTrunk(UPPER_CONV1_NODE) : SEGMENT_TAPS;
-  const cachedTaps = fineTune ? tapsWithUpperTrunk(upperTrunkInputNode(), BLOCK16.in) : levelTaps;
-  if (upper) log(`upper trunk: block 16 + Conv_1 of ${upperFrom?.source ?? 'the packaged backbone'}${fineTune ? `, fine-tuned at lr ${config.upperTrunkLearningRate}` : ', frozen'}`);
+  const block15 = config.block15LearningRate > 0 ? pretrainedBlock15() : undefined;
+  const trunkInput = block15 ? block15InputNode() : upperTrunkInputNode();
+  const cachedTaps = fineTune ? tapsWithUpperTrunk(trunkInput, BLOCK16.in) : levelTaps;
+  if (upper) log(`upper trunk: block 16 + Conv_1 of ${upperFrom?.source ?? 'the packaged backbone'}${fineTune ? `, fine-tuned at lr ${config.upperTrunkLearningRate}` : ', frozen'}${block15 ? `; block 15 fine-tuned at lr ${config.block15LearningRate}` : ''}`);
   const features = await segmentFeatures(allRefs, { backboneId: SEGMENT_BACKBONE_ID, taps: cachedTaps, input: SEGMENT_INPUT, ...(upper && !fineTune ? { upper } : {}) });
   log(`features ready (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
@@ -395,7 +407,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
 
   const random = rng(config.seed);
   const init = initDecoder(decoderShape(config, classes, levelTaps), random);
-  const trunk = fineTune ? await SegmentTrunkTraining.create(tapSize(SEGMENT_INPUT.size, cachedTaps[0]!.stride), upper!, config.weightDecay) : undefined;
+  const trunk = fineTune ? await SegmentTrunkTraining.create(tapSize(SEGMENT_INPUT.size, cachedTaps[0]!.stride), upper!, config.weightDecay, block15) : undefined;
   const stats = await tapStatistics(trainViews.map((v) => v.orig.maps), cachedTaps, trunk);
   const scoring: Scoring = { grid, map, merged: Object.keys(config.merge).length > 0, taps: cachedTaps, ...(trunk ? { trunk } : {}) };
   init.levels.forEach((level, i) => {
@@ -467,7 +479,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
         const gradient = (await grads[coarsest.name]!.data()) as Float32Array;
         const std = stats[0]!.std;
         for (let i = 0; i < gradient.length; i++) gradient[i]! /= std[i % std.length]!;
-        await trunk.backward(gradient, (lr * config.upperTrunkLearningRate) / config.learningRate);
+        await trunk.backward(gradient, (lr * config.upperTrunkLearningRate) / config.learningRate, (lr * config.block15LearningRate) / config.learningRate);
       }
       tf.dispose([...inputs, ...(coarsest ? [coarsest] : [])]);
       tf.tidy(() => {
@@ -491,8 +503,12 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   }
 
   const upperWeights = trunk?.weights ?? upper;
+  const block15Weights = trunk?.block15Weights;
   await trunk?.close();
-  const weights: DecoderWeights = { ...weightsOf(vars), ...(upperWeights ? { upperTrunk: { input: upperTrunkInputNode(), weights: upperWeights } } : {}) };
+  const weights: DecoderWeights = {
+    ...weightsOf(vars),
+    ...(upperWeights ? { upperTrunk: { input: block15Weights ? block15InputNode() : upperTrunkInputNode(), weights: upperWeights, ...(block15Weights ? { block15: block15Weights } : {}) } } : {}),
+  };
   disposeVars(vars);
   optimizer.dispose();
   classWeightT.dispose();
@@ -501,14 +517,17 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
     formatVersion: SEGMENT_FORMAT_VERSION,
     kind: 'segmentation',
     name: 'groknet-segment',
-    // 0.2: block 16 + Conv_1 carried in the decoder graph (the artifact reads block 15).
-    version: upper ? '0.2.0' : '0.1.0',
+    // 0.2: block 16 + Conv_1 carried in the decoder graph (the artifact reads block 15); 0.3: block 15 too (it reads block 14).
+    version: block15Weights ? '0.3.0' : upper ? '0.2.0' : '0.1.0',
     description: `Clothing segmentation: FPN-lite decoder over the frozen MobileNetV2-1.4 trunk${
       upper
-        ? ` up to block 15; block 16 + Conv_1 ${upperFrom ? `from ${upperFrom.source} (fine-tuned by the unified trainer)` : 'from the packaged backbone'}${fineTune ? ', fine-tuned again with the decoder' : ''}, carried in decoder.onnx`
+        ? ` up to block ${block15Weights ? '14; block 15 fine-tuned with the decoder' : '15'}; block 16 + Conv_1 ${upperFrom ? `from ${upperFrom.source} (fine-tuned by the unified trainer)` : 'from the packaged backbone'}${fineTune ? ', fine-tuned again with the decoder' : ''}, carried in decoder.onnx`
         : ''
     }; trained on Clothing Co-Parsing masks`,
-    backbone: { id: SEGMENT_BACKBONE_ID, tensors: backboneTensors({ backboneId: SEGMENT_BACKBONE_ID, ...(upper ? { upper } : {}) }, levelTaps) },
+    backbone: {
+      id: SEGMENT_BACKBONE_ID,
+      tensors: backboneTensors({ backboneId: SEGMENT_BACKBONE_ID, ...(upper ? { upper } : {}) }, levelTaps).map((node, i) => (i === 0 && block15Weights ? block15InputNode() : node)),
+    },
     input: { ...SEGMENT_INPUT, layout: 'NHWC' },
     decoderFile: 'decoder.onnx',
     output: DECODER_OUTPUT,

@@ -1,65 +1,95 @@
-// Fine-tunes the upper trunk (block 16 + Conv_1) under the segmentation decoder. The
-// feature cache then holds block 15's map instead of Conv_1's; each step runs the upper
-// trunk forward in ONNX Runtime (the unified trainer's graphs, with a gradient per map
-// position instead of per pooled feature), TF.js trains the decoder and hands back the
-// gradient with respect to the Conv_1 map, and AdamW moves the trunk's weights.
+// Fine-tunes the upper trunk (block 16 + Conv_1), and optionally block 15 below it, under
+// the segmentation decoder. The feature cache then holds the map below the lowest trained
+// block (block 15's, or block 14's) instead of Conv_1's; each step runs the trained blocks
+// forward in ONNX Runtime (the unified trainer's graphs, with a gradient per map position
+// instead of per pooled feature), TF.js trains the decoder and hands back the gradient with
+// respect to the Conv_1 map, and AdamW moves the blocks' weights.
+import type { Block15Weights } from '../model/upper-trunk/block15.ts';
 import type { UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
+import { Block15AdamW, Block15Graphs, type Block15Forward } from '../train/block15.ts';
 import { UpperTrunkAdamW, UpperTrunkGraphs, type UpperTrunkGradients } from '../train/upper-trunk.ts';
 import { unpackHalf } from '../util/float16.ts';
 
+interface Block15Stage {
+  graphs: Block15Graphs;
+  optimiser: Block15AdamW;
+}
+
 export class SegmentTrunkTraining {
   private readonly optimiser: UpperTrunkAdamW;
-  private pending: UpperTrunkGradients | undefined;
+  private pending: { upper: UpperTrunkGradients; block15?: Block15Forward } | undefined;
 
   private constructor(
     private readonly graphs: UpperTrunkGraphs,
     initial: UpperTrunkWeights,
     weightDecay: number,
+    private readonly block15: Block15Stage | undefined,
   ) {
     this.optimiser = new UpperTrunkAdamW(initial, weightDecay);
   }
 
-  /** For block-15 maps of `size` ([height, width]) at the start of every cached view. */
-  static async create(size: readonly [number, number], initial: UpperTrunkWeights, weightDecay: number): Promise<SegmentTrunkTraining> {
-    return new SegmentTrunkTraining(await UpperTrunkGraphs.create(size[0], size[1], 'map'), initial, weightDecay);
+  /**
+   * For cached maps of `size` ([height, width]) at the start of every cached view: block
+   * 15's output, or with `block15` (its starting weights, trained too) block 14's.
+   */
+  static async create(size: readonly [number, number], initial: UpperTrunkWeights, weightDecay: number, block15?: Block15Weights): Promise<SegmentTrunkTraining> {
+    const stage = block15 ? { graphs: await Block15Graphs.create(size[0], size[1]), optimiser: new Block15AdamW(block15, weightDecay) } : undefined;
+    return new SegmentTrunkTraining(await UpperTrunkGraphs.create(size[0], size[1], 'map', stage !== undefined), initial, weightDecay, stage);
   }
 
   get weights(): UpperTrunkWeights {
     return this.optimiser.weights;
   }
 
-  private get block15Values(): number {
-    return this.graphs.valuesPerImage;
+  /** Block 15's weights where it is trained here. */
+  get block15Weights(): Block15Weights | undefined {
+    return this.block15?.optimiser.weights;
   }
 
   private gather(views: readonly Uint16Array[]): Float32Array {
-    const per = this.block15Values;
+    const per = this.graphs.valuesPerImage;
     const out = new Float32Array(views.length * per);
     views.forEach((v, i) => unpackHalf(v.subarray(0, per), out, i * per));
     return out;
   }
 
+  private async run(views: readonly Uint16Array[]): Promise<{ upper: UpperTrunkGradients; block15?: Block15Forward }> {
+    const cached = this.gather(views);
+    const block15 = this.block15 ? await this.block15.graphs.forward(cached, this.block15.optimiser.weights) : undefined;
+    const upper = await this.graphs.forward(block15?.output ?? cached, this.weights);
+    return { upper, ...(block15 ? { block15 } : {}) };
+  }
+
   /** Conv_1 maps (NHWC, float32) of the views with the current weights; no gradient kept. */
   async maps(views: readonly Uint16Array[]): Promise<Float32Array> {
-    return (await this.graphs.forward(this.gather(views), this.weights)).map;
+    return (await this.run(views)).upper.map;
   }
 
   /** Conv_1 maps of a training batch; the next backward() applies to this batch. */
   async forward(views: readonly Uint16Array[]): Promise<Float32Array> {
-    this.pending = await this.graphs.forward(this.gather(views), this.weights);
-    return this.pending.map;
+    this.pending = await this.run(views);
+    return this.pending.upper.map;
   }
 
-  /** One AdamW step from the loss's gradient with respect to the Conv_1 maps of the last forward(). */
-  async backward(gradient: Float32Array, learningRate: number): Promise<void> {
+  /**
+   * One AdamW step from the loss's gradient with respect to the Conv_1 maps of the last
+   * forward(); block 15, where trained, steps at `block15LearningRate`.
+   */
+  async backward(gradient: Float32Array, learningRate: number, block15LearningRate = learningRate): Promise<void> {
     if (!this.pending) throw new Error('segmentation trunk: backward without a forward pass');
-    if (gradient.length !== this.pending.map.length) throw new Error(`segmentation trunk: ${gradient.length} gradient values for a map of ${this.pending.map.length}`);
-    const grads = await this.pending.gradients(gradient);
+    const { upper, block15 } = this.pending;
+    if (gradient.length !== upper.map.length) throw new Error(`segmentation trunk: ${gradient.length} gradient values for a map of ${upper.map.length}`);
+    const grads = await upper.gradients(gradient);
     this.pending = undefined;
+    if (this.block15 && block15) {
+      // Block 15's output is the upper trunk's input: the gradient there is what block 15 gets.
+      this.block15.optimiser.step(await block15.gradients(grads.input!), block15LearningRate);
+    }
     this.optimiser.step(grads, learningRate);
   }
 
   async close(): Promise<void> {
     await this.graphs.close();
+    await this.block15?.graphs.close();
   }
 }

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { GroknetError } from '../../src/errors.ts';
+import { parseModel } from '../../src/model/onnx/graph-builder.ts';
+import { pretrainedBlock15 } from '../../src/model/upper-trunk/block15.ts';
 import { pretrainedUpperTrunk } from '../../src/model/upper-trunk/block16.ts';
 import { Segmenter } from '../../src/pipelines/segment.ts';
 import { readMask } from '../../src/segment/dataset.ts';
@@ -81,6 +83,39 @@ test('fine-tuning the upper trunk with the decoder: the artifact carries the mov
   }
 });
 
+/** A float initializer of an ONNX graph, by name. */
+function initializer(bytes: Uint8Array, name: string): Float32Array {
+  const tensor = parseModel(bytes).graph?.initializer?.find((t) => t.name === name);
+  assert.ok(tensor?.rawData, `initializer ${name}`);
+  const raw = tensor.rawData;
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+}
+
+test('fine-tuning block 15 too: the artifact reads block 14, carries the moved block 15 and segments a photo', async () => {
+  const out = path.join(root, 'block15');
+  const result = await trainSegmentation(config(out, { upperTrunkLearningRate: 1e-3, block15LearningRate: 1e-3, learningRate: 1e-2 }));
+  assert.match(result.manifest.backbone.tensors[0]!, /expanded_conv_14\/add$/);
+  assert.equal(result.manifest.version, '0.3.0');
+  assert.ok(result.validation.pixelAccuracy > 0.8, `validation pixel accuracy ${result.validation.pixelAccuracy}`);
+  const bytes = new Uint8Array(await readFile(path.join(out, 'decoder.onnx')));
+  const pretrained = pretrainedBlock15();
+  const carried = initializer(bytes, 'block15/we');
+  assert.equal(carried.length, pretrained.we.length);
+  const moved = carried.reduce((m, v, i) => Math.max(m, Math.abs(v - pretrained.we[i]!)), 0);
+  assert.ok(moved > 1e-4, `block 15's expansion moved by at most ${moved}`);
+
+  const segmenter = await Segmenter.open(out, { tta: 'none' });
+  try {
+    const [segmented] = await segmenter.segmentBuffers([await readFile(path.join(root, 'clothing-parsing/photos/0007.png'))]);
+    assert.ok(segmented && !(segmented instanceof Error));
+    const truth = await readMask(path.join(root, 'clothing-parsing/masks/0007.png'));
+    const agree = segmented.segmentation.mask.reduce((n, v, i) => n + (v === truth.data[i] ? 1 : 0), 0) / truth.data.length;
+    assert.ok(agree > 0.8, `agreement with the mask ${agree}`);
+  } finally {
+    await segmenter.close();
+  }
+});
+
 test('a frozen trunk stays the packaged one', async () => {
   const out = path.join(root, 'frozen');
   const result = await trainSegmentation(config(out, { epochs: 1, evalEvery: 1 }));
@@ -90,6 +125,9 @@ test('a frozen trunk stays the packaged one', async () => {
 
 test('bad trunk settings are refused with the reason', async () => {
   await assert.rejects(trainSegmentation(config(path.join(root, 'bad-lr'), { upperTrunkLearningRate: -1 })), /upperTrunkLearningRate must be 0/);
+  await assert.rejects(trainSegmentation(config(path.join(root, 'bad-15'), { upperTrunkLearningRate: 1e-3, block15LearningRate: -1 })), /block15LearningRate must be 0/);
+  // Block 15 trains only under a trained block 16: its gradient comes through it.
+  await assert.rejects(trainSegmentation(config(path.join(root, 'lone-15'), { block15LearningRate: 1e-3 })), /needs upperTrunkLearningRate > 0/);
   // A product model without a fine-tuned upper trunk cannot lend one.
   const tiny = await createTinyModel();
   await assert.rejects(trainSegmentation(config(path.join(root, 'bad-from'), { upperTrunkFrom: tiny.dir })), (e: unknown) => e instanceof GroknetError && e.code === 'model_invalid');

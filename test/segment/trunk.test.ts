@@ -6,6 +6,9 @@ import { test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { GroknetError } from '../../src/errors.ts';
 import { buildHeadsGraph, type DenseWeights } from '../../src/model/heads/heads-graph.ts';
+import { BLOCK15_PARAMS, block15InputNode, pretrainedBlock15, type Block15Weights } from '../../src/model/upper-trunk/block15.ts';
+import { GraphBuilder } from '../../src/model/onnx/graph-builder.ts';
+import { appendBlock15 } from '../../src/model/upper-trunk/block15.ts';
 import { BLOCK16, pretrainedUpperTrunk, UPPER_TRUNK_PARAMS, upperTrunkInputNode, type UpperTrunkWeights } from '../../src/model/upper-trunk/block16.ts';
 import { buildDecoderGraph, DECODER_OUTPUT, initDecoder } from '../../src/segment/decoder.ts';
 import { decoderForward, decoderVars, disposeVars } from '../../src/segment/decoder-tf.ts';
@@ -93,4 +96,34 @@ test('a decoder carrying the upper trunk computes the upper trunk, then the deco
 test('a decoder whose coarsest level does not read the upper trunk width is refused', () => {
   const decoder = initDecoder({ levels: [{ node: 'trunk/coarse', channels: 24, size: [3, 2], width: 8, mix: false }], classes: 3 }, rng(1));
   assert.throws(() => buildDecoderGraph({ ...decoder, upperTrunk: { input: upperTrunkInputNode(), weights: movedTrunk(2) } }), /upper trunk writes 1792 channels/);
+});
+
+test('a decoder carrying block 15 too reads block 14 and computes block 15, then the upper trunk and the decoder', async () => {
+  const random = rng(21);
+  const pretrained15 = pretrainedBlock15();
+  const block15 = Object.fromEntries(BLOCK15_PARAMS.map((p) => [p, pretrained15[p].map((v) => v * (1 + 0.2 * (random() - 0.5)))])) as Block15Weights;
+  const decoder = initDecoder({ levels: [{ node: UPPER_CONV1_NODE, channels: BLOCK16.out, size: [3, 2], width: 16, mix: true, global: true }], classes: 4 }, random);
+  const trunk = movedTrunk(6);
+  const batch = 2;
+  const block14 = Float32Array.from({ length: batch * 3 * 2 * BLOCK16.in }, () => random() * 4 - 2);
+  const feed = (name: string, data: Float32Array) => ({ [name]: new ort.Tensor('float32', data, [batch, 3, 2, BLOCK16.in]) });
+
+  // Reference: block 15 on its own, its output into the decoder that carries only block 16 + Conv_1.
+  const g = new GraphBuilder('block15_only');
+  g.opInto('Identity', [appendBlock15(g, g.input('in', ['batch', 3, 2, BLOCK16.in]), block15)], ['out']);
+  g.output('out', ['batch', 3, 2, BLOCK16.in]);
+  const alone = await ort.InferenceSession.create(g.toModel());
+  const mid = (await alone.run(feed('in', block14))).out!.data as Float32Array;
+  await alone.release();
+  const upperOnly = await ort.InferenceSession.create(buildDecoderGraph({ ...decoder, upperTrunk: { input: upperTrunkInputNode(), weights: trunk } }).toModel());
+  const expected = (await upperOnly.run(feed(upperTrunkInputNode(), mid)))[DECODER_OUTPUT]!.data as Float32Array;
+  await upperOnly.release();
+
+  const session = await ort.InferenceSession.create(buildDecoderGraph({ ...decoder, upperTrunk: { input: block15InputNode(), weights: trunk, block15 } }).toModel());
+  assert.deepEqual(session.inputNames, [block15InputNode()]);
+  const actual = (await session.run(feed(block15InputNode(), block14)))[DECODER_OUTPUT]!.data as Float32Array;
+  await session.release();
+  const diff = actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
+  assert.ok(diff < 1e-3, `max abs diff ${diff}`);
+  assert.throws(() => buildDecoderGraph({ ...decoder, upperTrunk: { input: block15InputNode(), weights: trunk, block15: { ...block15, bd: new Float32Array(1) } } }), /block 15 weight bd/);
 });

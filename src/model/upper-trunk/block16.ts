@@ -31,7 +31,7 @@ export const UPPER_TRUNK_DIMS: Record<UpperTrunkParam, number[]> = {
   b1: [BLOCK16.out],
 };
 
-function mobilenetPrefix(): string {
+export function mobilenetPrefix(): string {
   return backboneSpec(UPPER_TRUNK_BACKBONE).tensors.conv_1!.node.replace('/MobilenetV2/Conv_1/Relu6', '/MobilenetV2');
 }
 
@@ -41,7 +41,7 @@ export function upperTrunkInputNode(): string {
 }
 
 /** TF's depthwise kernel [3, 3, C, 1] as ONNX Conv's [C, 1, 3, 3]. */
-function depthwiseToOnnx(hwc: Float32Array, channels: number): Float32Array {
+export function depthwiseToOnnx(hwc: Float32Array, channels: number): Float32Array {
   const out = new Float32Array(channels * 9);
   for (let k = 0; k < 9; k++) for (let c = 0; c < channels; c++) out[c * 9 + k] = hwc[k * channels + c]!;
   return out;
