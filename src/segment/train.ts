@@ -92,6 +92,11 @@ export interface SegmentTrainConfig {
    * it frozen. Needs upperTrunkLearningRate > 0.
    */
   block15LearningRate: number;
+  /**
+   * Letterboxed input [height, width], multiples of 32 so that each tap is exactly twice the
+   * next: larger inputs show small garments (belts, scarves, jewellery) over more cells.
+   */
+  inputSize: [number, number];
   /** Use only this many photos of each split (smoke runs). */
   maxPhotos?: number;
   log?: (line: string) => void;
@@ -116,6 +121,7 @@ export const DEFAULT_SEGMENT_CONFIG: Omit<SegmentTrainConfig, 'datasets' | 'out'
   diceWeight: 0,
   upperTrunkLearningRate: 0,
   block15LearningRate: 0,
+  inputSize: [SEGMENT_INPUT.size[0], SEGMENT_INPUT.size[1]],
   seed: 17,
   evalEvery: 4,
   validateOn: 'val',
@@ -150,11 +156,12 @@ export interface SegmentTrainResult {
 }
 
 function decoderShape(config: SegmentTrainConfig, classes: number, taps: readonly Tap[]) {
+  const size = config.inputSize;
   return {
     levels: taps.map((tap, i) => ({
       node: tap.node,
       channels: tap.channels,
-      size: tapSize(SEGMENT_INPUT.size, tap.stride),
+      size: tapSize(size, tap.stride),
       width: config.widths[i]!,
       mix: config.mix[i] ?? false,
       global: i === 0 && config.context,
@@ -171,10 +178,10 @@ type TapStatistics = Array<{ mean: Float32Array; std: Float32Array }>;
  * nothing, rather than as tensor ops). `first`, when given, is the coarsest level's map
  * computed by a trunk being fine-tuned; the cache then holds that trunk's input there.
  */
-function batchMaps(views: readonly Uint16Array[], stats: TapStatistics, taps: readonly Tap[], first?: Float32Array): tf.Tensor4D[] {
+function batchMaps(views: readonly Uint16Array[], stats: TapStatistics, taps: readonly Tap[], inputSize: readonly [number, number], first?: Float32Array): tf.Tensor4D[] {
   let offset = 0;
   return taps.map((tap, t) => {
-    const [h, w] = tapSize(SEGMENT_INPUT.size, tap.stride);
+    const [h, w] = tapSize(inputSize, tap.stride);
     const cached = h * w * tap.channels;
     const { mean, std } = stats[t]!;
     const c = mean.length;
@@ -228,11 +235,11 @@ class ChannelStatistics {
  * Per-channel mean and standard deviation of each level over the training views; the
  * coarsest level's from `trunk` when it computes that level.
  */
-async function tapStatistics(views: readonly Uint16Array[], taps: readonly Tap[], trunk?: SegmentTrunkTraining): Promise<TapStatistics> {
+async function tapStatistics(views: readonly Uint16Array[], taps: readonly Tap[], inputSize: readonly [number, number], trunk?: SegmentTrunkTraining): Promise<TapStatistics> {
   let offset = 0;
   const out: TapStatistics = [];
   for (const [t, tap] of taps.entries()) {
-    const [h, w] = tapSize(SEGMENT_INPUT.size, tap.stride);
+    const [h, w] = tapSize(inputSize, tap.stride);
     const size = h * w * tap.channels;
     if (t === 0 && trunk) {
       const stats = new ChannelStatistics(BLOCK16.out);
@@ -252,12 +259,12 @@ async function tapStatistics(views: readonly Uint16Array[], taps: readonly Tap[]
   return out;
 }
 
-async function predictLogits(vars: DecoderVars, views: readonly Uint16Array[], stats: TapStatistics, taps: readonly Tap[], trunk?: SegmentTrunkTraining, chunk = 16): Promise<Float32Array[]> {
+async function predictLogits(vars: DecoderVars, views: readonly Uint16Array[], stats: TapStatistics, taps: readonly Tap[], size: readonly [number, number], trunk?: SegmentTrunkTraining, chunk = 16): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let start = 0; start < views.length; start += chunk) {
     const part = views.slice(start, start + chunk);
     const first = trunk ? await trunk.maps(part) : undefined;
-    const logits = tf.tidy(() => decoderForward(vars, batchMaps(part, stats, taps, first), { standardised: true }));
+    const logits = tf.tidy(() => decoderForward(vars, batchMaps(part, stats, taps, size, first), { standardised: true }));
     const data = logits.dataSync() as Float32Array;
     logits.dispose();
     const per = data.length / part.length;
@@ -271,6 +278,7 @@ interface Scoring {
   map: ClassMap;
   merged: boolean;
   taps: readonly Tap[];
+  size: readonly [number, number];
   trunk?: SegmentTrunkTraining;
 }
 
@@ -278,7 +286,7 @@ async function validate(vars: DecoderVars, stats: TapStatistics, photos: readonl
   const { grid, map, merged } = scoring;
   const strict = new Confusion(map.labels.length);
   const mergedConfusion = new Confusion(map.labels.length);
-  const logits = await predictLogits(vars, photos.map((p) => p.features.maps), stats, scoring.taps, scoring.trunk);
+  const logits = await predictLogits(vars, photos.map((p) => p.features.maps), stats, scoring.taps, scoring.size, scoring.trunk);
   photos.forEach((photo, i) => {
     const predicted = labelMapFromLogits(logits[i]!, grid, photo.features.geometry, map.classLabels);
     strict.add(predicted, photo.mask);
@@ -329,6 +337,11 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   }
   for (const p of val) refs.set(p, { orig: { photo: p.photo, flip: false }, crops: [] });
   const allRefs = [...refs.values()].flatMap((r) => [r.orig, ...(r.flip ? [r.flip] : []), ...r.crops]);
+  const size = config.inputSize;
+  if (size.length !== 2 || !size.every((n) => Number.isInteger(n) && n >= 64 && n <= 1024 && n % 32 === 0)) {
+    throw new Error(`inputSize must be [height, width], each a multiple of 32 from 64 to 1024 (got ${JSON.stringify(size)})`);
+  }
+  const input = { ...SEGMENT_INPUT, size: [size[0], size[1]] as [number, number] };
   if (config.upperTrunkLearningRate < 0) throw new Error('upperTrunkLearningRate must be 0 (frozen) or positive');
   if (config.block15LearningRate < 0) throw new Error('block15LearningRate must be 0 (frozen) or positive');
   if (config.block15LearningRate > 0 && !(config.upperTrunkLearningRate > 0)) throw new Error('block15LearningRate needs upperTrunkLearningRate > 0: block 15 is trained under a trained block 16');
@@ -341,7 +354,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   const trunkInput = block15 ? block15InputNode() : upperTrunkInputNode();
   const cachedTaps = fineTune ? tapsWithUpperTrunk(trunkInput, BLOCK16.in) : levelTaps;
   if (upper) log(`upper trunk: block 16 + Conv_1 of ${upperFrom?.source ?? 'the packaged backbone'}${fineTune ? `, fine-tuned at lr ${config.upperTrunkLearningRate}` : ', frozen'}${block15 ? `; block 15 fine-tuned at lr ${config.block15LearningRate}` : ''}`);
-  const features = await segmentFeatures(allRefs, { backboneId: SEGMENT_BACKBONE_ID, taps: cachedTaps, input: SEGMENT_INPUT, ...(upper && !fineTune ? { upper } : {}) });
+  const features = await segmentFeatures(allRefs, { backboneId: SEGMENT_BACKBONE_ID, taps: cachedTaps, input, ...(upper && !fineTune ? { upper } : {}) });
   log(`features ready (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
   // Masks, and which labels the training split has pixels of.
@@ -362,7 +375,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
   const map = buildClassMap(dataset.labels, config.merge, (label) => trainPixels[dataset.labels.indexOf(label)]! > 0);
   const classes = map.classLabels.length;
   const finest = SEGMENT_TAPS[SEGMENT_TAPS.length - 1]!;
-  const grid = sameConvGrid(SEGMENT_INPUT.size, finest.stride);
+  const grid = sameConvGrid(size, finest.stride);
   log(`${classes} classes; output grid ${grid.height}x${grid.width}`);
 
   const trainViews: Array<{ orig: TrainView; flip?: TrainView; crops: TrainView[] }> = [];
@@ -407,9 +420,9 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
 
   const random = rng(config.seed);
   const init = initDecoder(decoderShape(config, classes, levelTaps), random);
-  const trunk = fineTune ? await SegmentTrunkTraining.create(tapSize(SEGMENT_INPUT.size, cachedTaps[0]!.stride), upper!, config.weightDecay, block15) : undefined;
-  const stats = await tapStatistics(trainViews.map((v) => v.orig.maps), cachedTaps, trunk);
-  const scoring: Scoring = { grid, map, merged: Object.keys(config.merge).length > 0, taps: cachedTaps, ...(trunk ? { trunk } : {}) };
+  const trunk = fineTune ? await SegmentTrunkTraining.create(tapSize(size, cachedTaps[0]!.stride), upper!, config.weightDecay, block15) : undefined;
+  const stats = await tapStatistics(trainViews.map((v) => v.orig.maps), cachedTaps, size, trunk);
+  const scoring: Scoring = { grid, map, merged: Object.keys(config.merge).length > 0, taps: cachedTaps, size, ...(trunk ? { trunk } : {}) };
   init.levels.forEach((level, i) => {
     level.mean = stats[i]!.mean;
     level.std = stats[i]!.std;
@@ -453,7 +466,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
         valid.set(v.valid, i * cellCount);
       });
       const first = trunk ? await trunk.forward(picked.map((v) => v.maps)) : undefined;
-      const inputs = batchMaps(picked.map((v) => v.maps), stats, cachedTaps, first);
+      const inputs = batchMaps(picked.map((v) => v.maps), stats, cachedTaps, size, first);
       // With a trunk to fine-tune, the coarsest map is a variable too: its gradient goes back into the trunk.
       const coarsest = trunk ? tf.variable(inputs[0]!, true) : undefined;
       const { value, grads } = tf.variableGrads(() => {
@@ -528,7 +541,7 @@ export async function trainSegmentation(config: SegmentTrainConfig): Promise<Seg
       id: SEGMENT_BACKBONE_ID,
       tensors: backboneTensors({ backboneId: SEGMENT_BACKBONE_ID, ...(upper ? { upper } : {}) }, levelTaps).map((node, i) => (i === 0 && block15Weights ? block15InputNode() : node)),
     },
-    input: { ...SEGMENT_INPUT, layout: 'NHWC' },
+    input: { ...input, layout: 'NHWC' },
     decoderFile: 'decoder.onnx',
     output: DECODER_OUTPUT,
     grid,

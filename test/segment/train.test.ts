@@ -91,10 +91,12 @@ function initializer(bytes: Uint8Array, name: string): Float32Array {
   return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
-test('fine-tuning block 15 too: the artifact reads block 14, carries the moved block 15 and segments a photo', async () => {
+test('fine-tuning block 15 too, at another input size: the artifact reads block 14, carries the moved block 15 and segments a photo', async () => {
   const out = path.join(root, 'block15');
-  const result = await trainSegmentation(config(out, { upperTrunkLearningRate: 1e-3, block15LearningRate: 1e-3, learningRate: 1e-2 }));
+  const result = await trainSegmentation(config(out, { upperTrunkLearningRate: 1e-3, block15LearningRate: 1e-3, learningRate: 1e-2, inputSize: [288, 192] }));
   assert.match(result.manifest.backbone.tensors[0]!, /expanded_conv_14\/add$/);
+  assert.deepEqual(result.manifest.input.size, [288, 192]);
+  assert.deepEqual([result.manifest.grid.height, result.manifest.grid.width], [36, 24]);
   assert.equal(result.manifest.version, '0.3.0');
   assert.ok(result.validation.pixelAccuracy > 0.8, `validation pixel accuracy ${result.validation.pixelAccuracy}`);
   const bytes = new Uint8Array(await readFile(path.join(out, 'decoder.onnx')));
@@ -126,6 +128,7 @@ test('a frozen trunk stays the packaged one', async () => {
 test('bad trunk settings are refused with the reason', async () => {
   await assert.rejects(trainSegmentation(config(path.join(root, 'bad-lr'), { upperTrunkLearningRate: -1 })), /upperTrunkLearningRate must be 0/);
   await assert.rejects(trainSegmentation(config(path.join(root, 'bad-15'), { upperTrunkLearningRate: 1e-3, block15LearningRate: -1 })), /block15LearningRate must be 0/);
+  await assert.rejects(trainSegmentation(config(path.join(root, 'bad-size'), { inputSize: [300, 224] })), /inputSize must be \[height, width\], each a multiple of 32/);
   // Block 15 trains only under a trained block 16: its gradient comes through it.
   await assert.rejects(trainSegmentation(config(path.join(root, 'lone-15'), { block15LearningRate: 1e-3 })), /needs upperTrunkLearningRate > 0/);
   // A product model without a fine-tuned upper trunk cannot lend one.
