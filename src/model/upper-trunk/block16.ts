@@ -10,6 +10,7 @@ import { backboneSpec } from '../backbones/registry.ts';
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
 import { loadPackagedTfjsModel } from '../tfjs/packaged-models.ts';
 import { decodeTfjsWeights } from '../tfjs/weights.ts';
+import { appendInvertedResidual, readInvertedResidual, type TakeWeight } from './inverted-residual.ts';
 
 export const UPPER_TRUNK_BACKBONE = 'nsfwjs/mobilenet_v2_mid';
 export const BLOCK16 = { in: 224, expand: 1344, project: 448, out: 1792 } as const;
@@ -40,35 +41,27 @@ export function upperTrunkInputNode(): string {
   return `${mobilenetPrefix()}/expanded_conv_15/add`;
 }
 
-/** TF's depthwise kernel [3, 3, C, 1] as ONNX Conv's [C, 1, 3, 3]. */
-export function depthwiseToOnnx(hwc: Float32Array, channels: number): Float32Array {
-  const out = new Float32Array(channels * 9);
-  for (let k = 0; k < 9; k++) for (let c = 0; c < channels; c++) out[c * 9 + k] = hwc[k * channels + c]!;
-  return out;
-}
-
 /** The backbone's own weights for the upper trunk, the starting point of fine-tuning. */
 export function pretrainedUpperTrunk(backboneId: string): UpperTrunkWeights {
   if (backboneId !== UPPER_TRUNK_BACKBONE) {
     throw new GroknetError('invalid_config', `a trainable upper trunk is available for ${UPPER_TRUNK_BACKBONE} only, not ${backboneId}`);
   }
+  const take = packagedWeightReader();
+  return {
+    ...readInvertedResidual(take, 16, BLOCK16),
+    w1: take('Conv_1/Conv2D_weights', [1, 1, BLOCK16.project, BLOCK16.out]),
+    b1: take('Conv_1/Conv2D_bn_offset', [BLOCK16.out]),
+  };
+}
+
+/** Reads weights of the packaged backbone by their names under the MobileNetV2 scope, checking shapes. */
+export function packagedWeightReader(): TakeWeight {
   const weights = decodeTfjsWeights(loadPackagedTfjsModel(UPPER_TRUNK_BACKBONE));
   const prefix = mobilenetPrefix();
-  const take = (name: string, shape: number[]): Float32Array => {
+  return (name, shape) => {
     const w = weights.get(`${prefix}/${name}`);
     if (!w || w.shape.join('x') !== shape.join('x')) throw new Error(`backbone weight ${name} is missing or has shape ${w?.shape.join('x')}, expected ${shape.join('x')}`);
     return Float32Array.from(w.data);
-  };
-  const { in: inC, expand, project, out } = BLOCK16;
-  return {
-    we: take('expanded_conv_16/expand/Conv2D_weights', [1, 1, inC, expand]),
-    be: take('expanded_conv_16/expand/Conv2D_bn_offset', [expand]),
-    wd: depthwiseToOnnx(take('expanded_conv_16/depthwise/depthwise_weights', [3, 3, expand, 1]), expand),
-    bd: take('expanded_conv_16/depthwise/depthwise_bn_offset', [expand]),
-    wp: take('expanded_conv_16/project/Conv2D_weights', [1, 1, expand, project]),
-    bp: take('expanded_conv_16/project/Conv2D_bn_offset', [project]),
-    w1: take('Conv_1/Conv2D_weights', [1, 1, project, out]),
-    b1: take('Conv_1/Conv2D_bn_offset', [out]),
   };
 }
 
@@ -85,12 +78,8 @@ export function checkUpperTrunkWeights(weights: UpperTrunkWeights): void {
  */
 export function appendUpperTrunk(g: GraphBuilder, input: string, weights: UpperTrunkWeights): string {
   checkUpperTrunkWeights(weights);
-  const c = (name: UpperTrunkParam) => g.constFloat(`upper/${name}`, UPPER_TRUNK_DIMS[name], weights[name]);
+  const projected = appendInvertedResidual(g, input, weights, BLOCK16, 'upper');
+  const c = (name: 'w1' | 'b1') => g.constFloat(`upper/${name}`, UPPER_TRUNK_DIMS[name], weights[name]);
   const relu6 = (x: string, hint: string) => g.op1('Clip', [x, g.constFloat('upper/zero', [], [0]), g.constFloat('upper/six', [], [6])], {}, hint);
-  const expanded = relu6(g.op1('Add', [g.op1('MatMul', [input, c('we')]), c('be')]), 'upper/expand');
-  const nchw = g.op1('Transpose', [expanded], { perm: [0, 3, 1, 2] });
-  const depthwise = g.op1('Conv', [nchw, c('wd'), c('bd')], { group: BLOCK16.expand, kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'upper/depthwise');
-  const nhwc = relu6(g.op1('Transpose', [depthwise], { perm: [0, 2, 3, 1] }), 'upper/depthwise_relu6');
-  const projected = g.op1('Add', [g.op1('MatMul', [nhwc, c('wp')]), c('bp')], {}, 'upper/project');
   return relu6(g.op1('Add', [g.op1('MatMul', [projected, c('w1')]), c('b1')]), 'upper/conv_1');
 }
