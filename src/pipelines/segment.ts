@@ -35,8 +35,8 @@ export interface SegmentOptions extends SessionOptions {
    * Test-time augmentation: 'flip' also runs each letterboxed input mirrored left to right
    * (in the same ONNX Runtime run, so a run holds twice `batchSize` images), brings its
    * logits back onto the grid and averages the two. Default 'flip': on the 130 held-out
-   * Clothing Co-Parsing photos it lifts mIoU 0.3270 -> 0.3309 and pixel accuracy 0.8838 ->
-   * 0.8878 with the shipped model (0.2876 -> 0.3009 with the first, frozen-trunk one), for
+   * Clothing Co-Parsing photos it lifts mIoU 0.3513 -> 0.3618 and pixel accuracy 0.8915 ->
+   * 0.8965 with the shipped model (0.2876 -> 0.3009 with the first, frozen-trunk one), for
    * twice the model time per photo (models/groknet-segment/EVAL.md); 'none' runs the input alone.
    */
   tta?: TtaMode;

@@ -91,7 +91,7 @@ export const MAX_GARMENTS_LIMIT = 10;
 export const DEFAULT_LOOK_K = 8;
 export const MAX_LOOK_K = 50;
 
-// The model sees 352x224; a mask at full camera resolution would only cost time (every
+// The model sees 448x288 (its manifest's input size); a mask at full camera resolution would only cost time (every
 // pixel's label is interpolated over every class) and memory. Segmented at this long side
 // at most, boxes then scaled back to the photo's pixels.
 export const SEGMENT_MAX_SIDE = 1024;

@@ -3,7 +3,8 @@
 // letterboxed input: clothing photos are full-length portraits (about 320x480), and the
 // product model's 224x224 centre crop would cut off heads and shoes. 352x224 keeps the
 // whole photo (a few rows of padding) and makes every tap an exact 2x of the next, so
-// the decoder's upsampling needs no cropping.
+// the decoder's upsampling needs no cropping. It is the trainer's default; the shipped
+// model is trained at 448x288 (`inputSize`, any multiples of 32), which its manifest records.
 import type { PreprocessSpec } from '../model/manifest.ts';
 
 export const SEGMENT_BACKBONE_ID = 'nsfwjs/mobilenet_v2_mid';
