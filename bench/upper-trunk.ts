@@ -25,8 +25,8 @@ import { backboneOnnx } from '../src/model/backbones/convert-backbone.ts';
 import { backboneSpec } from '../src/model/backbones/registry.ts';
 import { cacheDir, cacheKey } from '../src/model/cache.ts';
 import { GraphBuilder } from '../src/model/onnx/graph-builder.ts';
-import { loadPackagedTfjsModel } from '../src/model/tfjs/packaged-models.ts';
-import { decodeTfjsWeights } from '../src/model/tfjs/weights.ts';
+import { BLOCK16, pretrainedUpperTrunk, UPPER_TRUNK_DIMS, UPPER_TRUNK_PARAMS } from '../src/model/upper-trunk/block16.ts';
+import { blockBackward, blockForward, flipKernel, gate, relu6, sumRows } from '../src/train/block-graphs.ts';
 import { loadViewTensor, viewRef } from '../src/train/augment.ts';
 import { loadGrocery } from '../src/train/datasets/grocery.ts';
 import { readyTf } from '../src/train/tf.ts';
@@ -127,63 +127,22 @@ const train = await extract(trainRefs, 'grocery-train');
 const val = await extract(valRefs, 'grocery-val');
 const extractSeconds = extractTimes.length ? extractTimes.join(', ') : 'read from ~/.cache/groknet/upper-trunk (extracted by an earlier run)';
 
-// ---- the trainable layers' weights (batch norm folded by the TF.js export)
-const weights = decodeTfjsWeights(loadPackagedTfjsModel(spec.id));
-function weight(name: string, shape: string): Float32Array {
-  const w = weights.get(`${PREFIX}/${name}`);
-  if (!w || w.shape.join('x') !== shape) throw new Error(`unexpected ${name}: ${w?.shape}`);
-  return Float32Array.from(w.data);
-}
+// ---- the trainable layers' weights (batch norm folded by the TF.js export; the trainer's reader)
 interface Param { name: string; dims: number[]; init: Float32Array }
-// 1x1 kernels are HWIO with H = W = 1: already [in, out]. The depthwise kernel [3, 3, C, 1]
-// becomes ONNX's [C, 1, 3, 3].
-function depthwiseToOnnx(hwc: Float32Array, channels: number): Float32Array {
-  const out = new Float32Array(channels * 9);
-  for (let k = 0; k < 9; k++) for (let c = 0; c < channels; c++) out[c * 9 + k] = hwc[k * channels + c]!;
-  return out;
-}
-const EXPAND = 1344;
-const params: Param[] = [
-  ...(LAYERS === 'block_16'
-    ? [
-        { name: 'we', dims: [IN, EXPAND], init: weight('expanded_conv_16/expand/Conv2D_weights', `1x1x${IN}x${EXPAND}`) },
-        { name: 'be', dims: [EXPAND], init: weight('expanded_conv_16/expand/Conv2D_bn_offset', `${EXPAND}`) },
-        { name: 'wd', dims: [EXPAND, 1, 3, 3], init: depthwiseToOnnx(weight('expanded_conv_16/depthwise/depthwise_weights', `3x3x${EXPAND}x1`), EXPAND) },
-        { name: 'bd', dims: [EXPAND], init: weight('expanded_conv_16/depthwise/depthwise_bn_offset', `${EXPAND}`) },
-        { name: 'wp', dims: [EXPAND, 448], init: weight('expanded_conv_16/project/Conv2D_weights', `1x1x${EXPAND}x448`) },
-        { name: 'bp', dims: [448], init: weight('expanded_conv_16/project/Conv2D_bn_offset', '448') },
-      ]
-    : []),
-  { name: 'w1', dims: [448, OUT], init: weight('Conv_1/Conv2D_weights', `1x1x448x${OUT}`) },
-  { name: 'b1', dims: [OUT], init: weight('Conv_1/Conv2D_bn_offset', `${OUT}`) },
-];
-/** The depthwise kernel turned 180 degrees: its transposed convolution, which carries the gradient back to its input. */
-function flipped(wd: Float32Array): Float32Array {
-  const out = new Float32Array(wd.length);
-  for (let c = 0; c < wd.length / 9; c++) for (let k = 0; k < 9; k++) out[c * 9 + k] = wd[c * 9 + 8 - k]!;
-  return out;
-}
+const EXPAND = BLOCK16.expand;
+const pretrained = pretrainedUpperTrunk(spec.id);
+const params: Param[] = (LAYERS === 'block_16' ? UPPER_TRUNK_PARAMS : (['w1', 'b1'] as const)).map((name) => ({ name, dims: UPPER_TRUNK_DIMS[name], init: pretrained[name] }));
 
-// ---- ONNX Runtime graphs: forward (pooled features and what the gradient needs) and gradients
-const relu6 = (g: GraphBuilder, x: string) => g.op1('Clip', [x, g.constFloat('zero', [], [0]), g.constFloat('six', [], [6])]);
-const gate = (g: GraphBuilder, z: string) =>
-  g.op1('Cast', [g.op1('And', [g.op1('Greater', [z, g.constFloat('zero', [], [0])]), g.op1('Less', [z, g.constFloat('six', [], [6])])])], { to: 1 });
-const toNchw = (g: GraphBuilder, rows: string, channels: number) => g.op1('Transpose', [g.op1('Reshape', [rows, g.constInt64('nhwc', [4], [-1, SIDE, SIDE, channels])])], { perm: [0, 3, 1, 2] });
-const toRows = (g: GraphBuilder, nchw: string, channels: number) => g.op1('Reshape', [g.op1('Transpose', [nchw], { perm: [0, 2, 3, 1] }), g.constInt64('rows', [2], [-1, channels])]);
-const sumRows = (g: GraphBuilder, x: string, out: string) => g.opInto('ReduceSum', [x, g.constInt64('axis0', [1], [0])], [out], { keepdims: 0 });
-const matMulT = (g: GraphBuilder, a: string, b: string, transposeA: boolean) =>
-  transposeA ? g.op1('MatMul', [g.op1('Transpose', [a], { perm: [1, 0] }), b]) : g.op1('MatMul', [a, g.op1('Transpose', [b], { perm: [1, 0] })]);
-
+// ---- ONNX Runtime graphs: forward (pooled features and what the gradient needs) and gradients.
+// Block 16's part is the trainer's (src/train/block-graphs.ts); Conv_1 and the pooling are written here,
+// because this bench also trains Conv_1 alone, fed the projection's cached output.
 function forwardGraph(): Uint8Array {
   const g = new GraphBuilder('upper_forward');
   const x = g.input('x', ['n', IN]);
   for (const p of params) g.input(p.name, p.dims);
   let conv1Input = x;
   if (LAYERS === 'block_16') {
-    g.opInto('Add', [g.op1('MatMul', [x, 'we']), 'be'], ['ze']);
-    const depthwise = g.op1('Conv', [toNchw(g, relu6(g, 'ze'), EXPAND), 'wd', 'bd'], { group: EXPAND, kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
-    g.opInto('Identity', [toRows(g, depthwise, EXPAND)], ['zd']);
-    g.opInto('Add', [g.op1('MatMul', [relu6(g, 'zd'), 'wp']), 'bp'], ['p']);
+    g.opInto('Identity', [blockForward(g, SIDE, SIDE, EXPAND)], ['p']);
     conv1Input = 'p';
     for (const [name, width] of [['ze', EXPAND], ['zd', EXPAND], ['p', 448]] as const) g.output(name, ['n', width]);
   }
@@ -211,29 +170,8 @@ function gradientGraph(): Uint8Array {
     g.input('ze', ['n', EXPAND]);
     g.input('zd', ['n', EXPAND]);
     g.input('wp', [EXPAND, 448]);
-    g.input('wdf', [EXPAND, 1, 3, 3]);
-    const dp = matMulT(g, dz1, 'w1', false);
-    g.opInto('MatMul', [g.op1('Transpose', [relu6(g, 'zd')], { perm: [1, 0] }), dp], ['g_wp']);
-    sumRows(g, dp, 'g_bp');
-    const dzd = g.op1('Mul', [matMulT(g, dp, 'wp', false), gate(g, 'zd')]);
-    sumRows(g, dzd, 'g_bd');
-    // Depthwise kernel gradient: per tap (ky, kx), the padded input shifted by the tap times the output gradient, summed.
-    const dzdMap = toNchw(g, dzd, EXPAND);
-    const padded = g.op1('Pad', [toNchw(g, relu6(g, 'ze'), EXPAND), g.constInt64('pads', [8], [0, 0, 1, 1, 0, 0, 1, 1])]);
-    const taps: string[] = [];
-    for (let ky = 0; ky < 3; ky++) {
-      for (let kx = 0; kx < 3; kx++) {
-        const shifted = g.op1('Slice', [padded, g.constInt64('starts', [2], [ky, kx]), g.constInt64('ends', [2], [ky + SIDE, kx + SIDE]), g.constInt64('axes', [2], [2, 3])]);
-        taps.push(g.op1('ReduceSum', [g.op1('Mul', [shifted, dzdMap]), g.constInt64('nhw', [3], [0, 2, 3])], { keepdims: 0 }));
-      }
-    }
-    const stacked = g.op1('Concat', taps.map((t) => g.op1('Unsqueeze', [t, g.constInt64('last', [1], [1])])), { axis: 1 });
-    g.opInto('Reshape', [stacked, g.constInt64('kernel', [4], [EXPAND, 1, 3, 3])], ['g_wd']);
-    // Back through the depthwise conv (the flipped kernel), then the expand conv's ReLU6.
-    const de = toRows(g, g.op1('Conv', [dzdMap, 'wdf'], { group: EXPAND, kernel_shape: [3, 3], pads: [1, 1, 1, 1] }), EXPAND);
-    const dze = g.op1('Mul', [de, gate(g, 'ze')]);
-    g.opInto('MatMul', [g.op1('Transpose', [x], { perm: [1, 0] }), dze], ['g_we']);
-    sumRows(g, dze, 'g_be');
+    g.input('wd_flipped', [EXPAND, 1, 3, 3]);
+    blockBackward(g, SIDE, SIDE, EXPAND, g.op1('MatMul', [dz1, g.op1('Transpose', ['w1'], { perm: [1, 0] })]), false);
   }
   for (const p of params) g.output(`g_${p.name}`, p.dims);
   return g.toModel();
@@ -258,7 +196,7 @@ async function runForward(x: NamedTensor, values: Values) {
 async function runGradient(x: NamedTensor, saved: Record<string, NamedTensor>, df: Float32Array, values: Values) {
   const available: Record<string, NamedTensor> = { x, df: { data: df, dims: [df.length / OUT, OUT] }, ...saved };
   for (const p of params) available[p.name] = { data: values.get(p.name)!, dims: p.dims };
-  if (LAYERS === 'block_16') available.wdf = { data: flipped(values.get('wd')!), dims: [EXPAND, 1, 3, 3] };
+  if (LAYERS === 'block_16') available.wd_flipped = { data: flipKernel(values.get('wd')!), dims: [EXPAND, 1, 3, 3] };
   return gradient.runMany(Object.fromEntries(gradient.inputNames.map((n) => [n, available[n]!])));
 }
 const initial: Values = new Map(params.map((p) => [p.name, p.init]));
