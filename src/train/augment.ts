@@ -6,7 +6,7 @@ import { decodeImage } from '../image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../image/limits.ts';
 import { loadForModel, preprocessDecoded } from '../image/preprocess.ts';
 import type { PreprocessSpec } from '../image/spec.ts';
-import { readSampleBytes } from './datasets/read.ts';
+import { readIdxSample, readSampleBytes } from './datasets/read.ts';
 
 export type View = 'flip' | 'crop';
 export const VIEWS: readonly View[] = ['flip', 'crop'];
@@ -23,9 +23,10 @@ export function splitViewRef(ref: string): { source: string; view?: View } {
 /** The model input tensor of an image reference, augmented when it names a view. */
 export async function loadViewTensor(ref: string, spec: PreprocessSpec): Promise<Float32Array> {
   const { source, view } = splitViewRef(ref);
-  const bytes = await readSampleBytes(source);
-  if (!view) return (await loadForModel(bytes, spec, DEFAULT_IMAGE_LIMITS)).tensor;
-  const image = await decodeImage(bytes, DEFAULT_IMAGE_LIMITS);
+  const idx = await readIdxSample(source);
+  if (!view && !idx) return (await loadForModel(await readSampleBytes(source), spec, DEFAULT_IMAGE_LIMITS)).tensor;
+  const image = idx ?? (await decodeImage(await readSampleBytes(source), DEFAULT_IMAGE_LIMITS));
+  if (!view) return (await preprocessDecoded(image, spec)).tensor;
   const augmented = view === 'flip' ? mirror(image.data, image.width, image.height) : crop(image.data, image.width, image.height, source);
   return (await preprocessDecoded({ ...image, ...augmented }, spec)).tensor;
 }
