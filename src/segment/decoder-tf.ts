@@ -4,6 +4,7 @@
 // this small the matrix products are as fast.
 import type { DenseWeights } from '../model/heads/heads-graph.ts';
 import { tf } from '../train/tf.ts';
+import { matMul } from '../train/mat-mul.ts';
 import type { DecoderLevel, DecoderWeights } from './decoder.ts';
 
 export interface DenseVars {
@@ -70,31 +71,9 @@ export function kernelsOf(vars: DecoderVars): tf.Variable[] {
   ];
 }
 
-/**
- * x [n, in] times w [in, out], with a gradient that transposes explicitly: the wasm
- * backend's matMul with a transposed operand (what TF.js's own MatMul gradient uses) runs
- * 5-20x slower than a transpose followed by a plain matMul. When `x` is data (the trunk's
- * maps) its gradient is never used, and zeros stand in for it.
- */
-function matMulFast(x: tf.Tensor2D, w: tf.Tensor, xIsData: boolean): tf.Tensor2D {
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-    save([a, b]);
-    return {
-      value: tf.matMul(a, b),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const g = dy as tf.Tensor2D;
-        return [xIsData ? tf.zerosLike(sa) : tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
-      },
-    };
-  });
-  return op(x, w) as tf.Tensor2D;
-}
-
 function conv1x1(x: tf.Tensor4D, d: DenseVars, xIsData = false): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
-  const out = tf.add(matMulFast(tf.reshape(x, [n * h * w, c]), d.w, xIsData), d.b);
+  const out = tf.add(matMul(tf.reshape(x, [n * h * w, c]), d.w as tf.Tensor2D, xIsData), d.b);
   return tf.reshape(out, [n, h, w, d.w.shape[1]!]);
 }
 
@@ -104,7 +83,7 @@ function conv3x3(x: tf.Tensor4D, d: DenseVars): tf.Tensor4D {
   const shifted: tf.Tensor4D[] = [];
   for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) shifted.push(tf.slice(padded, [0, dy, dx, 0], [n, h, w, c]));
   const columns = tf.reshape(tf.concat(shifted, 3), [n * h * w, 9 * c]) as tf.Tensor2D;
-  return tf.reshape(tf.add(matMulFast(columns, d.w, false), d.b), [n, h, w, d.w.shape[1]!]);
+  return tf.reshape(tf.add(matMul(columns, d.w as tf.Tensor2D), d.b), [n, h, w, d.w.shape[1]!]);
 }
 
 export interface ForwardOptions {

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { DenseWeights } from '../model/heads/heads-graph.ts';
 import { writeAtomic } from '../model/cache.ts';
 import { rng } from '../util/random.ts';
+import { matMul } from './mat-mul.ts';
 import { readyTf, tf } from './tf.ts';
 
 export interface SingleTask {
@@ -278,17 +279,18 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
   let dropoutSeed = 0;
   // Seeded per step and layer, so a resumed run drops the same units as an uninterrupted one.
   const drop = (h: tf.Tensor2D): tf.Tensor2D => tf.dropout(h, dropout, undefined, input.seed * 100003 + dropoutSeed++) as tf.Tensor2D;
-  const trunk = (x: tf.Tensor2D, training = false): tf.Tensor2D => {
+  // `featureGradient`: the features are a variable (a trainable trunk below wants their gradient).
+  const trunk = (x: tf.Tensor2D, training = false, featureGradient = false): tf.Tensor2D => {
     let h = tf.div(tf.sub(x, meanT), stdT) as tf.Tensor2D;
     if (training && dropout > 0) h = drop(h);
-    for (const layer of sharedVars) {
-      h = tf.relu(tf.add(tf.matMul(h, layer.w), layer.b)) as tf.Tensor2D;
+    for (const [i, layer] of sharedVars.entries()) {
+      h = tf.relu(tf.add(matMul(h, layer.w as tf.Variable<tf.Rank.R2>, i === 0 && !featureGradient), layer.b)) as tf.Tensor2D;
       if (training && dropout > 0) h = drop(h);
     }
     return h;
   };
   const embed = (h: tf.Tensor2D): tf.Tensor2D => {
-    const raw = tf.add(tf.matMul(h, emb.w), emb.b) as tf.Tensor2D;
+    const raw = tf.add(matMul(h, emb.w as tf.Variable<tf.Rank.R2>), emb.b) as tf.Tensor2D;
     return tf.div(raw, tf.add(tf.norm(raw, 2, 1, true), 1e-12)) as tf.Tensor2D;
   };
 
@@ -357,7 +359,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
       const x = trunkStep ? tf.variable(tf.tensor2d(batch, [rows.length, dim]), true) : tf.tensor2d(batch, [rows.length, dim]);
       const lossParts: Record<string, tf.Tensor> = {};
       const { value, grads } = tf.variableGrads(() => {
-        const h = trunk(x as tf.Tensor2D, true);
+        const h = trunk(x as tf.Tensor2D, true, trunkStep);
         let total: tf.Tensor = tf.scalar(0);
         const add = (name: string, loss: tf.Tensor, weight: number): void => {
           total = tf.add(total, tf.mul(loss, weight));
@@ -369,7 +371,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
           if (count === 0) continue;
           const mask = tf.tensor1d(targets.map((t) => (t >= 0 ? 1 : 0)), 'float32');
           const onehot = tf.oneHot(tf.tensor1d(targets.map((t) => Math.max(0, t)), 'int32'), task.labels.length);
-          const logits = tf.add(tf.matMul(h, w), b);
+          const logits = tf.add(matMul(h, w as tf.Variable<tf.Rank.R2>), b);
           const loss = tf.losses.softmaxCrossEntropy(onehot, logits, mask, task.labelSmoothing ?? input.labelSmoothing, tf.Reduction.SUM);
           add(task.name, tf.div(loss, count), task.weight);
         }
@@ -381,7 +383,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
           rows.forEach((r, i) => targets.set(task.targets.subarray(r * L, (r + 1) * L), i * L));
           const targetT = tf.tensor2d(targets, [rows.length, L]);
           const mask = tf.tensor1d(rows.map((r) => task.labelled[r]!), 'float32');
-          const logits = tf.add(tf.matMul(h, w), b);
+          const logits = tf.add(matMul(h, w as tf.Variable<tf.Rank.R2>), b);
           let loss: tf.Tensor;
           if ((task.loss ?? 'bce') === 'bce') {
             // Sigmoid cross-entropy summed over labels, averaged over the labelled rows.
@@ -399,7 +401,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
         const e = needsEmbedding ? embed(h) : undefined;
         if (e && withProduct > 0 && input.arcface.weight > 0) {
           const c = tf.div(centres, tf.add(tf.norm(centres, 2, 0, true), 1e-12));
-          const cos = tf.clipByValue(tf.matMul(e, c), -1 + 1e-6, 1 - 1e-6);
+          const cos = tf.clipByValue(matMul(e, c as tf.Tensor2D), -1 + 1e-6, 1 - 1e-6);
           const onehot = tf.oneHot(tf.tensor1d(productTargets.map((p) => Math.max(0, p)), 'int32'), products);
           // ArcFace: the target logit is cos(theta + m) = cos cos m - sin sin m.
           const sin = tf.sqrt(tf.sub(1, tf.square(cos)));
@@ -425,7 +427,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
           const posCount = pos.reduce((a, b) => a + b, 0);
           const negCount = neg.reduce((a, b) => a + b, 0);
           if (posCount > 0 && negCount > 0) {
-            const sims = tf.matMul(e, e, false, true);
+            const sims = matMul(e, tf.transpose(e));
             const posLoss = tf.div(tf.sum(tf.mul(tf.tensor2d(pos, [n, n]), tf.square(tf.relu(tf.sub(input.pairs.positiveMargin, sims))))), posCount);
             const negLoss = tf.div(tf.sum(tf.mul(tf.tensor2d(neg, [n, n]), tf.square(tf.relu(tf.sub(sims, input.pairs.negativeMargin))))), negCount);
             add('contrastive', tf.add(posLoss, negLoss), input.pairs.weight);
