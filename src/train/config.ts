@@ -64,6 +64,8 @@ export const trainConfigSchema = z.strictObject({
         layers: z.literal('block_16'),
         fromEpoch: z.number().int().min(0).default(0),
         learningRate: z.number().positive().max(0.1).default(1e-4),
+        /** Learn GeM's exponent with the trunk (from model.gemP), at 50 times its rate; false keeps model.gemP. */
+        learnGemP: z.boolean().default(false),
       })
       .optional(),
   }),
@@ -102,8 +104,8 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
         ? `the trainable upper trunk needs backbone nsfwjs/mobilenet_v2_mid, not ${config.model.backbone}`
         : config.model.tensors.join() !== 'conv_1'
           ? `the trainable upper trunk ends in conv_1: model.tensors must be ["conv_1"]`
-          : config.model.gemP !== 1
-            ? `the trainable upper trunk is trained through average pooling: model.gemP must be 1, not ${config.model.gemP}`
+          : config.model.gemP !== 1 && config.model.gemP !== 3
+            ? `the trainable upper trunk starts from features the cache pooled with GeM p = 1 or 3: model.gemP must be one of them, not ${config.model.gemP}`
             : trunk.fromEpoch >= config.optimizer.epochs
               ? `model.upperTrunk.fromEpoch (${trunk.fromEpoch}) must be below optimizer.epochs (${config.optimizer.epochs})`
               : undefined;

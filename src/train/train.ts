@@ -167,6 +167,8 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
   }
   const fitSeconds = (Date.now() - fitStarted) / 1000;
   const upperWeights = upper?.training.weights();
+  const gemP = upper?.training.gemP() ?? config.model.gemP;
+  if (config.model.upperTrunk?.learnGemP) log(`GeM exponent learned: ${gemP.toFixed(3)} (from ${config.model.gemP})`);
 
   // Binary codes: ITQ rotation learned on training-row embeddings.
   const trainEmbeddings = fit.predict(trainRows).embedding;
@@ -188,7 +190,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     inputNode,
     channels: dim,
     ...(upperWeights ? { upperTrunk: upperWeights } : {}),
-    gemP: config.model.gemP,
+    gemP,
     featureMean: fit.featureMean,
     featureStd: fit.featureStd,
     shared: fit.shared,
@@ -199,7 +201,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     formatVersion: MANIFEST_FORMAT_VERSION,
     name: config.name,
     version: config.version,
-    description: `${upperWeights ? 'Fine-tuned block 16 + Conv_1 over a frozen' : 'Frozen'} ${backbone.description} (npm package ${backbone.packageName}) + GeM + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
+    description: `${upperWeights ? 'Fine-tuned block 16 + Conv_1 over a frozen' : 'Frozen'} ${backbone.description} (npm package ${backbone.packageName}) + GeM (p ${config.model.upperTrunk?.learnGemP ? `learned: ${round(gemP)}` : gemP}) + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
     backbone: { id: backbone.id, tensors: [inputNode] },
     input: backbone.input,
     headsFile: 'heads.onnx',
@@ -216,6 +218,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
       trainRows: trainRows.length,
       steps: fit.steps,
       itqErrorFirstLast: [round(itq.errors[0] ?? 0), round(itq.errors.at(-1) ?? 0)],
+      gemP: round(gemP),
       featureSeconds: Math.round(prepared.featureSeconds),
       fitSeconds: Math.round(fitSeconds),
     },
@@ -236,10 +239,15 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   return trainPrepared(prepared, options);
 }
 
+/** A learned GeM exponent's rate against the trunk's (2e-4 in the shipped config: 1e-2 at the peak). */
+const GEM_LEARNING_RATE_RATIO = 50;
+
 async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainConfig['model']['upperTrunk']>, weightDecay: number) {
   const spec = backboneSpec(prepared.config.model.backbone);
   // MobileNetV2's block 15 is at stride 32.
-  const graphs = await UpperTrunkGraphs.create(Math.ceil(spec.input.size[0] / 32), Math.ceil(spec.input.size[1] / 32));
+  // GeM graphs where the exponent is learned or is not 1; the plain mean otherwise (cheaper).
+  const gem = options.learnGemP || prepared.config.model.gemP !== 1;
+  const graphs = await UpperTrunkGraphs.create(Math.ceil(spec.input.size[0] / 32), Math.ceil(spec.input.size[1] / 32), 'pooled', false, gem);
   const per = graphs.valuesPerImage;
   if (prepared.maps!.length !== prepared.rows.rows.length * per) throw new Error(`block-15 maps hold ${prepared.maps!.length} values, expected ${prepared.rows.rows.length} rows x ${per}`);
   const training = upperTrunkTraining({
@@ -249,6 +257,7 @@ async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainCon
     fromEpoch: options.fromEpoch,
     learningRate: options.learningRate,
     weightDecay,
+    ...(gem ? { gem: { initial: prepared.config.model.gemP, learningRateRatio: options.learnGemP ? GEM_LEARNING_RATE_RATIO : 0 } } : {}),
   });
   return { graphs, training };
 }

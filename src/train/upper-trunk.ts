@@ -6,6 +6,7 @@
 // ONNX Runtime's training API is not in onnxruntime-node; they are checked against finite
 // differences in test/train/upper-trunk.test.ts. Pooling is the mean (GeM with p = 1).
 import { OnnxSession, type NamedTensor } from '../model/backend/onnxruntime.ts';
+import { GEM_EPS } from '../model/heads/heads-graph.ts';
 import { GraphBuilder } from '../model/onnx/graph-builder.ts';
 import { BLOCK16, checkUpperTrunkWeights, UPPER_TRUNK_DIMS, UPPER_TRUNK_PARAMS, type UpperTrunkParam, type UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
 import { unpackHalf } from '../util/float16.ts';
@@ -15,15 +16,24 @@ import type { TrunkTraining } from './fit-heads.ts';
 
 const { in: IN, expand: EXPAND, project: PROJECT, out: OUT } = BLOCK16;
 
-function forwardGraph(height: number, width: number): Uint8Array {
+function forwardGraph(height: number, width: number, gem: boolean): Uint8Array {
   const g = new GraphBuilder('upper_trunk_forward');
   g.input('x', ['n', IN]);
   for (const p of UPPER_TRUNK_PARAMS) g.input(p, UPPER_TRUNK_DIMS[p]);
   g.opInto('Identity', [blockForward(g, height, width, EXPAND)], ['p']);
   g.opInto('Add', [g.op1('MatMul', ['p', 'w1']), 'b1'], ['z1']);
   g.opInto('Identity', [relu6(g, 'z1')], ['a1']);
-  const grouped = g.op1('Reshape', ['a1', g.constInt64('grouped', [3], [-1, height * width, OUT])]);
-  g.opInto('ReduceMean', [grouped], ['f'], { axes: [1], keepdims: 0 });
+  const grouped = (rows: string) => g.op1('Reshape', [rows, g.constInt64('grouped', [3], [-1, height * width, OUT])]);
+  if (gem) {
+    // GeM with a learned exponent: f = mean(max(a1, eps)^q)^(1/q); m (the mean) is kept for the gradient.
+    g.input('gem_q', [1]);
+    const powered = g.op1('Pow', [g.op1('Max', ['a1', g.constFloat('gem_eps', [], [GEM_EPS])]), 'gem_q']);
+    g.opInto('ReduceMean', [grouped(powered)], ['m'], { axes: [1], keepdims: 0 });
+    g.opInto('Pow', ['m', g.op1('Reciprocal', ['gem_q'])], ['f']);
+    g.output('m', ['batch', OUT]);
+  } else {
+    g.opInto('ReduceMean', [grouped('a1')], ['f'], { axes: [1], keepdims: 0 });
+  }
   g.output('f', ['batch', OUT]);
   for (const [name, channels] of [['ze', EXPAND], ['zd', EXPAND], ['p', PROJECT], ['z1', OUT], ['a1', OUT]] as const) g.output(name, ['n', channels]);
   return g.toModel();
@@ -36,7 +46,7 @@ function forwardGraph(height: number, width: number): Uint8Array {
  */
 export type Upstream = 'pooled' | 'map';
 
-function gradientGraph(height: number, width: number, upstream: Upstream, inputGradient: boolean): Uint8Array {
+function gradientGraph(height: number, width: number, upstream: Upstream, inputGradient: boolean, gem: boolean): Uint8Array {
   const positions = height * width;
   const g = new GraphBuilder('upper_trunk_gradient');
   g.input('x', ['n', IN]);
@@ -49,9 +59,15 @@ function gradientGraph(height: number, width: number, upstream: Upstream, inputG
   g.input('wp', UPPER_TRUNK_DIMS.wp);
   g.input('wd_flipped', UPPER_TRUNK_DIMS.wd);
   if (inputGradient) g.input('we', UPPER_TRUNK_DIMS.we);
+  if (gem) {
+    g.input('gem_q', [1]);
+    g.input('m', ['batch', OUT]);
+    g.input('f', ['batch', OUT]);
+  }
   // d mean / d activation = 1/positions at every position; ReLU6 passes the gradient where 0 < z < 6.
-  const da1 =
-    upstream === 'pooled'
+  const da1 = gem
+    ? gemBackward(g, positions)
+    : upstream === 'pooled'
       ? g.op1('Reshape', [
           g.op1('Expand', [g.op1('Unsqueeze', [g.op1('Mul', ['df', g.constFloat('inv', [], [1 / positions])]), g.constInt64('axis1', [1], [1])]), g.constInt64('spread', [3], [1, positions, 1])]),
           g.constInt64('flat', [2], [-1, OUT]),
@@ -63,7 +79,35 @@ function gradientGraph(height: number, width: number, upstream: Upstream, inputG
   blockBackward(g, height, width, EXPAND, g.op1('MatMul', [dz1, transposed(g, 'w1')]), inputGradient);
   for (const p of UPPER_TRUNK_PARAMS) g.output(`g_${p}`, UPPER_TRUNK_DIMS[p]);
   if (inputGradient) g.output('dx', ['n', IN]);
+  if (gem) g.output('g_gem_q', [1]);
   return g.toModel();
+}
+
+/**
+ * GeM's backward from the pooled features' gradient 'df' (inputs 'z1', 'gem_q' = q, 'm' =
+ * mean(c^q) and 'f' = m^(1/q), with c = max(a1, eps)); returns the gradient at a1 and
+ * writes 'g_gem_q'. With S positions:
+ *   df/dc = f c^(q-1) / (S m)           (0 where a1 is at the floor)
+ *   df/dq = f (-ln m / q^2 + mean(c^q ln c) / (q m))
+ */
+function gemBackward(g: GraphBuilder, positions: number): string {
+  const eps = g.constFloat('gem_eps', [], [GEM_EPS]);
+  const a1 = relu6(g, 'z1');
+  const c = g.op1('Max', [a1, eps]);
+  const aboveFloor = g.op1('Cast', [g.op1('Greater', [a1, eps])], { to: 1 });
+  const grouped = (rows: string) => g.op1('Reshape', [rows, g.constInt64('gem_grouped', [3], [-1, positions, OUT])]);
+  const perImage = (x: string) => g.op1('Unsqueeze', [x, g.constInt64('gem_axis1', [1], [1])]);
+  // df * f / (S m), [batch, OUT], spread over the positions.
+  const scale = g.op1('Div', [g.op1('Mul', ['df', 'f']), g.op1('Mul', ['m', g.constFloat('gem_positions', [], [positions])])]);
+  const cPowQMinus1 = g.op1('Mul', [g.op1('Pow', [c, g.op1('Sub', ['gem_q', g.constFloat('gem_one', [], [1])])]), aboveFloor]);
+  const da1 = g.op1('Reshape', [g.op1('Mul', [grouped(cPowQMinus1), perImage(scale)]), g.constInt64('gem_flat', [2], [-1, OUT])]);
+  const meanPowLog = g.op1('ReduceMean', [grouped(g.op1('Mul', [g.op1('Pow', [c, 'gem_q']), g.op1('Log', [c])]))], { axes: [1], keepdims: 0 });
+  const dfdq = g.op1('Mul', [
+    'f',
+    g.op1('Sub', [g.op1('Div', [meanPowLog, g.op1('Mul', ['gem_q', 'm'])]), g.op1('Div', [g.op1('Log', ['m']), g.op1('Mul', ['gem_q', 'gem_q'])])]),
+  ]);
+  g.opInto('Reshape', [g.op1('ReduceSum', [g.op1('Mul', ['df', dfdq])], { keepdims: 0 }), g.constInt64('gem_one_value', [1], [1])], ['g_gem_q']);
+  return da1;
 }
 
 export interface UpperTrunkGradients {
@@ -76,7 +120,7 @@ export interface UpperTrunkGradients {
    * is the pooled features or the map, as the graphs were created for; and with respect to
    * the input map (rows [images * positions, 224]) where they were created with `inputGradient`.
    */
-  gradients: (upstream: Float32Array) => Promise<UpperTrunkWeights & { input?: Float32Array }>;
+  gradients: (upstream: Float32Array) => Promise<UpperTrunkWeights & { input?: Float32Array; gemQ?: Float32Array }>;
 }
 
 /** The upper trunk as two ONNX Runtime sessions (forward, gradients) over given weights. */
@@ -88,17 +132,24 @@ export class UpperTrunkGraphs {
     readonly width: number,
     readonly upstream: Upstream,
     readonly inputGradient: boolean,
+    readonly gem: boolean,
   ) {}
 
-  /** `inputGradient`: also the gradient with respect to the block-15 map, for a trainable block below. */
-  static async create(height: number, width: number, upstream: Upstream = 'pooled', inputGradient = false): Promise<UpperTrunkGraphs> {
+  /**
+   * `inputGradient`: also the gradient with respect to the block-15 map, for a trainable
+   * block below. `gem`: pool by GeM with an exponent that is an input and gets a gradient
+   * (pooled upstream only) instead of the mean.
+   */
+  static async create(height: number, width: number, upstream: Upstream = 'pooled', inputGradient = false, gem = false): Promise<UpperTrunkGraphs> {
+    if (gem && upstream !== 'pooled') throw new Error('a learned GeM exponent pools: it needs the pooled upstream');
     return new UpperTrunkGraphs(
-      await OnnxSession.create(forwardGraph(height, width)),
-      await OnnxSession.create(gradientGraph(height, width, upstream, inputGradient)),
+      await OnnxSession.create(forwardGraph(height, width, gem)),
+      await OnnxSession.create(gradientGraph(height, width, upstream, inputGradient, gem)),
       height,
       width,
       upstream,
       inputGradient,
+      gem,
     );
   }
 
@@ -111,13 +162,16 @@ export class UpperTrunkGraphs {
   }
 
   /** Pooled features of NHWC maps [images, h, w, 224], flattened. */
-  async pool(maps: Float32Array, weights: UpperTrunkWeights): Promise<Float32Array> {
-    return (await this.forward(maps, weights)).features;
+  async pool(maps: Float32Array, weights: UpperTrunkWeights, gemQ?: number): Promise<Float32Array> {
+    return (await this.forward(maps, weights, gemQ)).features;
   }
 
-  async forward(maps: Float32Array, weights: UpperTrunkWeights): Promise<UpperTrunkGradients> {
+  /** `gemQ`: the GeM exponent, for graphs created with `gem`. */
+  async forward(maps: Float32Array, weights: UpperTrunkWeights, gemQ?: number): Promise<UpperTrunkGradients> {
+    if (this.gem !== (gemQ !== undefined)) throw new Error(this.gem ? 'these graphs pool by GeM: pass its exponent' : 'these graphs pool by the mean: no GeM exponent');
     const x: NamedTensor = { data: maps, dims: [maps.length / IN, IN] };
-    const out = await this.forwardSession.runMany({ x, ...this.weightFeeds(weights) });
+    const q: NamedTensor | undefined = gemQ !== undefined ? { data: Float32Array.of(gemQ), dims: [1] } : undefined;
+    const out = await this.forwardSession.runMany({ x, ...this.weightFeeds(weights), ...(q ? { gem_q: q } : {}) });
     const features = out.f!.data;
     return {
       features,
@@ -134,10 +188,11 @@ export class UpperTrunkGraphs {
           wp: { data: weights.wp, dims: UPPER_TRUNK_DIMS.wp },
           wd_flipped: { data: flipKernel(weights.wd), dims: UPPER_TRUNK_DIMS.wd },
           ...(this.inputGradient ? { we: { data: weights.we, dims: UPPER_TRUNK_DIMS.we } } : {}),
+          ...(q ? { gem_q: q, m: out.m!, f: out.f! } : {}),
         };
         const grads = await this.gradientSession.runMany(feeds);
         const params = Object.fromEntries(UPPER_TRUNK_PARAMS.map((p) => [p, grads[`g_${p}`]!.data])) as UpperTrunkWeights;
-        return this.inputGradient ? { ...params, input: grads.dx!.data } : params;
+        return { ...params, ...(this.inputGradient ? { input: grads.dx!.data } : {}), ...(q ? { gemQ: grads.g_gem_q!.data } : {}) };
       },
     };
   }
@@ -156,19 +211,34 @@ export interface UpperTrunkTrainingOptions {
   fromEpoch: number;
   learningRate: number;
   weightDecay: number;
+  /**
+   * Pool by GeM (graphs created with `gem`) from `initial` (the exponent the heads-only
+   * epochs' cached features were pooled with), learning it at `learningRateRatio` times the
+   * trunk's rate (one scalar moves far less per Adam step than it needs to; 0 keeps it),
+   * within [1, 8].
+   */
+  gem?: { initial: number; learningRateRatio: number };
 }
+
+/** Where a learned GeM exponent may go: 1 is the mean, 8 close to the max. */
+export const GEM_RANGE = [1, 8] as const;
 
 /**
  * The upper trunk as the trainer's TrunkTraining: gathers a batch's maps, runs the forward
- * graph, and on backward applies AdamW (decoupled weight decay) to its own weights.
+ * graph, and on backward applies AdamW (decoupled weight decay) to its own weights, and to
+ * GeM's exponent where it is learned.
  */
-export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTraining & { weights: () => UpperTrunkWeights } {
+export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTraining & { weights: () => UpperTrunkWeights; gemP: () => number | undefined } {
   checkUpperTrunkWeights(options.initial);
-  const { graphs, maps } = options;
+  const { graphs, maps, gem } = options;
+  if (graphs.gem !== (gem !== undefined)) throw new Error('learned GeM needs graphs created with gem, and only those');
+  if (gem && !(gem.initial >= GEM_RANGE[0] && gem.initial <= GEM_RANGE[1] && gem.learningRateRatio >= 0)) throw new Error(`GeM exponent must start within [${GEM_RANGE.join(', ')}] and learn at a rate >= 0`);
   const per = graphs.valuesPerImage;
   const rowCount = maps.length / per;
   const optimiser = new UpperTrunkAdamW(options.initial, options.weightDecay);
   const current = optimiser.weights;
+  const exponent = gem ? new ParamAdamW(['q'] as const, { q: Float32Array.of(gem.initial) }, 0) : undefined;
+  const q = (): number | undefined => exponent?.weights.q[0];
   let pending: UpperTrunkGradients | undefined;
   const gather = (rows: ArrayLike<number>): Float32Array => {
     const out = new Float32Array(rows.length * per);
@@ -179,7 +249,7 @@ export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTra
     fromEpoch: options.fromEpoch,
     learningRate: options.learningRate,
     async forward(rows) {
-      pending = await graphs.forward(gather(rows), current);
+      pending = await graphs.forward(gather(rows), current, q());
       return pending.features;
     },
     async backward(gradient, learningRate) {
@@ -187,18 +257,29 @@ export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTra
       const grads = await pending.gradients(gradient);
       pending = undefined;
       optimiser.step(grads, learningRate);
+      if (exponent && gem && gem.learningRateRatio > 0 && grads.gemQ) {
+        exponent.step({ q: grads.gemQ }, learningRate * gem.learningRateRatio);
+        exponent.weights.q[0] = Math.min(GEM_RANGE[1], Math.max(GEM_RANGE[0], exponent.weights.q[0]!));
+      }
     },
     async poolAll() {
       const out = new Float32Array(rowCount * OUT);
       for (let start = 0; start < rowCount; start += 256) {
         const rows = Array.from({ length: Math.min(256, rowCount - start) }, (_, i) => start + i);
-        out.set(await graphs.pool(gather(rows), current), start * OUT);
+        out.set(await graphs.pool(gather(rows), current, q()), start * OUT);
       }
       return out;
     },
-    state: () => optimiser.state(),
-    restore: (state) => optimiser.restore(state),
+    // The exponent's state follows the trunk's: a checkpoint of either kind restores only into its own kind.
+    state: () => [...optimiser.state(), ...(exponent?.state() ?? [])],
+    restore: (state) => {
+      const own = UPPER_TRUNK_PARAMS.length * 3 + 1;
+      if (state.length !== own + (exponent ? 4 : 0)) throw new Error('the checkpoint does not match these layers');
+      optimiser.restore(state.slice(0, own));
+      exponent?.restore(state.slice(own));
+    },
     weights: () => current,
+    gemP: q,
   };
 }
 

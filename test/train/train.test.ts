@@ -84,7 +84,8 @@ test('train: two datasets, softmax + multi-label + ArcFace + contrastive, export
   await analyzer.close();
 });
 
-test('train with a fine-tuned upper trunk: block 16 + Conv_1 trained, exported over block 15, the ONNX model agrees with the trainer', async () => {
+/** Trains on the shapes with block 16 + Conv_1 fine-tuned; checks what both variants share. */
+async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string) {
   const { prepareTraining, trainPrepared } = await import('../../src/train/train.ts');
   const { upperTrunkInputNode } = await import('../../src/model/upper-trunk/block16.ts');
   const config = parseTrainConfig({
@@ -94,12 +95,12 @@ test('train with a fine-tuned upper trunk: block 16 + Conv_1 trained, exported o
       { head: 'shape', loss: 'softmax', dataset: 'shapes' },
       { head: 'embedding', loss: 'contrastive' },
     ],
-    model: { gemP: 1, shared: [32], embeddingDim: 16, codeBits: 16, upperTrunk: { layers: 'block_16', fromEpoch: 1, learningRate: 1e-3 } },
+    model: { gemP, shared: [32], embeddingDim: 16, codeBits: 16, upperTrunk: { layers: 'block_16', fromEpoch: 1, learningRate: 1e-3, learnGemP } },
     optimizer: { epochs: 3, batchSize: 16, learningRate: 0.005 },
   });
   const prepared = await prepareTraining(config, () => {});
   assert.equal(prepared.maps!.length, prepared.rows.rows.length * 7 * 7 * 224, 'block-15 maps cached per row and view');
-  const out = path.join(root, 'model-upper');
+  const out = path.join(root, name);
   let predicted: Float32Array | undefined;
   const valRow = prepared.rows.valRows[0]!;
   let featuresMoved = 0;
@@ -121,6 +122,20 @@ test('train with a fine-tuned upper trunk: block 16 + Conv_1 trained, exported o
   // The trainer read float16-cached maps, the exported graph reads the backbone's float32 ones.
   const diff = Array.from(result.embedding).reduce((m, v, i) => Math.max(m, Math.abs(v - predicted![i]!)), 0);
   assert.ok(diff < 1e-2, `exported embedding differs from the trainer's by ${diff}`);
+  return outcome.manifest!;
+}
+
+test('train with a fine-tuned upper trunk: block 16 + Conv_1 trained, exported over block 15, the ONNX model agrees with the trainer', async () => {
+  const manifest = await trainUpperTrunk(false, 1, 'model-upper');
+  assert.equal(manifest.training?.gemP, 1, 'average pooling unless GeM is learned');
+});
+
+test('train with a learned GeM exponent: the exponent moves from 3, is exported, and the ONNX model still agrees with the trainer', async () => {
+  // From p = 3 (the feature cache's other exponent), where it is free to move either way.
+  const manifest = await trainUpperTrunk(true, 3, 'model-upper-gem');
+  const p = manifest.training?.gemP as number;
+  assert.ok(p !== 3 && p >= 1 && p <= 8, `learned exponent ${p}`);
+  assert.match(manifest.description ?? '', /GeM \(p learned: /);
 });
 
 test('train config errors are clear', async () => {

@@ -17,6 +17,7 @@ import { appendUpperTrunk, BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode, U
 import { loadViewTensor } from '../../src/train/augment.ts';
 import { parseTrainConfig } from '../../src/train/config.ts';
 import { UpperTrunkGraphs, upperTrunkTraining } from '../../src/train/upper-trunk.ts';
+import { gemPoolNHWC } from '../../src/train/gem-pool.ts';
 import { packHalf } from '../../src/util/float16.ts';
 import { rng } from '../../src/util/random.ts';
 
@@ -164,6 +165,72 @@ test('upperTrunkTraining: AdamW steps lower a loss; state restores the weights a
   assert.throws(() => copy.restore(saved.slice(1)), /does not match/);
 });
 
+test('learned GeM: at q = 1 the mean, at q = 3 GeM of the Conv_1 map; the gradients (q and weights) agree with finite differences', async () => {
+  const gemGraphs = await UpperTrunkGraphs.create(SIDE, SIDE, 'pooled', false, true);
+  try {
+    const mean = await graphs.pool(realMaps, pretrained);
+    assert.ok(maxDiff(await gemGraphs.pool(realMaps, pretrained, 1), mean) < 1e-5);
+    const map = (await graphs.forward(realMaps, pretrained)).map;
+    const expected = new Float32Array(2 * BLOCK16.out);
+    for (let i = 0; i < 2; i++) gemPoolNHWC(map, i * SIDE * SIDE * BLOCK16.out, SIDE * SIDE, BLOCK16.out, 3, expected, i * BLOCK16.out);
+    assert.ok(maxDiff(await gemGraphs.pool(realMaps, pretrained, 3), expected) < 1e-4);
+    await assert.rejects(gemGraphs.forward(realMaps, pretrained), /exponent/);
+    await assert.rejects(graphs.forward(realMaps, pretrained, 2), /mean/);
+
+    const q = 2.5;
+    const random = rng(11);
+    const upstream = Float32Array.from({ length: 2 * BLOCK16.out }, () => random() - 0.5);
+    const loss = async (w: UpperTrunkWeights, exponent: number) => (await gemGraphs.pool(realMaps, w, exponent)).reduce((s, v, i) => s + v * upstream[i]!, 0);
+    const grads = await (await gemGraphs.forward(realMaps, pretrained, q)).gradients(upstream);
+    const h = 1e-2;
+    const numericQ = ((await loss(pretrained, q + h)) - (await loss(pretrained, q - h))) / (2 * h);
+    const analyticQ = grads.gemQ![0]!;
+    assert.ok(Math.abs(numericQ - analyticQ) / Math.max(1e-6, Math.abs(numericQ) + Math.abs(analyticQ)) < 0.02, `q: analytic ${analyticQ} vs numeric ${numericQ}`);
+    for (const name of ['we', 'w1', 'b1'] as const) {
+      const g = grads[name];
+      const i = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!))[0]!;
+      const step = 1e-2 * Math.max(1e-2, Math.abs(pretrained[name][i]!));
+      const shifted = (delta: number) => ({ ...pretrained, [name]: pretrained[name].map((v, j) => (j === i ? v + delta : v)) });
+      const numeric = ((await loss(shifted(step), q)) - (await loss(shifted(-step), q))) / (2 * step);
+      const relative = Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!));
+      assert.ok(relative < 0.05, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
+    }
+  } finally {
+    await gemGraphs.close();
+  }
+});
+
+test('learned GeM in training: the exponent follows its gradient, stays within [1, 8], and survives a checkpoint', async () => {
+  const gemGraphs = await UpperTrunkGraphs.create(SIDE, SIDE, 'pooled', false, true);
+  try {
+    const maps = packHalf(realMaps);
+    const options = { graphs: gemGraphs, initial: pretrained, maps, fromEpoch: 0, learningRate: 1e-3, weightDecay: 0, gem: { initial: 1, learningRateRatio: 50 } };
+    const trunk = upperTrunkTraining(options);
+    assert.equal(trunk.gemP(), 1);
+    // Loss -sum(f): GeM grows with q (towards the max), so q must rise.
+    for (let i = 0; i < 4; i++) {
+      await trunk.forward([0, 1]);
+      await trunk.backward(new Float32Array(2 * BLOCK16.out).fill(-1), 1e-3);
+    }
+    const raised = trunk.gemP()!;
+    assert.ok(raised > 1.1 && raised <= 8, `q ${raised}`);
+    const copy = upperTrunkTraining(options);
+    copy.restore(trunk.state().map((a) => Float32Array.from(a)));
+    assert.equal(copy.gemP(), raised);
+    // The other way, q stops at 1 (the mean).
+    for (let i = 0; i < 40; i++) {
+      await trunk.forward([0, 1]);
+      await trunk.backward(new Float32Array(2 * BLOCK16.out).fill(1), 1e-3);
+    }
+    assert.equal(trunk.gemP(), 1);
+    assert.throws(() => upperTrunkTraining({ ...options, graphs }), /gem/);
+    assert.throws(() => upperTrunkTraining({ ...options, gem: { initial: 0.5, learningRateRatio: 50 } }), /within/);
+    assert.throws(() => upperTrunkTraining({ graphs, initial: pretrained, maps, fromEpoch: 0, learningRate: 1e-3, weightDecay: 0 }).restore(trunk.state()), /does not match/);
+  } finally {
+    await gemGraphs.close();
+  }
+});
+
 test('upper trunk config: refused where it cannot work, with the reason', () => {
   const base = {
     datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }],
@@ -172,13 +239,17 @@ test('upper trunk config: refused where it cannot work, with the reason', () => 
   };
   const ok = parseTrainConfig({ ...base, model: { gemP: 1, upperTrunk: { layers: 'block_16', fromEpoch: 2 } } });
   assert.equal(ok.model.upperTrunk?.learningRate, 1e-4);
+  assert.equal(ok.model.upperTrunk?.learnGemP, false);
+  assert.equal(parseTrainConfig({ ...base, model: { gemP: 1, upperTrunk: { layers: 'block_16', learnGemP: true } } }).model.upperTrunk?.learnGemP, true);
   const refused = (model: unknown, reason: RegExp) =>
     assert.throws(() => parseTrainConfig({ ...base, model }), (e: unknown) => e instanceof GroknetError && e.code === 'invalid_config' && reason.test(e.message));
-  refused({ gemP: 3, upperTrunk: { layers: 'block_16' } }, /gemP must be 1/);
+  refused({ gemP: 2, upperTrunk: { layers: 'block_16' } }, /gemP must be one of/);
+  assert.equal(parseTrainConfig({ ...base, model: { gemP: 3, upperTrunk: { layers: 'block_16' } } }).model.gemP, 3);
   refused({ gemP: 1, upperTrunk: { layers: 'block_16', fromEpoch: 4 } }, /fromEpoch/);
   refused({ gemP: 1, tensors: ['feature_vector'], upperTrunk: { layers: 'block_16' } }, /conv_1/);
   refused({ gemP: 1, backbone: 'human-models/centernet', upperTrunk: { layers: 'block_16' } }, /mobilenet_v2_mid/);
   refused({ gemP: 1, upperTrunk: { layers: 'block_15' } }, /layers/);
+  refused({ gemP: 1, upperTrunk: { layers: 'block_16', learnGemP: 'yes' } }, /learnGemP/);
   refused({ gemP: 1, upperTrunk: { layers: 'block_16', surprise: true } }, /surprise|Unrecognized/);
   assert.throws(() => pretrainedUpperTrunk('human-models/nanodet'), (e: unknown) => e instanceof GroknetError && e.code === 'invalid_config');
 });

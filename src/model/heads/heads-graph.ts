@@ -34,7 +34,7 @@ export const EMBEDDING_OUTPUT = 'embedding';
 export const CODE_OUTPUT = 'code_projection';
 export const headOutputName = (name: string): string => `head_${name}`;
 
-const GEM_EPS = 1e-6;
+export const GEM_EPS = 1e-6;
 
 function dense(g: GraphBuilder, x: string, w: DenseWeights, hint: string): string {
   const kernel = g.constFloat(`${hint}/kernel`, [w.inDim, w.outDim], w.kernel);
