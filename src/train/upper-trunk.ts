@@ -4,7 +4,8 @@
 // BENCHMARKS.md, "Trainable upper trunk"); TF.js keeps the heads and hands back the gradient
 // of the loss with respect to the pooled features. Hand-written backward graphs because
 // ONNX Runtime's training API is not in onnxruntime-node; they are checked against finite
-// differences in test/train/upper-trunk.test.ts. Pooling is the mean (GeM with p = 1).
+// differences in test/train/upper-trunk.test.ts. Pooling is the mean (GeM with p = 1), or GeM
+// with a fixed or learned exponent (`gem`), whose gradient the graphs compute too.
 import { OnnxSession, type NamedTensor } from '../model/backend/onnxruntime.ts';
 import { GEM_EPS } from '../model/heads/heads-graph.ts';
 import { GraphBuilder } from '../model/onnx/graph-builder.ts';
