@@ -23,11 +23,11 @@ export function splitViewRef(ref: string): { source: string; view?: View } {
 /** The model input tensor of an image reference, augmented when it names a view. */
 export async function loadViewTensor(ref: string, spec: PreprocessSpec): Promise<Float32Array> {
   const { source, view } = splitViewRef(ref);
+  // IDX samples are pixels already; an encoded photo without a view takes the one-pipeline path (shrink-on-load).
   const idx = await readIdxSample(source);
   if (!view && !idx) return (await loadForModel(await readSampleBytes(source), spec, DEFAULT_IMAGE_LIMITS)).tensor;
   const image = idx ?? (await decodeImage(await readSampleBytes(source), DEFAULT_IMAGE_LIMITS));
-  if (!view) return (await preprocessDecoded(image, spec)).tensor;
-  const augmented = view === 'flip' ? mirror(image.data, image.width, image.height) : crop(image.data, image.width, image.height, source);
+  const augmented = !view ? {} : view === 'flip' ? mirror(image.data, image.width, image.height) : crop(image.data, image.width, image.height, source);
   return (await preprocessDecoded({ ...image, ...augmented }, spec)).tensor;
 }
 

@@ -260,8 +260,8 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
 
   // Unnamed variables: names are global in TF.js and would clash between runs.
   const variable = (shape: number[], values: Float32Array): tf.Variable => tf.variable(tf.tensor(values, shape), true);
-  const dense = (inDim: number, outDim: number) => ({ w: variable([inDim, outDim], glorot(random, inDim, outDim)), b: variable([outDim], new Float32Array(outDim)) });
-  const sharedVars: Array<{ w: tf.Variable; b: tf.Variable }> = [];
+  const dense = (inDim: number, outDim: number) => ({ w: variable([inDim, outDim], glorot(random, inDim, outDim)) as tf.Variable<tf.Rank.R2>, b: variable([outDim], new Float32Array(outDim)) });
+  const sharedVars: Array<{ w: tf.Variable<tf.Rank.R2>; b: tf.Variable }> = [];
   let width = dim;
   for (const size of input.sharedSizes) {
     sharedVars.push(dense(width, size));
@@ -284,13 +284,13 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     let h = tf.div(tf.sub(x, meanT), stdT) as tf.Tensor2D;
     if (training && dropout > 0) h = drop(h);
     for (const [i, layer] of sharedVars.entries()) {
-      h = tf.relu(tf.add(matMul(h, layer.w as tf.Variable<tf.Rank.R2>, i === 0 && !featureGradient), layer.b)) as tf.Tensor2D;
+      h = tf.relu(tf.add(matMul(h, layer.w, i === 0 && !featureGradient), layer.b)) as tf.Tensor2D;
       if (training && dropout > 0) h = drop(h);
     }
     return h;
   };
   const embed = (h: tf.Tensor2D): tf.Tensor2D => {
-    const raw = tf.add(matMul(h, emb.w as tf.Variable<tf.Rank.R2>), emb.b) as tf.Tensor2D;
+    const raw = tf.add(matMul(h, emb.w), emb.b) as tf.Tensor2D;
     return tf.div(raw, tf.add(tf.norm(raw, 2, 1, true), 1e-12)) as tf.Tensor2D;
   };
 
@@ -371,7 +371,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
           if (count === 0) continue;
           const mask = tf.tensor1d(targets.map((t) => (t >= 0 ? 1 : 0)), 'float32');
           const onehot = tf.oneHot(tf.tensor1d(targets.map((t) => Math.max(0, t)), 'int32'), task.labels.length);
-          const logits = tf.add(matMul(h, w as tf.Variable<tf.Rank.R2>), b);
+          const logits = tf.add(matMul(h, w), b);
           const loss = tf.losses.softmaxCrossEntropy(onehot, logits, mask, task.labelSmoothing ?? input.labelSmoothing, tf.Reduction.SUM);
           add(task.name, tf.div(loss, count), task.weight);
         }
@@ -383,7 +383,7 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
           rows.forEach((r, i) => targets.set(task.targets.subarray(r * L, (r + 1) * L), i * L));
           const targetT = tf.tensor2d(targets, [rows.length, L]);
           const mask = tf.tensor1d(rows.map((r) => task.labelled[r]!), 'float32');
-          const logits = tf.add(matMul(h, w as tf.Variable<tf.Rank.R2>), b);
+          const logits = tf.add(matMul(h, w), b);
           let loss: tf.Tensor;
           if ((task.loss ?? 'bce') === 'bce') {
             // Sigmoid cross-entropy summed over labels, averaged over the labelled rows.

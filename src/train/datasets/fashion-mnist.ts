@@ -75,7 +75,7 @@ export async function idxImageRgb(file: string, index: number): Promise<DecodedI
   const { pixels, width, height } = await idxPixels(file, index);
   const data = Buffer.alloc(pixels.length * 3);
   for (let i = 0; i < pixels.length; i++) data[i * 3] = data[i * 3 + 1] = data[i * 3 + 2] = pixels[i]!;
-  return { data, width, height, format: 'png' };
+  return { data, width, height, format: 'png' }; // the format idxImagePng gives the same pixels in
 }
 
 export async function loadFashionMnist(root: string, options: { limit?: number } = {}): Promise<LabelledDataset> {
