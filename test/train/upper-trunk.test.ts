@@ -13,7 +13,7 @@ import { OnnxSession } from '../../src/model/backend/onnxruntime.ts';
 import { backboneOnnx } from '../../src/model/backbones/convert-backbone.ts';
 import { backboneSpec } from '../../src/model/backbones/registry.ts';
 import { GraphBuilder } from '../../src/model/onnx/graph-builder.ts';
-import { appendUpperTrunk, BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode, UPPER_TRUNK_PARAMS, type UpperTrunkWeights } from '../../src/model/upper-trunk/block16.ts';
+import { appendUpperTrunk, BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode, UPPER_TRUNK_PARAMS, type UpperTrunkParam, type UpperTrunkWeights } from '../../src/model/upper-trunk/block16.ts';
 import { loadViewTensor } from '../../src/train/augment.ts';
 import { parseTrainConfig } from '../../src/train/config.ts';
 import { UpperTrunkGraphs, upperTrunkTraining } from '../../src/train/upper-trunk.ts';
@@ -63,6 +63,25 @@ function meanPool(map: Float32Array, images: number, channels: number): Float32A
 
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
+/**
+ * Central finite differences of `loss` against the analytic gradients, on the `entries`
+ * largest-gradient entries of each named weight (a ReLU6 kink inside the step would spoil a
+ * small one).
+ */
+async function expectFiniteDifferences(grads: UpperTrunkWeights, names: readonly UpperTrunkParam[], loss: (w: UpperTrunkWeights) => Promise<number>, entries = 1): Promise<void> {
+  for (const name of names) {
+    const g = grads[name];
+    const order = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, entries);
+    for (const i of order) {
+      const h = 1e-2 * Math.max(1e-2, Math.abs(pretrained[name][i]!));
+      const shifted = (delta: number) => ({ ...pretrained, [name]: pretrained[name].map((v, j) => (j === i ? v + delta : v)) });
+      const numeric = ((await loss(shifted(h))) - (await loss(shifted(-h)))) / (2 * h);
+      const relative = Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!));
+      assert.ok(relative < 0.05, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
+    }
+  }
+}
+
 test('with the backbone weights, the training graph reproduces the backbone pooled Conv_1', async () => {
   assert.equal(realMaps.length, 2 * PER);
   const features = await graphs.pool(realMaps, pretrained);
@@ -92,18 +111,7 @@ test('the gradient graph agrees with central finite differences', async () => {
   const upstream = Float32Array.from({ length: 2 * BLOCK16.out }, () => random() - 0.5);
   const loss = async (w: UpperTrunkWeights) => (await graphs.pool(realMaps, w)).reduce((s, v, i) => s + v * upstream[i]!, 0);
   const grads = await (await graphs.forward(realMaps, pretrained)).gradients(upstream);
-  for (const name of UPPER_TRUNK_PARAMS) {
-    const g = grads[name];
-    // The entries with the largest gradients (a ReLU6 kink inside the step would spoil a small one).
-    const order = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 2);
-    for (const i of order) {
-      const h = 1e-2 * Math.max(1e-2, Math.abs(pretrained[name][i]!));
-      const shifted = (delta: number) => ({ ...pretrained, [name]: pretrained[name].map((v, j) => (j === i ? v + delta : v)) });
-      const numeric = ((await loss(shifted(h))) - (await loss(shifted(-h)))) / (2 * h);
-      const relative = Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!));
-      assert.ok(relative < 0.05, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
-    }
-  }
+  await expectFiniteDifferences(grads, UPPER_TRUNK_PARAMS, loss, 2);
 });
 
 test('per-position upstream (the segmentation decoder): the map is the backbone Conv_1 and the gradients agree with finite differences', async () => {
@@ -116,15 +124,7 @@ test('per-position upstream (the segmentation decoder): the map is the backbone 
     const upstream = Float32Array.from({ length: forward.map.length }, () => random() - 0.5);
     const loss = async (w: UpperTrunkWeights) => (await mapGraphs.forward(realMaps, w)).map.reduce((s, v, i) => s + v * upstream[i]!, 0);
     const grads = await forward.gradients(upstream);
-    for (const name of ['we', 'wd', 'w1', 'b1'] as const) {
-      const g = grads[name];
-      const i = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!))[0]!;
-      const h = 1e-2 * Math.max(1e-2, Math.abs(pretrained[name][i]!));
-      const shifted = (delta: number) => ({ ...pretrained, [name]: pretrained[name].map((v, j) => (j === i ? v + delta : v)) });
-      const numeric = ((await loss(shifted(h))) - (await loss(shifted(-h)))) / (2 * h);
-      const relative = Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!));
-      assert.ok(relative < 0.05, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
-    }
+    await expectFiniteDifferences(grads, ['we', 'wd', 'w1', 'b1'], loss);
     // The pooled graphs' gradient of a uniform upstream is the map graphs' gradient of that upstream spread evenly.
     const pooledUpstream = Float32Array.from({ length: 2 * BLOCK16.out }, () => random() - 0.5);
     const spread = new Float32Array(forward.map.length);
@@ -186,15 +186,7 @@ test('learned GeM: at q = 1 the mean, at q = 3 GeM of the Conv_1 map; the gradie
     const numericQ = ((await loss(pretrained, q + h)) - (await loss(pretrained, q - h))) / (2 * h);
     const analyticQ = grads.gemQ![0]!;
     assert.ok(Math.abs(numericQ - analyticQ) / Math.max(1e-6, Math.abs(numericQ) + Math.abs(analyticQ)) < 0.02, `q: analytic ${analyticQ} vs numeric ${numericQ}`);
-    for (const name of ['we', 'w1', 'b1'] as const) {
-      const g = grads[name];
-      const i = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!))[0]!;
-      const step = 1e-2 * Math.max(1e-2, Math.abs(pretrained[name][i]!));
-      const shifted = (delta: number) => ({ ...pretrained, [name]: pretrained[name].map((v, j) => (j === i ? v + delta : v)) });
-      const numeric = ((await loss(shifted(step), q)) - (await loss(shifted(-step), q))) / (2 * step);
-      const relative = Math.abs(numeric - g[i]!) / Math.max(1e-6, Math.abs(numeric) + Math.abs(g[i]!));
-      assert.ok(relative < 0.05, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
-    }
+    await expectFiniteDifferences(grads, ['we', 'w1', 'b1'], (w) => loss(w, q));
   } finally {
     await gemGraphs.close();
   }
