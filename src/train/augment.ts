@@ -1,23 +1,43 @@
 // Augmented views of a training image, named by a suffix on its reference so each view's
-// backbone features are cached like any image: "<ref>@flip" (mirrored) and "<ref>@crop"
-// (an 80% crop whose position depends on the image, so it is stable across runs).
+// backbone features are cached like any image: "<ref>@flip" (mirrored), "<ref>@crop" (an 80%
+// crop whose position depends on the image, so it is stable across runs), "<ref>@jitter"
+// (brightness, contrast, saturation and hue moved by amounts drawn from the reference, for
+// datasets whose labels do not name colours), and their combinations joined by "+"
+// ("<ref>@flip+jitter": one cached view that is both, so a dataset gets colour variety
+// without more rows per epoch).
 import { createHash } from 'node:crypto';
+import sharp from 'sharp';
 import { decodeImage } from '../image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../image/limits.ts';
 import { loadForModel, preprocessDecoded } from '../image/preprocess.ts';
 import type { PreprocessSpec } from '../image/spec.ts';
 import { readIdxSample, readSampleBytes } from './datasets/read.ts';
 
-export type View = 'flip' | 'crop';
-export const VIEWS: readonly View[] = ['flip', 'crop'];
+export type Transform = 'crop' | 'flip' | 'jitter';
+/** The transforms, in the order a view applies them and names them. */
+export const TRANSFORMS: readonly Transform[] = ['crop', 'flip', 'jitter'];
+/** A view: one or more transforms joined by "+", in TRANSFORMS' order (e.g. "flip+jitter"). */
+export type View = string;
+/** What a count of views means in a dataset's config: 1 adds the mirrored view, 2 also the crop. */
+export const COUNTED_VIEWS: readonly View[] = ['flip', 'crop'];
+/** The view of held-out images that queries the augmented-view retrieval measure. */
+export const QUERY_VIEW: View = 'crop';
+/** A view name as written in configs and references: transforms in order, each at most once. */
+export const VIEW_PATTERN = /^(?:crop(?:\+flip)?(?:\+jitter)?|flip(?:\+jitter)?|jitter)$/;
+
+export function viewTransforms(view: View): Transform[] {
+  if (!VIEW_PATTERN.test(view)) throw new Error(`not a view: "${view}" (crop, flip and jitter joined by "+", in that order)`);
+  return view.split('+') as Transform[];
+}
 
 export function viewRef(ref: string, view: View): string {
   return `${ref}@${view}`;
 }
 
 export function splitViewRef(ref: string): { source: string; view?: View } {
-  const match = /^(.*)@(flip|crop)$/.exec(ref);
-  return match ? { source: match[1]!, view: match[2] as View } : { source: ref };
+  const at = ref.lastIndexOf('@');
+  const view = at >= 0 ? ref.slice(at + 1) : '';
+  return VIEW_PATTERN.test(view) ? { source: ref.slice(0, at), view } : { source: ref };
 }
 
 /** The model input tensor of an image reference, augmented when it names a view. */
@@ -27,8 +47,35 @@ export async function loadViewTensor(ref: string, spec: PreprocessSpec): Promise
   const idx = await readIdxSample(source);
   if (!view && !idx) return (await loadForModel(await readSampleBytes(source), spec, DEFAULT_IMAGE_LIMITS)).tensor;
   const image = idx ?? (await decodeImage(await readSampleBytes(source), DEFAULT_IMAGE_LIMITS));
-  const augmented = !view ? {} : view === 'flip' ? mirror(image.data, image.width, image.height) : crop(image.data, image.width, image.height, source);
-  return (await preprocessDecoded({ ...image, ...augmented }, spec)).tensor;
+  let pixels = { data: image.data, width: image.width, height: image.height };
+  for (const transform of view ? viewTransforms(view) : []) {
+    if (transform === 'crop') pixels = crop(pixels.data, pixels.width, pixels.height, source);
+    else if (transform === 'flip') pixels = mirror(pixels.data, pixels.width, pixels.height);
+    else pixels = await jitterColour(pixels.data, pixels.width, pixels.height, source);
+  }
+  return (await preprocessDecoded({ ...image, ...pixels }, spec)).tensor;
+}
+
+/** The colour changes of a jittered view of `key`: drawn from its hash, so stable across runs. */
+export function jitterAmounts(key: string): { brightness: number; contrast: number; saturation: number; hue: number } {
+  const digest = createHash('sha1').update(`jitter:${key}`).digest();
+  const uniform = (i: number, low: number, high: number) => low + ((digest[i] ?? 0) / 255) * (high - low);
+  // Mild enough that a product stays recognisable (grocery packaging is told apart by colour).
+  return { brightness: uniform(0, 0.75, 1.25), contrast: uniform(1, 0.75, 1.25), saturation: uniform(2, 0.6, 1.4), hue: Math.round(uniform(3, -12, 12)) };
+}
+
+// sharp does the colour work (modulate: brightness, saturation, hue rotation in its LCh space;
+// linear: contrast about mid-grey) on the raw pixels, so no hand-written colour-space code.
+async function jitterColour(data: Buffer, width: number, height: number, key: string): Promise<{ data: Buffer; width: number; height: number }> {
+  const { brightness, contrast, saturation, hue } = jitterAmounts(key);
+  const out = await sharp(data, { raw: { width, height, channels: 3 } })
+    .modulate({ brightness, saturation, hue })
+    .linear(contrast, 128 * (1 - contrast))
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (out.info.width !== width || out.info.height !== height || out.info.channels !== 3) throw new Error(`colour jitter changed the image's shape (${out.info.width}x${out.info.height}x${out.info.channels})`);
+  return { data: out.data, width, height };
 }
 
 function mirror(data: Buffer, width: number, height: number): { data: Buffer; width: number; height: number } {

@@ -2,8 +2,8 @@
 // the labels of every task that row's dataset supervises (others masked), product ids for
 // ArcFace, groups and partners for the contrastive loss, and sampling weights that mix
 // datasets by their configured share.
-import { VIEWS, viewRef } from './augment.ts';
-import type { DatasetConfig } from './config.ts';
+import { QUERY_VIEW, viewRef } from './augment.ts';
+import { datasetViews, type DatasetConfig } from './config.ts';
 import type { LabelledDataset, Sample } from './datasets/types.ts';
 
 export interface Row {
@@ -47,7 +47,8 @@ export function buildRows(datasets: Array<{ config: DatasetConfig; data: Labelle
       datasetOfRow.push(d);
       // Training images get their configured views; validation images of augmented datasets get
       // one crop view, the query of the augmented-view retrieval measure.
-      const views = sample.split === 'train' ? VIEWS.slice(0, config.views) : config.views > 0 ? VIEWS.slice(1, 2) : [];
+      const trainViews = datasetViews(config);
+      const views = sample.split === 'train' ? trainViews : trainViews.length > 0 ? [QUERY_VIEW] : [];
       for (const view of views) {
         if (!keep(viewRef(sample.path, view))) continue;
         const r = rows.push({ ref: viewRef(sample.path, view), sample, sampleIndex, view }) - 1;

@@ -5,6 +5,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
+import { COLOUR_HEADS } from '../pipelines/verticals.ts';
+import { COUNTED_VIEWS, VIEW_PATTERN, type View } from './augment.ts';
 
 const headName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'head names are lower_snake_case');
 
@@ -19,15 +21,27 @@ export const datasetConfigSchema = z.strictObject({
   limit: z.number().int().positive().optional(),
   /** Validation share for adapters without their own split. */
   valFraction: z.number().min(0.01).max(0.5).default(0.15),
-  /** Augmented views per training image: 0 keeps the original only; 1 adds a mirrored view; 2 adds a crop. */
-  views: z.number().int().min(0).max(2).default(1),
+  /**
+   * Augmented views per training image, each cached and trained as one more row: a count (0
+   * keeps the original only; 1 adds a mirrored view; 2 adds a crop), or the views by name,
+   * each crop, flip and jitter (colour) joined by "+" in that order, e.g. ["flip+jitter"].
+   */
+  views: z
+    .union([
+      z.number().int().min(0).max(COUNTED_VIEWS.length),
+      z
+        .array(z.string().regex(VIEW_PATTERN, 'a view is crop, flip and jitter joined by "+", in that order (e.g. "flip+jitter")'))
+        .max(4)
+        .refine((views) => new Set(views).size === views.length, 'a view is listed twice'),
+    ])
+    .default(1),
   /** For folder/csv/jsonl: the head their labels train. */
   head: headName.optional(),
 });
 
 export const taskConfigSchema = z.discriminatedUnion('loss', [
-  z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1) }),
-  z.strictObject({ head: headName, loss: z.enum(['bce', 'multilabel-softmax']), dataset: z.string(), field: z.string().default('tags'), weight: z.number().positive().default(1) }),
+  z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1), labelsNameColours: z.boolean().optional() }),
+  z.strictObject({ head: headName, loss: z.enum(['bce', 'multilabel-softmax']), dataset: z.string(), field: z.string().default('tags'), weight: z.number().positive().default(1), labelsNameColours: z.boolean().optional() }),
   z.strictObject({ head: z.literal('embedding'), loss: z.literal('arcface'), weight: z.number().positive().default(1), scale: z.number().positive().default(24), margin: z.number().min(0).max(1).default(0.3) }),
   z.strictObject({
     head: z.literal('embedding'),
@@ -115,8 +129,20 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
     if ('dataset' in task && !names.has(task.dataset)) {
       throw new GroknetError('invalid_config', `${where}: task '${task.head}' reads dataset '${task.dataset}', which is not declared`);
     }
+    // Colour jitter would teach a colour head that a recoloured photo keeps its colour label.
+    const dataset = 'dataset' in task ? config.datasets.find((d) => d.name === task.dataset) : undefined;
+    const namesColours = 'labelsNameColours' in task && task.labelsNameColours !== undefined ? task.labelsNameColours : COLOUR_HEADS.has(task.head);
+    const jittered = dataset ? datasetViews(dataset).filter((v) => v.split('+').includes('jitter')) : [];
+    if (namesColours && jittered.length > 0) {
+      throw new GroknetError('invalid_config', `${where}: dataset '${dataset!.name}' has colour-jittered views (${jittered.join(', ')}), but task '${task.head}' learns colours from it: drop "jitter" from its views`);
+    }
   }
   return config;
+}
+
+/** The augmented views a dataset's training images get, by name. */
+export function datasetViews(dataset: Pick<DatasetConfig, 'views'>): View[] {
+  return typeof dataset.views === 'number' ? COUNTED_VIEWS.slice(0, dataset.views) : [...dataset.views];
 }
 
 /** Reads a config file; dataset paths become absolute, relative to the file. */

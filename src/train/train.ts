@@ -12,7 +12,7 @@ import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '
 import { pretrainedUpperTrunk, upperTrunkInputNode } from '../model/upper-trunk/block16.ts';
 import { MANIFEST_FORMAT_VERSION, parseManifest, type ModelManifest } from '../model/manifest.ts';
 import { buildRows, type TrainingRows } from './build-rows.ts';
-import type { DatasetConfig, TrainConfig } from './config.ts';
+import { datasetViews, type DatasetConfig, type TrainConfig } from './config.ts';
 import { loadDataset } from './datasets/load.ts';
 import type { LabelledDataset } from './datasets/types.ts';
 import { evaluateFit, type Evaluation } from './evaluate-fit.ts';
@@ -56,7 +56,7 @@ export async function prepareTraining(config: TrainConfig, log: (line: string) =
   const datasets: Prepared['datasets'] = [];
   for (const d of config.datasets) {
     const data = await loadDataset(d);
-    log(`dataset ${d.name}: ${data.samples.length} images (${data.samples.filter((s) => s.split === 'val').length} held out), views ${d.views}`);
+    log(`dataset ${d.name}: ${data.samples.length} images (${data.samples.filter((s) => s.split === 'val').length} held out), views: ${datasetViews(d).join(', ') || 'none'}`);
     datasets.push({ config: d, data });
   }
   const all = buildRows(datasets);
@@ -213,7 +213,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     embedding: { output: EMBEDDING_OUTPUT, dim: config.model.embeddingDim, codeOutput: CODE_OUTPUT, codeBits: config.model.codeBits, exactMatchThreshold: evaluation.exactMatchThreshold ?? 0.9 },
     training: {
       config: config.name,
-      datasets: prepared.datasets.map((d) => ({ name: d.config.name, images: d.data.samples.length, weight: d.config.weight, views: d.config.views })),
+      datasets: prepared.datasets.map((d) => ({ name: d.config.name, images: d.data.samples.length, weight: d.config.weight, views: datasetViews(d.config) })),
       rows: n,
       trainRows: trainRows.length,
       steps: fit.steps,

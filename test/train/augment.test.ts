@@ -1,0 +1,124 @@
+// Augmented views: names (parsing and refusals), the colour-jittered view (shape kept,
+// colours moved, stable across runs, grey stays grey), combinations of transforms, the
+// config's views by name and its refusal of colour jitter on a dataset that teaches colours,
+// and the rows those views become.
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import sharp from 'sharp';
+import { GroknetError } from '../../src/errors.ts';
+import type { PreprocessSpec } from '../../src/image/spec.ts';
+import { jitterAmounts, loadViewTensor, splitViewRef, viewTransforms } from '../../src/train/augment.ts';
+import { buildRows } from '../../src/train/build-rows.ts';
+import { datasetViews, parseTrainConfig } from '../../src/train/config.ts';
+import type { LabelledDataset } from '../../src/train/datasets/types.ts';
+
+const isCode = (code: string) => (e: unknown) => e instanceof GroknetError && e.code === code;
+// Pixels straight through (no normalisation), at the image's own size: tensors compare as pixels.
+const spec: PreprocessSpec = { size: [24, 32], mode: 'stretch', layout: 'NHWC', channelOrder: 'RGB', mean: [0, 0, 0], std: [1, 1, 1], scale: 1 };
+let colourful: string;
+let grey: string;
+
+before(async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'groknet-augment-'));
+  colourful = path.join(root, 'colourful.png');
+  grey = path.join(root, 'grey.png');
+  // Left half red, right half a blue-green gradient: a flip moves colour from side to side.
+  const rgb = Buffer.alloc(32 * 24 * 3);
+  for (let y = 0; y < 24; y++) {
+    for (let x = 0; x < 32; x++) {
+      const at = (y * 32 + x) * 3;
+      rgb.set(x < 16 ? [200, 40, 30] : [20, 60 + 4 * x, 90 + 3 * y], at);
+    }
+  }
+  await writeFile(colourful, await sharp(rgb, { raw: { width: 32, height: 24, channels: 3 } }).png().toBuffer());
+  const g = Buffer.alloc(32 * 24 * 3);
+  for (let i = 0; i < 32 * 24; i++) g.fill(40 + (i % 150), i * 3, i * 3 + 3);
+  await writeFile(grey, await sharp(g, { raw: { width: 32, height: 24, channels: 3 } }).png().toBuffer());
+});
+
+const channelMeans = (t: Float32Array): number[] => [0, 1, 2].map((c) => t.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0) / (t.length / 3));
+
+test('view names: transforms in order, each once; references split at the last @', () => {
+  assert.deepEqual(viewTransforms('flip+jitter'), ['flip', 'jitter']);
+  assert.deepEqual(viewTransforms('crop+flip+jitter'), ['crop', 'flip', 'jitter']);
+  for (const bad of ['jitter+flip', 'flip+flip', 'blur', '', 'flip+']) assert.throws(() => viewTransforms(bad), /not a view/);
+  assert.deepEqual(splitViewRef('/d/a@b/c.jpg@flip+jitter'), { source: '/d/a@b/c.jpg', view: 'flip+jitter' });
+  assert.deepEqual(splitViewRef('/d/user@example.jpg'), { source: '/d/user@example.jpg' });
+  assert.deepEqual(splitViewRef('/d/x.jpg@jitter+flip'), { source: '/d/x.jpg@jitter+flip' });
+});
+
+test('the jittered view keeps the shape, moves the colours, and is the same on every run', async () => {
+  const original = await loadViewTensor(colourful, spec);
+  const jittered = await loadViewTensor(`${colourful}@jitter`, spec);
+  assert.equal(jittered.length, original.length);
+  const moved = jittered.reduce((sum, v, i) => sum + Math.abs(v - original[i]!), 0) / original.length;
+  assert.ok(moved > 3, `mean change ${moved.toFixed(2)} of 255`);
+  assert.ok(jittered.every((v) => v >= 0 && v <= 255));
+  assert.deepEqual(await loadViewTensor(`${colourful}@jitter`, spec), jittered, 'stable across runs, so cached features stay true');
+  const { brightness, contrast, saturation, hue } = jitterAmounts(colourful);
+  assert.ok(brightness >= 0.75 && brightness <= 1.25 && contrast >= 0.75 && contrast <= 1.25 && saturation >= 0.6 && saturation <= 1.4 && Math.abs(hue) <= 12);
+  assert.notDeepEqual(jitterAmounts(colourful), jitterAmounts(grey), 'each image draws its own amounts');
+});
+
+test('a grey image stays grey under colour jitter (Fashion-MNIST keeps its statistic)', async () => {
+  const jittered = await loadViewTensor(`${grey}@jitter`, spec);
+  let worst = 0;
+  for (let i = 0; i < jittered.length; i += 3) worst = Math.max(worst, Math.abs(jittered[i]! - jittered[i + 1]!), Math.abs(jittered[i + 1]! - jittered[i + 2]!));
+  assert.ok(worst <= 3, `largest channel spread ${worst}`);
+});
+
+test('flip+jitter is one view that is both mirrored and recoloured', async () => {
+  const flipped = await loadViewTensor(`${colourful}@flip`, spec);
+  const jittered = await loadViewTensor(`${colourful}@jitter`, spec);
+  const both = await loadViewTensor(`${colourful}@flip+jitter`, spec);
+  // Mirrored: the red half is now on the right.
+  const redAt = (t: Float32Array, x: number) => t[(12 * 32 + x) * 3]!;
+  assert.ok(redAt(flipped, 28) > 150 && redAt(flipped, 3) < 60);
+  assert.ok(redAt(both, 28) > redAt(both, 3) + 60);
+  // Recoloured like the jittered view: a flip only moves pixels, so the channel means agree.
+  channelMeans(both).forEach((m, c) => assert.ok(Math.abs(m - channelMeans(jittered)[c]!) < 2, `channel ${c}: ${m} vs ${channelMeans(jittered)[c]}`));
+  assert.ok(Math.abs(channelMeans(both)[0]! - channelMeans(flipped)[0]!) > 2 || Math.abs(channelMeans(both)[2]! - channelMeans(flipped)[2]!) > 2);
+});
+
+const base = (views: unknown, task: Record<string, unknown> = { head: 'kind', loss: 'softmax', dataset: 'a' }) => ({
+  datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: task.head, views }],
+  tasks: [task],
+  model: {},
+  optimizer: {},
+});
+
+test('config: views by count or by name; bad names, repeats and colour jitter on colour labels are refused', () => {
+  assert.deepEqual(datasetViews(parseTrainConfig(base(2)).datasets[0]!), ['flip', 'crop']);
+  assert.deepEqual(datasetViews(parseTrainConfig(base(0)).datasets[0]!), []);
+  assert.deepEqual(datasetViews(parseTrainConfig(base(['flip+jitter', 'crop'])).datasets[0]!), ['flip+jitter', 'crop']);
+  assert.throws(() => parseTrainConfig(base(['jitter+flip'])), (e: unknown) => isCode('invalid_config')(e) && /in that order/.test((e as Error).message));
+  assert.throws(() => parseTrainConfig(base(['flip', 'flip'])), (e: unknown) => isCode('invalid_config')(e) && /listed twice/.test((e as Error).message));
+  assert.throws(() => parseTrainConfig(base(3)), isCode('invalid_config'));
+  // A head that names colours must not learn from recoloured photos.
+  const colourHead = { head: 'colour', loss: 'softmax', dataset: 'a' };
+  assert.throws(() => parseTrainConfig(base(['flip+jitter'], colourHead)), (e: unknown) => isCode('invalid_config')(e) && /learns colours/.test((e as Error).message));
+  assert.doesNotThrow(() => parseTrainConfig(base(['flip'], colourHead)));
+  assert.throws(() => parseTrainConfig(base(['jitter'], { head: 'paint', loss: 'bce', dataset: 'a', labelsNameColours: true })), /learns colours/);
+  assert.doesNotThrow(() => parseTrainConfig(base(['jitter'], { ...colourHead, labelsNameColours: false })));
+});
+
+test('rows: each training image gets its named views; held-out images get the crop query view', () => {
+  const config = parseTrainConfig(base(['flip+jitter', 'crop'])).datasets[0]!;
+  const data: LabelledDataset = {
+    name: 'a',
+    tasks: { kind: ['p', 'q'] },
+    samples: [
+      { path: '/x/1.png', dataset: 'a', single: { kind: 0 }, split: 'train' },
+      { path: '/x/2.png', dataset: 'a', single: { kind: 1 }, split: 'val' },
+    ],
+  };
+  const rows = buildRows([{ config, data }]);
+  assert.deepEqual(
+    rows.rows.map((r) => r.ref),
+    ['/x/1.png', '/x/1.png@flip+jitter', '/x/1.png@crop', '/x/2.png', '/x/2.png@crop'],
+  );
+  assert.deepEqual(rows.rows.map((r) => r.view), [undefined, 'flip+jitter', 'crop', undefined, 'crop']);
+});
