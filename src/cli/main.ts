@@ -40,6 +40,7 @@ export function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] && COMMANDS[rest[0]]) return main([rest[0], '--help']);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
     return name ? 0 : 2;
@@ -48,6 +49,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     process.stderr.write(`groknet: unknown command '${name}'\n${usage()}\n`);
     return 2;
+  }
+  // `groknet <command> --help` (or `help <command>`) prints that command's line rather than failing on an unknown option.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: groknet ${command.summary}\n`);
+    return 0;
   }
   try {
     return await command.run(rest);

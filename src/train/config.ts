@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
 import { COLOUR_HEADS } from '../pipelines/verticals.ts';
 import { COUNTED_VIEWS, VIEW_PATTERN, type View } from './augment.ts';
+import { CACHED_GEM_P } from './gem-pool.ts';
 
 const headName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'head names are lower_snake_case');
 
@@ -63,7 +64,11 @@ export const trainConfigSchema = z.strictObject({
     backbone: z.string().default('nsfwjs/mobilenet_v2_mid'),
     /** Backbone tensors (names from its registry entry) pooled and concatenated. */
     tensors: z.array(z.string()).min(1).default(['conv_1']),
-    gemP: z.number().min(1).max(8).default(3),
+    /** GeM exponent of the pooled features: 1 (mean) or 3, the two the feature cache stores (a trainable upper trunk may learn it from there). */
+    gemP: z
+      .number()
+      .refine((p) => CACHED_GEM_P.includes(p), `gemP must be one of ${CACHED_GEM_P.join(', ')}: the feature cache pools with those exponents`)
+      .default(3),
     shared: z.array(z.number().int().min(8).max(4096)).default([512]),
     /** Dropout on the features and after each shared layer, while training. */
     dropout: z.number().min(0).max(0.9).default(0.5),
@@ -118,11 +123,9 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
         ? `the trainable upper trunk needs backbone nsfwjs/mobilenet_v2_mid, not ${config.model.backbone}`
         : config.model.tensors.join() !== 'conv_1'
           ? `the trainable upper trunk ends in conv_1: model.tensors must be ["conv_1"]`
-          : config.model.gemP !== 1 && config.model.gemP !== 3
-            ? `the trainable upper trunk starts from features the cache pooled with GeM p = 1 or 3: model.gemP must be one of them, not ${config.model.gemP}`
-            : trunk.fromEpoch >= config.optimizer.epochs
-              ? `model.upperTrunk.fromEpoch (${trunk.fromEpoch}) must be below optimizer.epochs (${config.optimizer.epochs})`
-              : undefined;
+          : trunk.fromEpoch >= config.optimizer.epochs
+            ? `model.upperTrunk.fromEpoch (${trunk.fromEpoch}) must be below optimizer.epochs (${config.optimizer.epochs})`
+            : undefined;
     if (problem) throw new GroknetError('invalid_config', `${where}: ${problem}`);
   }
   for (const task of config.tasks) {

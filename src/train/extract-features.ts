@@ -16,7 +16,7 @@ import { backboneSpec } from '../model/backbones/registry.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import { packHalf } from '../util/float16.ts';
 import { loadViewTensor } from './augment.ts';
-import { gemPoolNHWC } from './gem-pool.ts';
+import { CACHED_GEM_P, gemPoolNHWC } from './gem-pool.ts';
 
 export interface PooledFeatures {
   /** Per exponent p, row-major [rows, channels]. */
@@ -43,7 +43,7 @@ export interface ExtractOptions {
 }
 
 /** Exponents every shard stores, so a later run may choose p without re-running the backbone. */
-const STORED_P = [1, 3];
+const STORED_P = CACHED_GEM_P;
 
 interface ShardIndex {
   refs: string[];
@@ -212,7 +212,7 @@ async function extractMissing(
         await writeAtomic(path.join(dir, `${name}.map.f16`), new Uint8Array(used.buffer, used.byteOffset, used.byteLength));
       }
       // The index last: only a shard whose data is complete is ever read.
-      await writeAtomic(path.join(dir, `${name}.json`), JSON.stringify({ refs: done, failed, channels, p: STORED_P, ...(options.mapNode ? { mapValues } : {}) } satisfies ShardIndex));
+      await writeAtomic(path.join(dir, `${name}.json`), JSON.stringify({ refs: done, failed, channels, p: [...STORED_P], ...(options.mapNode ? { mapValues } : {}) } satisfies ShardIndex));
     }
   } finally {
     progress.finish();

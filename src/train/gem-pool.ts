@@ -3,6 +3,9 @@
 // avoid Math.pow and positions are walked in memory order: the generic loop with `**` cost
 // ~7 ms a row, a third of the backbone's own time.
 
+/** The exponents the feature cache pools every row with; a config's model.gemP is one of them. */
+export const CACHED_GEM_P: readonly number[] = [1, 3];
+
 /** GeM pooling of one NHWC map: (mean over positions of max(x, eps)^p)^(1/p). */
 export function gemPoolNHWC(map: Float32Array, offset: number, positions: number, channels: number, p: number, out: Float32Array, outOffset: number): void {
   const sums = new Float64Array(channels);

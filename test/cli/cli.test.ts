@@ -130,3 +130,15 @@ test('commands that read a catalog refuse a --data without one, and create nothi
   }
   await assert.rejects(stat(missing), { code: 'ENOENT' });
 });
+
+test('a command with --help prints its own usage line (exit 0); other unknown options still fail (exit 2)', async () => {
+  const help = await run(['eval', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: groknet eval \[--model DIR\] \[--datasets DIR\]/);
+  const viaHelp = await run(['help', 'train']);
+  assert.equal(viaHelp.code, 0);
+  assert.match(viaHelp.stdout, /^usage: groknet train CONFIG\.json/);
+  const unknown = await run(['eval', '--surprise']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /surprise/);
+});

@@ -145,6 +145,11 @@ test('train config errors are clear', async () => {
     (e: unknown) => isCode('invalid_config')(e) && /dataset 'b'/.test((e as Error).message),
   );
   assert.throws(() => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: {}, optimizer: { epochs: 0 } }), isCode('invalid_config'));
+  // Only the exponents the feature cache pools with, refused when the config is read rather than after the backbone ran.
+  assert.throws(
+    () => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: { gemP: 2 }, optimizer: {} }),
+    (e: unknown) => isCode('invalid_config')(e) && /gemP must be one of 1, 3/.test((e as Error).message),
+  );
   const file = path.join(root, 'bad.json');
   await writeFile(file, '{ not json');
   await assert.rejects(readTrainConfig(file), isCode('invalid_config'));
