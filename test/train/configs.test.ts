@@ -1,0 +1,22 @@
+// Every committed training config (the shipped default and the experiments BENCHMARKS.md
+// cites) still parses, so a schema change cannot silently strand one. No dataset is read.
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { datasetViews, readTrainConfig } from '../../src/train/config.ts';
+
+const root = path.resolve(import.meta.dirname, '../../configs');
+
+test('the committed configs parse, and the experiments differ from the default where their names say', async () => {
+  const files = [path.join(root, 'default.json'), ...(await readdir(path.join(root, 'experiments'))).filter((f) => f.endsWith('.json')).map((f) => path.join(root, 'experiments', f))];
+  assert.ok(files.length >= 3, `${files.length} configs`);
+  const configs = new Map<string, Awaited<ReturnType<typeof readTrainConfig>>>();
+  for (const file of files) configs.set(path.basename(file, '.json'), await readTrainConfig(file));
+  const base = configs.get('default')!;
+  // Dataset paths resolve to the same folders from either place.
+  for (const config of configs.values()) assert.deepEqual(config.datasets.map((d) => d.path), base.datasets.map((d) => d.path));
+  assert.deepEqual(datasetViews(configs.get('colour-jitter')!.datasets[1]!), ['flip+jitter']);
+  assert.equal(configs.get('learned-gem')!.model.upperTrunk?.learnGemP, true);
+  assert.equal(base.model.upperTrunk?.learnGemP, false);
+});
