@@ -22,12 +22,21 @@ export type View = string;
 export const COUNTED_VIEWS: readonly View[] = ['flip', 'crop'];
 /** The view of held-out images that queries the augmented-view retrieval measure. */
 export const QUERY_VIEW: View = 'crop';
-/** A view name as written in configs and references: transforms in order, each at most once. */
-export const VIEW_PATTERN = /^(?:crop(?:\+flip)?(?:\+jitter)?|flip(?:\+jitter)?|jitter)$/;
-
+/** The transforms a view name stands for; throws unless they are TRANSFORMS, in order, each once. */
 export function viewTransforms(view: View): Transform[] {
-  if (!VIEW_PATTERN.test(view)) throw new Error(`not a view: "${view}" (crop, flip and jitter joined by "+", in that order)`);
-  return view.split('+') as Transform[];
+  const parts = view.split('+');
+  const order = parts.map((p) => TRANSFORMS.indexOf(p as Transform));
+  if (order.some((o, i) => o < 0 || (i > 0 && o <= order[i - 1]!))) throw new Error(`not a view: "${view}" (${TRANSFORMS.join(', ')} joined by "+", in that order)`);
+  return parts as Transform[];
+}
+
+export function isView(name: string): boolean {
+  try {
+    viewTransforms(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function viewRef(ref: string, view: View): string {
@@ -37,7 +46,7 @@ export function viewRef(ref: string, view: View): string {
 export function splitViewRef(ref: string): { source: string; view?: View } {
   const at = ref.lastIndexOf('@');
   const view = at >= 0 ? ref.slice(at + 1) : '';
-  return VIEW_PATTERN.test(view) ? { source: ref.slice(0, at), view } : { source: ref };
+  return at >= 0 && isView(view) ? { source: ref.slice(0, at), view } : { source: ref };
 }
 
 /** The model input tensor of an image reference, augmented when it names a view. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
 import { COLOUR_HEADS } from '../pipelines/verticals.ts';
-import { COUNTED_VIEWS, VIEW_PATTERN, type View } from './augment.ts';
+import { COUNTED_VIEWS, isView, TRANSFORMS, type View } from './augment.ts';
 import { CACHED_GEM_P } from './gem-pool.ts';
 
 const headName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'head names are lower_snake_case');
@@ -31,7 +31,7 @@ export const datasetConfigSchema = z.strictObject({
     .union([
       z.number().int().min(0).max(COUNTED_VIEWS.length),
       z
-        .array(z.string().regex(VIEW_PATTERN, 'a view is crop, flip and jitter joined by "+", in that order (e.g. "flip+jitter")'))
+        .array(z.string().refine(isView, `a view is ${TRANSFORMS.join(', ')} joined by "+", in that order (e.g. "flip+jitter")`))
         .max(4)
         .refine((views) => new Set(views).size === views.length, 'a view is listed twice'),
     ])
@@ -134,7 +134,7 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
     }
     // Colour jitter would teach a colour head that a recoloured photo keeps its colour label.
     const dataset = 'dataset' in task ? config.datasets.find((d) => d.name === task.dataset) : undefined;
-    const namesColours = 'labelsNameColours' in task && task.labelsNameColours !== undefined ? task.labelsNameColours : COLOUR_HEADS.has(task.head);
+    const namesColours = ('labelsNameColours' in task ? task.labelsNameColours : undefined) ?? COLOUR_HEADS.has(task.head);
     const jittered = dataset ? datasetViews(dataset).filter((v) => v.split('+').includes('jitter')) : [];
     if (namesColours && jittered.length > 0) {
       throw new GroknetError('invalid_config', `${where}: dataset '${dataset!.name}' has colour-jittered views (${jittered.join(', ')}), but task '${task.head}' learns colours from it: drop "jitter" from its views`);
