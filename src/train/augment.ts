@@ -22,6 +22,7 @@ export type View = string;
 export const COUNTED_VIEWS: readonly View[] = ['flip', 'crop'];
 /** The view of held-out images that queries the augmented-view retrieval measure. */
 export const QUERY_VIEW: View = 'crop';
+
 /** The transforms a view name stands for; throws unless they are TRANSFORMS, in order, each once. */
 export function viewTransforms(view: View): Transform[] {
   const parts = view.split('+');

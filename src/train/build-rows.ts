@@ -40,6 +40,7 @@ export function buildRows(datasets: Array<{ config: DatasetConfig; data: Labelle
   const datasetOfRow: number[] = [];
   const valViewPairs: Array<{ viewRow: number; originalRow: number }> = [];
   datasets.forEach(({ config, data }, d) => {
+    const trainViews = datasetViews(config);
     for (const sample of data.samples) {
       if (!keep(sample.path)) continue;
       const sampleIndex = samples.push(sample) - 1;
@@ -47,7 +48,6 @@ export function buildRows(datasets: Array<{ config: DatasetConfig; data: Labelle
       datasetOfRow.push(d);
       // Training images get their configured views; validation images of augmented datasets get
       // one crop view, the query of the augmented-view retrieval measure.
-      const trainViews = datasetViews(config);
       const views = sample.split === 'train' ? trainViews : trainViews.length > 0 ? [QUERY_VIEW] : [];
       for (const view of views) {
         if (!keep(viewRef(sample.path, view))) continue;
