@@ -51,7 +51,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   // `groknet <command> --help` (or `help <command>`) prints that command's line rather than failing on an unknown option.
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Only before `--`: after it, `--help` is an operand (a file of that name).
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (options.includes('--help') || options.includes('-h')) {
     process.stdout.write(`usage: groknet ${command.summary}\n`);
     return 0;
   }

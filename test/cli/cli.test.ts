@@ -141,4 +141,9 @@ test('a command with --help prints its own usage line (exit 0); other unknown op
   const unknown = await run(['eval', '--surprise']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /surprise/);
+  // After `--`, '--help' is a file name like any other, not a request for usage.
+  const operand = await run(['analyze', '--model', modelDir, '--', '--help']);
+  assert.equal(operand.code, 1, operand.stderr);
+  assert.doesNotMatch(operand.stdout, /usage:/);
+  assert.match(operand.stdout, /^--help\n  error file_not_found/);
 });
