@@ -19,4 +19,6 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual(datasetViews(configs.get('colour-jitter')!.datasets[1]!), ['flip+jitter']);
   assert.equal(configs.get('learned-gem')!.model.upperTrunk?.learnGemP, true);
   assert.equal(base.model.upperTrunk?.learnGemP, false);
+  assert.deepEqual(configs.get('shared-1024')!.model.shared, [1024]);
+  assert.deepEqual(base.model.shared, [512]);
 });
