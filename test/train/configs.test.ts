@@ -26,4 +26,5 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.equal(base.model.upperTrunk?.learningRate, 5e-4);
   assert.deepEqual({ ...configs.get('trunk-lr')!, version: base.version }, base);
   assert.equal(configs.get('trunk-lr-1e-3')!.model.upperTrunk?.learningRate, 1e-3);
+  assert.equal(configs.get('trunk-from-4')!.model.upperTrunk?.fromEpoch, 4);
 });
