@@ -52,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   // `groknet <command> --help` (or `help <command>`) prints that command's line rather than failing on an unknown option.
   // Only before `--`: after it, `--help` is an operand (a file of that name).
-  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  const end = rest.indexOf('--');
+  const options = end < 0 ? rest : rest.slice(0, end);
   if (options.includes('--help') || options.includes('-h')) {
     process.stdout.write(`usage: groknet ${command.summary}\n`);
     return 0;
