@@ -21,10 +21,13 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.equal(base.model.upperTrunk?.learnGemP, false);
   assert.deepEqual(configs.get('shared-1024')!.model.shared, [1024]);
   assert.deepEqual(base.model.shared, [512]);
-  // 0.3.3 is the trunk-lr experiment: the same config but for its name.
+  // 0.3.3 was the trunk-lr experiment; 0.3.4 is trunk-from-4: the same config but for its version.
   assert.equal(configs.get('trunk-lr')!.model.upperTrunk?.learningRate, 5e-4);
+  assert.equal(configs.get('trunk-lr')!.model.upperTrunk?.fromEpoch, 5);
   assert.equal(base.model.upperTrunk?.learningRate, 5e-4);
-  assert.deepEqual({ ...configs.get('trunk-lr')!, version: base.version }, base);
   assert.equal(configs.get('trunk-lr-1e-3')!.model.upperTrunk?.learningRate, 1e-3);
   assert.equal(configs.get('trunk-from-4')!.model.upperTrunk?.fromEpoch, 4);
+  assert.equal(base.model.upperTrunk?.fromEpoch, 4);
+  assert.deepEqual({ ...configs.get('trunk-from-4')!, version: base.version }, base);
+  assert.notDeepEqual({ ...configs.get('trunk-lr')!, version: base.version }, base);
 });
