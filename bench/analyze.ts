@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadForModel } from '../src/image/preprocess.ts';
 import { OnnxSession } from '../src/model/backend/onnxruntime.ts';
 import { backboneOnnx } from '../src/model/backbones/convert-backbone.ts';
-import { BACKBONES } from '../src/model/backbones/registry.ts';
+import { BACKBONES, packagedId } from '../src/model/backbones/registry.ts';
 import { loadPackagedTfjsModel } from '../src/model/tfjs/packaged-models.ts';
 import { runTfjsGraph, ensureTfjsBackend } from '../src/model/tfjs/run-tfjs.ts';
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
@@ -39,6 +39,7 @@ async function timeIt(fn: () => Promise<void>, repeat = 1): Promise<number> {
 }
 
 const spec = BACKBONES['nsfwjs/mobilenet_v2_mid'];
+const packaged = packagedId(spec);
 const featureNode = spec.tensors.conv_1!.node;
 const pooledNode = spec.tensors.feature_vector!.node;
 const files = await photoPaths();
@@ -77,7 +78,7 @@ for (const batch of [1, 16]) {
 }
 
 // TF.js-wasm on the same backbone and the converter's equivalence on real photos.
-const tfjsModel = await loadPackagedTfjsModel(spec.id);
+const tfjsModel = await loadPackagedTfjsModel(packaged);
 const backend = await ensureTfjsBackend('wasm');
 let maxDiff = 0;
 const checked = Math.min(8, files.length);

@@ -2,7 +2,7 @@
 // registry's 224x224; ONNX Runtime refuses other sizes for that graph, so the decoder's
 // trunk is converted here with its own size and cached under its own key.
 import { CONVERTER_VERSION, packageVersion } from '../model/backbones/convert-backbone.ts';
-import { backboneSpec } from '../model/backbones/registry.ts';
+import { backboneSpec, packagedId } from '../model/backbones/registry.ts';
 import { cached, cacheKey } from '../model/cache.ts';
 
 export async function segmentBackboneOnnx(
@@ -16,7 +16,7 @@ export async function segmentBackboneOnnx(
     // Loaded only when a conversion is needed: TF.js is slow to import.
     const { loadPackagedTfjsModel } = await import('../model/tfjs/packaged-models.ts');
     const { convertTfjsGraphToOnnx } = await import('../model/convert/tfjs-to-onnx.ts');
-    const model = await loadPackagedTfjsModel(spec.id);
+    const model = await loadPackagedTfjsModel(packagedId(spec));
     return convertTfjsGraphToOnnx(model, { outputs: [...outputs], dynamicBatch: true, inputSize: [size[0], size[1]], name: spec.id });
   });
 }

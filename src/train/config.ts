@@ -100,6 +100,9 @@ export const trainConfigSchema = z.strictObject({
   checkpointEvery: z.number().int().min(0).default(0),
 });
 
+/** Backbones whose block 16 + Conv_1 the trainer can fine-tune: MobileNetV2, alone or fused with a second trunk. */
+const UPPER_TRUNK_BACKBONES: readonly string[] = ['nsfwjs/mobilenet_v2_mid', 'fused/mobilenet_v2_mid+centernet'];
+
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfigSchema>;
 export type TaskConfig = z.infer<typeof taskConfigSchema>;
@@ -119,10 +122,10 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
   const trunk = config.model.upperTrunk;
   if (trunk) {
     const problem =
-      config.model.backbone !== 'nsfwjs/mobilenet_v2_mid'
-        ? `the trainable upper trunk needs backbone nsfwjs/mobilenet_v2_mid, not ${config.model.backbone}`
-        : config.model.tensors.join() !== 'conv_1'
-          ? `the trainable upper trunk ends in conv_1: model.tensors must be ["conv_1"]`
+      !UPPER_TRUNK_BACKBONES.includes(config.model.backbone)
+        ? `the trainable upper trunk needs backbone ${UPPER_TRUNK_BACKBONES.join(' or ')}, not ${config.model.backbone}`
+        : config.model.tensors[0] !== 'conv_1' || config.model.tensors.includes('feature_vector')
+          ? `the trainable upper trunk ends in conv_1: model.tensors must start with "conv_1" (and may add a fused backbone's second trunk), not ${JSON.stringify(config.model.tensors)}`
           : trunk.fromEpoch >= config.optimizer.epochs
             ? `model.upperTrunk.fromEpoch (${trunk.fromEpoch}) must be below optimizer.epochs (${config.optimizer.epochs})`
             : undefined;

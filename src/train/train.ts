@@ -9,7 +9,7 @@ import { GroknetError } from '../errors.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../model/heads/heads-graph.ts';
-import { pretrainedUpperTrunk, upperTrunkInputNode } from '../model/upper-trunk/block16.ts';
+import { BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode } from '../model/upper-trunk/block16.ts';
 import { MANIFEST_FORMAT_VERSION, parseManifest, type ModelManifest } from '../model/manifest.ts';
 import { buildRows, type TrainingRows } from './build-rows.ts';
 import { datasetViews, type DatasetConfig, type TrainConfig } from './config.ts';
@@ -17,7 +17,7 @@ import { loadDataset } from './datasets/load.ts';
 import type { LabelledDataset } from './datasets/types.ts';
 import { evaluateFit, type Evaluation } from './evaluate-fit.ts';
 import { extractPooledFeatures } from './extract-features.ts';
-import { fitHeads, type FitResult, type MultiTask, type SingleTask } from './fit-heads.ts';
+import { fitHeads, type FitResult, type MultiTask, type SingleTask, type TrunkTraining } from './fit-heads.ts';
 import { learnItq } from './itq.ts';
 import { UpperTrunkGraphs, upperTrunkTraining } from './upper-trunk.ts';
 
@@ -156,7 +156,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
       labelSmoothing: 0.1,
       arcface: arcface && arcface.loss === 'arcface' ? { scale: arcface.scale, margin: arcface.margin, weight: arcface.weight } : { scale: 1, margin: 0, weight: 0 },
       seed: config.seed,
-      ...(upper ? { trunk: upper.training } : {}),
+      ...(upper ? { trunk: withFrozenTail(upper.training, features, dim, BLOCK16.out) } : {}),
       checkpoint: { file: path.join(cacheDir(), 'checkpoints', `${config.name}-${ckptKey}.ckpt`), everySteps: config.checkpointEvery, resume: options.resume ?? false },
       onEpoch: (epoch, losses, seconds) =>
         log(`epoch ${epoch}/${config.optimizer.epochs} (${seconds.toFixed(0)} s): ${Object.entries(losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`),
@@ -182,14 +182,16 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
   }
 
   const backbone = backboneSpec(config.model.backbone);
-  if (config.model.tensors.length !== 1) throw new GroknetError('invalid_config', 'the exported graph pools one backbone tensor; list one in model.tensors');
-  const tensor = backbone.tensors[config.model.tensors[0]!]!;
-  const inputNode = upperWeights ? upperTrunkInputNode() : tensor.node;
+  const [tensor, ...extraTensors] = config.model.tensors.map((name) => backbone.tensors[name]!);
+  const inputNode = upperWeights ? upperTrunkInputNode() : tensor!.node;
+  // Tensors after the first (a fused backbone's second trunk) are pooled as the cache pooled them.
+  const extraInputs = extraTensors.map((t) => ({ node: t.node, channels: t.channels, gemP: config.model.gemP }));
   if (config.model.codeBits !== config.model.embeddingDim) throw new GroknetError('invalid_config', 'codeBits must equal embeddingDim (the ITQ rotation is square)');
   const graph = buildHeadsGraph({
     inputNode,
     channels: dim,
     ...(upperWeights ? { upperTrunk: upperWeights } : {}),
+    ...(extraInputs.length > 0 ? { extraInputs } : {}),
     gemP,
     featureMean: fit.featureMean,
     featureStd: fit.featureStd,
@@ -202,7 +204,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     name: config.name,
     version: config.version,
     description: `${upperWeights ? 'Fine-tuned block 16 + Conv_1 over a frozen' : 'Frozen'} ${backbone.description} (npm package ${backbone.packageName}) + GeM (p ${config.model.upperTrunk?.learnGemP ? `learned: ${round(gemP)}` : gemP}) + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
-    backbone: { id: backbone.id, tensors: [inputNode] },
+    backbone: { id: backbone.id, tensors: [inputNode, ...extraInputs.map((e) => e.node)] },
     input: backbone.input,
     headsFile: 'heads.onnx',
     heads: fit.heads.map((head) =>
@@ -252,7 +254,7 @@ async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainCon
   if (prepared.maps!.length !== prepared.rows.rows.length * per) throw new Error(`block-15 maps hold ${prepared.maps!.length} values, expected ${prepared.rows.rows.length} rows x ${per}`);
   const training = upperTrunkTraining({
     graphs,
-    initial: pretrainedUpperTrunk(spec.id),
+    initial: pretrainedUpperTrunk(spec.fused?.first ?? spec.id),
     maps: prepared.maps!,
     fromEpoch: options.fromEpoch,
     learningRate: options.learningRate,
@@ -260,6 +262,39 @@ async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainCon
     ...(gem ? { gem: { initial: prepared.config.model.gemP, learningRateRatio: options.learnGemP ? GEM_LEARNING_RATE_RATIO : 0 } } : {}),
   });
   return { graphs, training };
+}
+
+/**
+ * The trunk's pooled features followed by the rest of each row's cached features (the frozen
+ * second trunk of a fused backbone): the heads see both, the trunk gets back the gradient of
+ * its own columns only. Without a rest, the trunk itself.
+ */
+export function withFrozenTail(trunk: TrunkTraining, features: Float32Array, dim: number, trunkDim: number): TrunkTraining {
+  if (dim === trunkDim) return trunk;
+  const rowCount = features.length / dim;
+  const join = (own: Float32Array, rows: ArrayLike<number>): Float32Array => {
+    const out = new Float32Array(rows.length * dim);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out.set(own.subarray(i * trunkDim, (i + 1) * trunkDim), i * dim);
+      out.set(features.subarray(r * dim + trunkDim, (r + 1) * dim), i * dim + trunkDim);
+    }
+    return out;
+  };
+  return {
+    fromEpoch: trunk.fromEpoch,
+    learningRate: trunk.learningRate,
+    forward: async (rows) => join(await trunk.forward(rows), rows),
+    backward: (gradient, learningRate) => {
+      const rows = gradient.length / dim;
+      const own = new Float32Array(rows * trunkDim);
+      for (let i = 0; i < rows; i++) own.set(gradient.subarray(i * dim, i * dim + trunkDim), i * trunkDim);
+      return trunk.backward(own, learningRate);
+    },
+    poolAll: async () => join(await trunk.poolAll(), Int32Array.from({ length: rowCount }, (_, i) => i)),
+    state: () => trunk.state(),
+    restore: (state) => trunk.restore(state),
+  };
 }
 
 function round(value: number): number {

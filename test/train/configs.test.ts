@@ -30,4 +30,10 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.equal(base.model.upperTrunk?.fromEpoch, 4);
   assert.deepEqual({ ...configs.get('trunk-from-4')!, version: base.version }, base);
   assert.notDeepEqual({ ...configs.get('trunk-lr')!, version: base.version }, base);
+  // fused-centernet is 0.3.3 (trunk-lr) with CenterNet's backbone beside MobileNetV2.
+  const fused = configs.get('fused-centernet')!;
+  assert.equal(fused.model.backbone, 'fused/mobilenet_v2_mid+centernet');
+  assert.deepEqual(fused.model.tensors, ['conv_1', 'centernet_extern1']);
+  const trunkLr = configs.get('trunk-lr')!;
+  assert.deepEqual({ ...fused, version: trunkLr.version, model: { ...fused.model, backbone: trunkLr.model.backbone, tensors: trunkLr.model.tensors } }, trunkLr);
 });

@@ -85,7 +85,7 @@ test('train: two datasets, softmax + multi-label + ArcFace + contrastive, export
 });
 
 /** Trains on the shapes with block 16 + Conv_1 fine-tuned; checks what both variants share. */
-async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string) {
+async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string, fused = false) {
   const { prepareTraining, trainPrepared } = await import('../../src/train/train.ts');
   const { upperTrunkInputNode } = await import('../../src/model/upper-trunk/block16.ts');
   const config = parseTrainConfig({
@@ -95,7 +95,14 @@ async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string) {
       { head: 'shape', loss: 'softmax', dataset: 'shapes' },
       { head: 'embedding', loss: 'contrastive' },
     ],
-    model: { gemP, shared: [32], embeddingDim: 16, codeBits: 16, upperTrunk: { layers: 'block_16', fromEpoch: 1, learningRate: 1e-3, learnGemP } },
+    model: {
+      gemP,
+      shared: [32],
+      embeddingDim: 16,
+      codeBits: 16,
+      upperTrunk: { layers: 'block_16', fromEpoch: 1, learningRate: 1e-3, learnGemP },
+      ...(fused ? { backbone: 'fused/mobilenet_v2_mid+centernet', tensors: ['conv_1', 'centernet_extern1'] } : {}),
+    },
     optimizer: { epochs: 3, batchSize: 16, learningRate: 0.005 },
   });
   const prepared = await prepareTraining(config, () => {});
@@ -113,7 +120,9 @@ async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string) {
     },
   });
   assert.ok(featuresMoved > 1e-3, 'training the trunk changed the pooled features');
-  assert.deepEqual(outcome.manifest!.backbone.tensors, [upperTrunkInputNode()], 'the backbone is cut at block 15');
+  assert.equal(prepared.dim, fused ? 1792 + 480 : 1792);
+  assert.equal(outcome.manifest!.backbone.tensors[0], upperTrunkInputNode(), 'the backbone is cut at block 15');
+  assert.equal(outcome.manifest!.backbone.tensors.length, fused ? 2 : 1);
   assert.match(outcome.manifest!.description ?? '', /Fine-tuned block 16/);
   const analyzer = await ModelAnalyzer.open(out);
   const [result] = await analyzer.analyzeBuffers([await readFile(prepared.rows.rows[valRow]!.ref)]);
@@ -138,6 +147,32 @@ test('train with a learned GeM exponent: the exponent moves from 3, is exported,
   assert.match(manifest.description ?? '', /GeM \(p learned: /);
 });
 
+test('train with a fused backbone: CenterNet pooled features beside the fine-tuned trunk, frozen, exported, agreeing with the trainer', async () => {
+  const { withFrozenTail } = await import('../../src/train/train.ts');
+  const manifest = await trainUpperTrunk(false, 1, 'model-fused', true);
+  assert.equal(manifest.backbone.id, 'fused/mobilenet_v2_mid+centernet');
+  assert.match(manifest.backbone.tensors[1]!, /^centernet\//);
+  // The frozen tail: the trunk's columns move, the second trunk's are the cached ones, and
+  // only the trunk's columns of the gradient go back to it.
+  const features = Float32Array.from({ length: 3 * 5 }, (_, i) => i);
+  let received: Float32Array | undefined;
+  const trunk = {
+    fromEpoch: 0,
+    learningRate: 1,
+    forward: async (rows: readonly number[]) => Float32Array.from(rows.flatMap((r) => [100 + r, 200 + r])),
+    backward: async (gradient: Float32Array) => void (received = gradient),
+    poolAll: async () => Float32Array.of(100, 200, 101, 201, 102, 202),
+    state: () => [],
+    restore: () => {},
+  };
+  const joined = withFrozenTail(trunk, features, 5, 2);
+  assert.deepEqual(Array.from(await joined.forward([2, 0])), [102, 202, 12, 13, 14, 100, 200, 2, 3, 4]);
+  assert.deepEqual(Array.from(await joined.poolAll()), [100, 200, 2, 3, 4, 101, 201, 7, 8, 9, 102, 202, 12, 13, 14]);
+  await joined.backward(Float32Array.from({ length: 10 }, (_, i) => i), 1);
+  assert.deepEqual(Array.from(received!), [0, 1, 5, 6]);
+  assert.equal(withFrozenTail(trunk, features, 2, 2), trunk, 'nothing to join: the trunk itself');
+});
+
 test('train config errors are clear', async () => {
   assert.throws(() => parseTrainConfig({ datasets: [], tasks: [], model: {}, optimizer: {}, surprise: 1 }), isCode('invalid_config'));
   assert.throws(
@@ -150,6 +185,12 @@ test('train config errors are clear', async () => {
     () => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: { gemP: 2 }, optimizer: {} }),
     (e: unknown) => isCode('invalid_config')(e) && /gemP must be one of 1, 3/.test((e as Error).message),
   );
+  // A trainable upper trunk needs MobileNetV2 (alone or fused) and its conv_1 first.
+  const upper = (model: Record<string, unknown>) => () =>
+    parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: { ...model, upperTrunk: { layers: 'block_16' } }, optimizer: {} });
+  assert.throws(upper({ backbone: 'human-models/centernet', tensors: ['extern1'] }), (e: unknown) => isCode('invalid_config')(e) && /needs backbone nsfwjs\/mobilenet_v2_mid or fused/.test((e as Error).message));
+  assert.throws(upper({ backbone: 'fused/mobilenet_v2_mid+centernet', tensors: ['centernet_extern1', 'conv_1'] }), (e: unknown) => isCode('invalid_config')(e) && /must start with "conv_1"/.test((e as Error).message));
+  assert.equal(upper({ backbone: 'fused/mobilenet_v2_mid+centernet', tensors: ['conv_1', 'centernet_extern1'] })().model.tensors.length, 2);
   const file = path.join(root, 'bad.json');
   await writeFile(file, '{ not json');
   await assert.rejects(readTrainConfig(file), isCode('invalid_config'));

