@@ -2,25 +2,31 @@
 // all datasets) against one model per head trained the same way (same features, same
 // epochs, same optimiser) on that head's dataset alone. Validation splits as in EVAL.md.
 // Run: node --import tsx bench/unified-vs-single.ts [configs/default.json]
+//   --unified-model models/groknet-base: take the unified column from a model `groknet train`
+//   built from this same config (training is repeatable: same cache and seed, same heads.onnx)
+//   instead of training it again, which is a third of the bench's time.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTrainConfig } from '../src/train/config.ts';
+import type { Evaluation } from '../src/train/evaluate-fit.ts';
 import { prepareTraining, trainPrepared, type TrainOutcome } from '../src/train/train.ts';
 import { machine, writeSection } from './report.ts';
 
-const { values, positionals } = parseArgs({ options: { epochs: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { epochs: { type: 'string' }, 'unified-model': { type: 'string' } }, allowPositionals: true });
 const configFile = path.resolve(positionals[0] ?? 'configs/default.json');
 const config = await readTrainConfig(configFile);
 // Every model gets the same budget; --epochs shortens it for all of them alike.
 if (values.epochs) config.optimizer.epochs = Number(values.epochs);
+const unifiedModel = values['unified-model'] ? await readUnifiedModel(values['unified-model']) : undefined;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const prepared = await prepareTraining(config, log);
 
 const headTasks = config.tasks.filter((t) => t.head !== 'embedding').map((t) => t.head);
 const embeddingTasks = config.tasks.filter((t) => t.head === 'embedding').map((t) => t.head);
 const runs: Array<{ name: string; outcome: TrainOutcome }> = [];
-log('== unified');
-runs.push({ name: 'unified', outcome: await trainPrepared(prepared, { out: '', dryRun: true, log }) });
+log(unifiedModel ? `== unified: read from ${values['unified-model']}` : '== unified');
+runs.push({ name: 'unified', outcome: unifiedModel ?? (await trainPrepared(prepared, { out: '', dryRun: true, log })) });
 for (const head of headTasks) {
   log(`== single: ${head}`);
   // The grocery heads' single-task model keeps the embedding losses, which read grocery products.
@@ -70,7 +76,9 @@ await writeSection(
   `## Unified vs single-task models (issue: unified training)
 
 Command: \`node --import tsx bench/unified-vs-single.ts ${path.relative(process.cwd(), configFile)}${values.epochs ? ` --epochs ${values.epochs}` : ''}\`. Machine: ${machine()}.
-Same cached features (${prepared.rows.rows.length} rows incl. augmented views), same optimiser and ${config.optimizer.epochs} epochs for every model; each single-task model trains on its head's dataset only. Scores on the held-out rows described in models/groknet-base/EVAL.md.
+Same cached features (${prepared.rows.rows.length} rows incl. augmented views), same optimiser and ${config.optimizer.epochs} epochs for every model; each single-task model trains on its head's dataset only. Scores on the held-out rows described in models/groknet-base/EVAL.md.${
+    unifiedModel ? `\nThe unified column is read from ${values['unified-model']}/model.json (${config.name} ${config.version}, trained by \`groknet train\` from this config), not trained again.` : ''
+  }
 
 | head | measure | single-task | unified |
 |---|---|---|---|
@@ -82,8 +90,27 @@ Multi-label loss (single-task, same budget; F1 thresholds calibrated on one half
 |---|---|---|---|---|
 ${lossRows.join('\n')}
 
-Training time (fit only): unified ${unified.seconds.fit.toFixed(0)} s; single-task models ${runs.slice(1).map((r) => `${r.name} ${r.outcome.seconds.fit.toFixed(0)} s`).join(', ')}.`,
+Training time (fit only): unified ${unified.seconds.fit.toFixed(0)} s${unifiedModel ? ' (its own run)' : ''}; single-task models ${runs.slice(1).map((r) => `${r.name} ${r.outcome.seconds.fit.toFixed(0)} s`).join(', ')}.`,
 );
 console.log(rows.join('\n'));
 // Every figure of every run, so the table can be re-cut without training again.
 console.log(JSON.stringify({ runs: runs.map((r) => ({ name: r.name, report: r.outcome.evaluation.report })), lossRuns: lossRuns.map((r) => ({ head: r.head, loss: r.loss, report: r.outcome.evaluation.report[r.head] })) }));
+
+/** The unified column from a trained model's model.json, refused unless the config names it. */
+async function readUnifiedModel(dir: string): Promise<TrainOutcome> {
+  if (values.epochs) throw new Error('--unified-model cannot be combined with --epochs: the model was trained with the config\'s epochs');
+  const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as {
+    name?: string;
+    version?: string;
+    evaluation?: Evaluation['report'];
+    training?: { fitSeconds?: number; featureSeconds?: number };
+  };
+  if (manifest.name !== config.name || manifest.version !== config.version) {
+    throw new Error(`${dir}/model.json is ${manifest.name} ${manifest.version}, not ${config.name} ${config.version} of ${configFile}: train it from this config or leave --unified-model out`);
+  }
+  if (!manifest.evaluation || typeof manifest.training?.fitSeconds !== 'number') throw new Error(`${dir}/model.json has no evaluation or training time`);
+  return {
+    evaluation: { report: manifest.evaluation, abstainBelow: {}, thresholds: {} },
+    seconds: { features: manifest.training.featureSeconds ?? 0, fit: manifest.training.fitSeconds, total: 0 },
+  };
+}
