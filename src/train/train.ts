@@ -203,7 +203,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     formatVersion: MANIFEST_FORMAT_VERSION,
     name: config.name,
     version: config.version,
-    description: `${upperWeights ? 'Fine-tuned block 16 + Conv_1 over a frozen' : 'Frozen'} ${backbone.description} (npm package ${backbone.packageName}) + GeM (p ${config.model.upperTrunk?.learnGemP ? `learned: ${round(gemP)}` : gemP}) + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
+    description: `${upperWeights ? 'Fine-tuned block 16 + Conv_1 over a frozen' : 'Frozen'} ${backbone.description} (npm package${backbone.fused ? 's' : ''} ${backbone.packageName}) + GeM (p ${config.model.upperTrunk?.learnGemP ? `learned: ${round(gemP)}` : gemP}) + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
     backbone: { id: backbone.id, tensors: [inputNode, ...extraInputs.map((e) => e.node)] },
     input: backbone.input,
     headsFile: 'heads.onnx',

