@@ -35,4 +35,8 @@ test('the committed configs parse, and the experiments differ from the default w
   const trunkLr = configs.get('trunk-lr')!;
   assert.deepEqual({ ...fused, version: trunkLr.version, model: { ...fused.model, backbone: trunkLr.model.backbone, tensors: trunkLr.model.tensors } }, trunkLr);
   assert.notDeepEqual({ ...configs.get('trunk-from-4')!, version: base.version }, base);
+  // fused-from-4 is 0.4.0 with the trunk from epoch 4.
+  const fusedFrom4 = configs.get('fused-from-4')!;
+  assert.equal(fusedFrom4.model.upperTrunk?.fromEpoch, 4);
+  assert.deepEqual({ ...fusedFrom4, version: base.version, model: { ...fusedFrom4.model, upperTrunk: base.model.upperTrunk } }, base);
 });
