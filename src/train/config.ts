@@ -119,12 +119,16 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
     if (names.has(d.name)) throw new GroknetError('invalid_config', `${where}: dataset '${d.name}' is declared twice`);
     names.add(d.name);
   }
+  // The exported graph pools each listed tensor as an NHWC map; the hub's feature vector is pooled already.
+  if (config.model.tensors.length > 1 && config.model.tensors.includes('feature_vector')) {
+    throw new GroknetError('invalid_config', `${where}: model.tensors lists maps to pool and join; "feature_vector" is pooled already and cannot be joined with others`);
+  }
   const trunk = config.model.upperTrunk;
   if (trunk) {
     const problem =
       !UPPER_TRUNK_BACKBONES.includes(config.model.backbone)
         ? `the trainable upper trunk needs backbone ${UPPER_TRUNK_BACKBONES.join(' or ')}, not ${config.model.backbone}`
-        : config.model.tensors[0] !== 'conv_1' || config.model.tensors.includes('feature_vector')
+        : config.model.tensors[0] !== 'conv_1'
           ? `the trainable upper trunk ends in conv_1: model.tensors must start with "conv_1" (and may add a fused backbone's second trunk), not ${JSON.stringify(config.model.tensors)}`
           : trunk.fromEpoch >= config.optimizer.epochs
             ? `model.upperTrunk.fromEpoch (${trunk.fromEpoch}) must be below optimizer.epochs (${config.optimizer.epochs})`

@@ -191,6 +191,10 @@ test('train config errors are clear', async () => {
   assert.throws(upper({ backbone: 'human-models/centernet', tensors: ['extern1'] }), (e: unknown) => isCode('invalid_config')(e) && /needs backbone nsfwjs\/mobilenet_v2_mid or fused/.test((e as Error).message));
   assert.throws(upper({ backbone: 'fused/mobilenet_v2_mid+centernet', tensors: ['centernet_extern1', 'conv_1'] }), (e: unknown) => isCode('invalid_config')(e) && /must start with "conv_1"/.test((e as Error).message));
   assert.equal(upper({ backbone: 'fused/mobilenet_v2_mid+centernet', tensors: ['conv_1', 'centernet_extern1'] })().model.tensors.length, 2);
+  assert.throws(
+    () => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: { tensors: ['conv_1', 'feature_vector'] }, optimizer: {} }),
+    (e: unknown) => isCode('invalid_config')(e) && /"feature_vector" is pooled already/.test((e as Error).message),
+  );
   const file = path.join(root, 'bad.json');
   await writeFile(file, '{ not json');
   await assert.rejects(readTrainConfig(file), isCode('invalid_config'));
