@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
+import { hasUpperTrunk, upperTrunkBackbones } from '../model/upper-trunk/block16.ts';
 import { COLOUR_HEADS } from '../pipelines/verticals.ts';
 import { COUNTED_VIEWS, isView, TRANSFORMS, type View } from './augment.ts';
 import { CACHED_GEM_P } from './gem-pool.ts';
@@ -100,9 +101,6 @@ export const trainConfigSchema = z.strictObject({
   checkpointEvery: z.number().int().min(0).default(0),
 });
 
-/** Backbones whose block 16 + Conv_1 the trainer can fine-tune: MobileNetV2, alone or fused with a second trunk. */
-const UPPER_TRUNK_BACKBONES: readonly string[] = ['nsfwjs/mobilenet_v2_mid', 'fused/mobilenet_v2_mid+centernet'];
-
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfigSchema>;
 export type TaskConfig = z.infer<typeof taskConfigSchema>;
@@ -126,8 +124,8 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
   const trunk = config.model.upperTrunk;
   if (trunk) {
     const problem =
-      !UPPER_TRUNK_BACKBONES.includes(config.model.backbone)
-        ? `the trainable upper trunk needs backbone ${UPPER_TRUNK_BACKBONES.join(' or ')}, not ${config.model.backbone}`
+      !hasUpperTrunk(config.model.backbone)
+        ? `the trainable upper trunk needs backbone ${upperTrunkBackbones().join(' or ')}, not ${config.model.backbone}`
         : config.model.tensors[0] !== 'conv_1'
           ? `the trainable upper trunk ends in conv_1: model.tensors must start with "conv_1" (and may add a fused backbone's second trunk), not ${JSON.stringify(config.model.tensors)}`
           : trunk.fromEpoch >= config.optimizer.epochs

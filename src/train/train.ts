@@ -254,7 +254,7 @@ async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainCon
   if (prepared.maps!.length !== prepared.rows.rows.length * per) throw new Error(`block-15 maps hold ${prepared.maps!.length} values, expected ${prepared.rows.rows.length} rows x ${per}`);
   const training = upperTrunkTraining({
     graphs,
-    initial: pretrainedUpperTrunk(spec.fused?.first ?? spec.id),
+    initial: pretrainedUpperTrunk(spec.id),
     maps: prepared.maps!,
     fromEpoch: options.fromEpoch,
     learningRate: options.learningRate,

@@ -6,7 +6,7 @@
 //   block 15 (7x7x224) -> expand 1x1 -> 1344, ReLU6 -> depthwise 3x3, ReLU6
 //                      -> project 1x1 -> 448 (no residual: widths differ) -> Conv_1 1x1 -> 1792, ReLU6
 import { GroknetError } from '../../errors.ts';
-import { backboneSpec } from '../backbones/registry.ts';
+import { BACKBONES, backboneSpec, type BackboneSpec } from '../backbones/registry.ts';
 import type { GraphBuilder } from '../onnx/graph-builder.ts';
 import { loadPackagedTfjsModel } from '../tfjs/packaged-models.ts';
 import { decodeTfjsWeights } from '../tfjs/weights.ts';
@@ -41,10 +41,21 @@ export function upperTrunkInputNode(): string {
   return `${mobilenetPrefix()}/expanded_conv_15/add`;
 }
 
+/** Whether a backbone has MobileNetV2's block 16 + Conv_1 to fine-tune: MobileNetV2 itself, or a fused backbone whose first part it is. */
+export function hasUpperTrunk(backboneId: string): boolean {
+  const spec = (BACKBONES as Record<string, BackboneSpec | undefined>)[backboneId];
+  return (spec?.fused?.first ?? spec?.id) === UPPER_TRUNK_BACKBONE;
+}
+
+/** The backbones the trainer can fine-tune the upper trunk of. */
+export function upperTrunkBackbones(): string[] {
+  return Object.keys(BACKBONES).filter(hasUpperTrunk);
+}
+
 /** The backbone's own weights for the upper trunk, the starting point of fine-tuning. */
 export function pretrainedUpperTrunk(backboneId: string): UpperTrunkWeights {
-  if (backboneId !== UPPER_TRUNK_BACKBONE) {
-    throw new GroknetError('invalid_config', `a trainable upper trunk is available for ${UPPER_TRUNK_BACKBONE} only, not ${backboneId}`);
+  if (!hasUpperTrunk(backboneId)) {
+    throw new GroknetError('invalid_config', `a trainable upper trunk is available for ${upperTrunkBackbones().join(', ')} only, not ${backboneId}`);
   }
   const take = packagedWeightReader();
   return {
