@@ -3,7 +3,9 @@
 
 import * as lancedb from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
-import { resolve } from 'node:path';
+import type { Schema } from 'apache-arrow';
+import { readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { GroknetError } from '../errors.ts';
 import { withDirLock } from './lock.ts';
 import { manifestStamp, readManifest, tableName, writeManifest, type Manifest } from './manifest.ts';
@@ -110,9 +112,38 @@ export class CatalogContext {
   }
 
   async openIfExists(name: string): Promise<Table | undefined> {
-    const names = await this.db.tableNames();
-    if (!names.includes(name)) return undefined;
+    if (!(await this.tableExists(name))) return undefined;
     return this.db.openTable(name);
+  }
+
+  /**
+   * A table counts once its first version is committed. A create killed midway leaves a
+   * directory with no version manifest: it holds no data, and LanceDB can neither open it
+   * nor create over it, so it is treated as absent (and removed by the next create).
+   */
+  async tableExists(name: string): Promise<boolean> {
+    return (await this.db.tableNames()).includes(name) && (await this.isCommitted(name));
+  }
+
+  private async isCommitted(name: string): Promise<boolean> {
+    try {
+      const versions = await readdir(join(this.dir, `${name}.lance`, '_versions'));
+      return versions.some((file) => file.endsWith('.manifest'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw new GroknetError('store_error', `cannot read the versions of table ${name}`, { cause: error });
+    }
+  }
+
+  /** Removes a table, committed or left half-created. Call under the write lock. */
+  async dropIfExists(name: string): Promise<void> {
+    if (!(await this.db.tableNames()).includes(name)) return;
+    try {
+      if (await this.isCommitted(name)) await this.db.dropTable(name);
+      else await rm(join(this.dir, `${name}.lance`), { recursive: true, force: true });
+    } catch (error) {
+      throw new GroknetError('store_error', `cannot remove table ${name}`, { cause: error });
+    }
   }
 
   /** Creates (or, after a crash, reuses) the table named by the manifest. Call under the write lock. */
@@ -123,10 +154,14 @@ export class CatalogContext {
     return this.active;
   }
 
-  async createTable(name: string, layout: TableLayout): Promise<Table> {
+  /** Creates the table, or opens it when it exists (a retry after a crash). Call under the write lock. */
+  async createTable(name: string, layout: TableLayout | Schema): Promise<Table> {
+    const schema = 'modelVersion' in layout ? buildSchema(layout) : layout;
     try {
-      return await this.db.createEmptyTable(name, buildSchema(layout), { mode: 'create', existOk: true });
+      if (!(await this.isCommitted(name))) await this.dropIfExists(name);
+      return await this.db.createEmptyTable(name, schema, { mode: 'create', existOk: true });
     } catch (error) {
+      if (error instanceof GroknetError) throw error;
       throw new GroknetError('store_error', `cannot create table ${name}`, { cause: error });
     }
   }

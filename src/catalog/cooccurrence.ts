@@ -181,7 +181,7 @@ export class CooccurrenceStore {
     if (this.table) return this.table;
     try {
       this.table = create
-        ? await this.ctx.db.createEmptyTable(COOCCURRENCE_TABLE, SCHEMA, { mode: 'create', existOk: true })
+        ? await this.ctx.createTable(COOCCURRENCE_TABLE, SCHEMA)
         : await this.ctx.openIfExists(COOCCURRENCE_TABLE);
     } catch (error) {
       throw new GroknetError('store_error', `cannot open the ${COOCCURRENCE_TABLE} table`, { cause: error });

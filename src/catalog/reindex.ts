@@ -94,7 +94,7 @@ export async function reindex(ctx: CatalogContext, analyzer: Analyzer, options: 
       return { reindexed: 0, failed: [], swapped: false, modelVersion: analyzer.modelVersion };
     }
     // Leftovers of a reindex that crashed before its swap are never visible: start clean.
-    if ((await ctx.db.tableNames()).includes(name)) await ctx.db.dropTable(name);
+    await ctx.dropIfExists(name);
     if (!old) {
       await ctx.swapTo(name, generation, analyzer.embeddingDim);
       return { reindexed: 0, failed: [], swapped: true, modelVersion: analyzer.modelVersion };

@@ -4,11 +4,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ingest } from '../../src/catalog/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import type { CatalogStore } from '../../src/catalog/types.ts';
+import { COOCCURRENCE_TABLE } from '../../src/catalog/cooccurrence.ts';
+import { tableName } from '../../src/catalog/manifest.ts';
+import { sha256 } from '../../src/catalog/hash.ts';
 import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
 import { writeImage } from '../helpers/images.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -103,4 +107,47 @@ test(`ingest killed ${KILLS} times with SIGKILL, then resumed, gives exactly the
   const ids = (await catalog.listProducts({ limit: 100 })).map((p) => p.id);
   assert.deepEqual(ids, Array.from({ length: PRODUCTS }, (_, i) => `p${String(i).padStart(2, '0')}`));
   await catalog.close();
+});
+
+/** What a kill inside LanceDB's create leaves: the table folder with a transaction, no committed version. */
+async function halfCreate(data: string, table: string): Promise<void> {
+  await mkdir(join(data, `${table}.lance`, '_transactions'), { recursive: true });
+}
+
+test('a table whose create was killed before its first commit reads as absent and is created again', async () => {
+  const data = join(tmp.path, 'half-created');
+  const v1 = createColourAnalyzer({ modelVersion: 'colour@1' });
+  const catalog = await openCatalog(data, { embeddingDim: v1.embeddingDim });
+  await halfCreate(data, tableName(1));
+  await halfCreate(data, COOCCURRENCE_TABLE);
+  // Readers: no products, no links, no error.
+  assert.equal(await catalog.table(), undefined);
+  assert.equal(await catalog.countProducts(), 0);
+  assert.deepEqual(await catalog.seenTogether('a'), []);
+  // Writers: the folder is replaced by a real table.
+  const products = [];
+  for (const [id, background] of [['a', 'red'], ['b', 'blue']] as const) {
+    const path = join(tmp.path, `half-${id}.png`);
+    await writeImage(path, { background });
+    const bytes = await readFile(path);
+    const [analysis] = await v1.analyzeBuffers([bytes]);
+    if (!analysis || analysis instanceof Error) throw new Error('analysis failed');
+    products.push({ id, title: background, images: [{ path, contentHash: sha256(bytes), analysis }] });
+  }
+  assert.deepEqual(await catalog.insertProducts(products), { written: 2 });
+  assert.deepEqual(await catalog.recordSeenTogether('a', [{ photo: '1'.repeat(64), products: ['a', 'b'] }]), { pairs: 1 });
+  assert.deepEqual((await catalog.seenTogether('a')).map((link) => link.id), ['b']);
+
+  // A reindex killed while creating its target: the next reindex starts clean and swaps.
+  await halfCreate(data, tableName(2));
+  const v2 = createColourAnalyzer({ modelVersion: 'colour@2' });
+  const summary = await catalog.reindex(v2);
+  assert.equal(summary.swapped, true);
+  assert.equal(summary.reindexed, 2);
+  await catalog.close();
+
+  const reopened = await openCatalog(data);
+  assert.equal(await reopened.countProducts(), 2);
+  assert.equal((await reopened.getProduct('a'))?.modelVersion, 'colour@2');
+  await reopened.close();
 });
