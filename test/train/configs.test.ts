@@ -39,4 +39,13 @@ test('the committed configs parse, and the experiments differ from the default w
   const fusedFrom4 = configs.get('fused-from-4')!;
   assert.equal(fusedFrom4.model.upperTrunk?.fromEpoch, 4);
   assert.deepEqual({ ...fusedFrom4, version: base.version, model: { ...fusedFrom4.model, upperTrunk: base.model.upperTrunk } }, base);
+  // fused-crop-flip is 0.4.0 with each photo's one augmented view cropped and mirrored.
+  const cropFlip = configs.get('fused-crop-flip')!;
+  assert.deepEqual(cropFlip.datasets.map((d) => datasetViews(d)), [['crop+flip'], ['crop+flip'], ['crop+flip'], []]);
+  assert.deepEqual(base.datasets.map((d) => datasetViews(d)), [['flip'], ['flip'], ['flip'], []]);
+  assert.deepEqual({ ...cropFlip, version: base.version, datasets: base.datasets }, base);
+  // fused-seed-8 is 0.4.0 with another seed (run-to-run movement).
+  const seed8 = configs.get('fused-seed-8')!;
+  assert.equal(seed8.seed, 8);
+  assert.deepEqual({ ...seed8, version: base.version, seed: base.seed }, base);
 });
