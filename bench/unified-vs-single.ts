@@ -75,7 +75,7 @@ await writeSection(
   'unified-vs-single',
   `## Unified vs single-task models (issue: unified training)
 
-Command: \`node --import tsx bench/unified-vs-single.ts ${path.relative(process.cwd(), configFile)}${values.epochs ? ` --epochs ${values.epochs}` : ''}\`. Machine: ${machine()}.
+Command: \`node --import tsx bench/unified-vs-single.ts ${path.relative(process.cwd(), configFile)}${values.epochs ? ` --epochs ${values.epochs}` : ''}${values['unified-model'] ? ` --unified-model ${values['unified-model']}` : ''}\`. Machine: ${machine()}.
 Same cached features (${prepared.rows.rows.length} rows incl. augmented views), same optimiser and ${config.optimizer.epochs} epochs for every model; each single-task model trains on its head's dataset only. Scores on the held-out rows described in models/groknet-base/EVAL.md.${
     unifiedModel ? `\nThe unified column is read from ${values['unified-model']}/model.json (${config.name} ${config.version}, trained by \`groknet train\` from this config), not trained again.` : ''
   }

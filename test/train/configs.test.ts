@@ -44,6 +44,12 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual(cropFlip.datasets.map((d) => datasetViews(d)), [['crop+flip'], ['crop+flip'], ['crop+flip'], []]);
   assert.deepEqual(base.datasets.map((d) => datasetViews(d)), [['flip'], ['flip'], ['flip'], []]);
   assert.deepEqual({ ...cropFlip, version: base.version, datasets: base.datasets }, base);
+  // fused-contrastive-0.1 is 0.4.0 with the same-instance contrastive loss at a fifth of its weight.
+  const contrastive = configs.get('fused-contrastive-0.1')!;
+  const weightOf = (c: typeof base) => c.tasks.find((t) => t.loss === 'contrastive')?.weight;
+  assert.equal(weightOf(contrastive), 0.1);
+  assert.equal(weightOf(base), 0.5);
+  assert.deepEqual({ ...contrastive, version: base.version, tasks: base.tasks }, base);
   // fused-seed-8 is 0.4.0 with another seed (run-to-run movement).
   const seed8 = configs.get('fused-seed-8')!;
   assert.equal(seed8.seed, 8);
