@@ -125,9 +125,13 @@ export class CatalogContext {
     return (await this.db.tableNames()).includes(name) && (await this.isCommitted(name));
   }
 
+  private tableDir(name: string): string {
+    return join(this.dir, `${name}.lance`);
+  }
+
   private async isCommitted(name: string): Promise<boolean> {
     try {
-      const versions = await readdir(join(this.dir, `${name}.lance`, '_versions'));
+      const versions = await readdir(join(this.tableDir(name), '_versions'));
       return versions.some((file) => file.endsWith('.manifest'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -135,13 +139,13 @@ export class CatalogContext {
     }
   }
 
-  /** Removes a table, committed or left half-created. Call under the write lock. */
+  /** Removes a table, committed or left half-created (a no-op when there is none). Call under the write lock. */
   async dropIfExists(name: string): Promise<void> {
-    if (!(await this.db.tableNames()).includes(name)) return;
     try {
       if (await this.isCommitted(name)) await this.db.dropTable(name);
-      else await rm(join(this.dir, `${name}.lance`), { recursive: true, force: true });
+      else await rm(this.tableDir(name), { recursive: true, force: true });
     } catch (error) {
+      if (error instanceof GroknetError) throw error;
       throw new GroknetError('store_error', `cannot remove table ${name}`, { cause: error });
     }
   }
@@ -149,19 +153,18 @@ export class CatalogContext {
   /** Creates (or, after a crash, reuses) the table named by the manifest. Call under the write lock. */
   async createActive(layout: TableLayout): Promise<ActiveTable> {
     const name = this.manifestValue.table;
-    const table = await this.createTable(name, layout);
+    const table = await this.createTable(name, buildSchema(layout));
     this.active = { name, table, layout: layoutFromSchema(await table.schema()) };
     return this.active;
   }
 
   /** Creates the table, or opens it when it exists (a retry after a crash). Call under the write lock. */
-  async createTable(name: string, layout: TableLayout | Schema): Promise<Table> {
-    const schema = 'modelVersion' in layout ? buildSchema(layout) : layout;
+  async createTable(name: string, schema: Schema): Promise<Table> {
+    // A folder left by a create killed before its first commit blocks LanceDB's own create.
+    if (!(await this.isCommitted(name))) await this.dropIfExists(name);
     try {
-      if (!(await this.isCommitted(name))) await this.dropIfExists(name);
       return await this.db.createEmptyTable(name, schema, { mode: 'create', existOk: true });
     } catch (error) {
-      if (error instanceof GroknetError) throw error;
       throw new GroknetError('store_error', `cannot create table ${name}`, { cause: error });
     }
   }

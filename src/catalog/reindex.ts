@@ -12,7 +12,7 @@ import { readImageFile, type ImageBytes } from './image-file.ts';
 import { mergeProducts } from './insert.ts';
 import { tableName } from './manifest.ts';
 import { rowsToProducts } from './rows.ts';
-import { COLUMNS, layoutFromAnalyses, type TableLayout } from './schema.ts';
+import { buildSchema, COLUMNS, layoutFromAnalyses, type TableLayout } from './schema.ts';
 import { sqlIn } from './sql.ts';
 import type { Product, ProductInput, ReindexFailure, ReindexOptions, ReindexSummary } from './types.ts';
 
@@ -135,7 +135,7 @@ export async function reindex(ctx: CatalogContext, analyzer: Analyzer, options: 
           if (!target) {
             const analyses = inputs.flatMap((p) => p.images.map((image) => image.analysis));
             const layout = layoutFromAnalyses(analyses, analyzer.embeddingDim);
-            target = { table: await ctx.createTable(name, layout), layout };
+            target = { table: await ctx.createTable(name, buildSchema(layout)), layout };
           }
           await mergeProducts(target.table, target.layout, inputs);
         }
