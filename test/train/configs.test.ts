@@ -49,4 +49,14 @@ test('the committed configs parse, and the experiments differ from the default w
   const seed8 = configs.get('fused-seed-8')!;
   assert.equal(seed8.seed, 8);
   assert.deepEqual({ ...seed8, version: base.version, seed: base.seed }, base);
+  // contrastive-0.1 is 0.4.1 with the contrastive loss at a fifth of its weight.
+  const contrastive = configs.get('contrastive-0.1')!;
+  assert.equal(contrastive.tasks.find((t) => t.loss === 'contrastive')?.weight, 0.1);
+  assert.equal(cropFlip.tasks.find((t) => t.loss === 'contrastive')?.weight, 0.5);
+  assert.deepEqual({ ...contrastive, version: cropFlip.version, tasks: cropFlip.tasks }, cropFlip);
+  // clothing-weight-1.5 is 0.4.1 with clothing's share of each epoch raised from 1 to 1.5.
+  const clothing15 = configs.get('clothing-weight-1.5')!;
+  assert.deepEqual(clothing15.datasets.map((d) => d.weight), [1.5, 1, 0.6, 0.8]);
+  assert.deepEqual(cropFlip.datasets.map((d) => d.weight), [1, 1, 0.6, 0.8]);
+  assert.deepEqual({ ...clothing15, version: cropFlip.version, datasets: cropFlip.datasets }, cropFlip);
 });
