@@ -59,4 +59,8 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual(clothing15.datasets.map((d) => d.weight), [1.5, 1, 0.6, 0.8]);
   assert.deepEqual(cropFlip.datasets.map((d) => d.weight), [1, 1, 0.6, 0.8]);
   assert.deepEqual({ ...clothing15, version: cropFlip.version, datasets: cropFlip.datasets }, cropFlip);
+  // grocery-weight-1.5 is 0.4.1 with grocery's share raised the same way.
+  const grocery15 = configs.get('grocery-weight-1.5')!;
+  assert.deepEqual(grocery15.datasets.map((d) => d.weight), [1, 1.5, 0.6, 0.8]);
+  assert.deepEqual({ ...grocery15, version: cropFlip.version, datasets: cropFlip.datasets }, cropFlip);
 });
