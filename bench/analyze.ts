@@ -1,6 +1,7 @@
 // Analyze throughput on real photos: end to end (bytes -> heads, embedding, code) against
-// the bare backbone session.run on ready tensors, at batch 1 and 16; ONNX Runtime against
-// TF.js-wasm for the same backbone; converter equivalence on real photos; peak RSS.
+// the shipped model's own graph run on ready tensors, at batch 1 and 16; ONNX Runtime
+// against TF.js-wasm for MobileNetV2 (the converted packaged backbone; TF.js cannot run the
+// fused graph); converter equivalence on real photos; peak RSS.
 // Run: node --import tsx bench/analyze.ts [--datasets ../shared/datasets] [--images 64]
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { backboneOnnx } from '../src/model/backbones/convert-backbone.ts';
 import { BACKBONES, packagedId } from '../src/model/backbones/registry.ts';
 import { loadPackagedTfjsModel } from '../src/model/tfjs/packaged-models.ts';
 import { runTfjsGraph, ensureTfjsBackend } from '../src/model/tfjs/run-tfjs.ts';
+import { loadModel } from '../src/model/load-model.ts';
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { machine, peakRssMiB, writeSection } from './report.ts';
 
@@ -47,16 +49,24 @@ const bytes = await Promise.all(files.map((f) => readFile(f)));
 const tensors = await Promise.all(bytes.map(async (b) => (await loadForModel(b, spec.input)).tensor));
 const [h, w] = spec.input.size;
 const per = h * w * 3;
-const batchOf = (start: number, n: number): Float32Array => {
+const batchFrom = (source: readonly Float32Array[], start: number, n: number): Float32Array => {
   const out = new Float32Array(n * per);
-  for (let i = 0; i < n; i++) out.set(tensors[(start + i) % tensors.length]!, i * per);
+  for (let i = 0; i < n; i++) out.set(source[(start + i) % source.length]!, i * per);
   return out;
 };
+const batchOf = (start: number, n: number): Float32Array => batchFrom(tensors, start, n);
 
 const conversionStart = performance.now();
 const backbone = await backboneOnnx(spec.id, [featureNode, pooledNode]);
 const conversionSeconds = (performance.now() - conversionStart) / 1000;
 const bare = await OnnxSession.create(backbone.bytes);
+// The shipped model's whole graph (its backbone, fused where it is, and every head), on
+// tensors preprocessed as its manifest says.
+const shipped = await loadModel();
+const shippedInput = shipped.manifest.input;
+if (shippedInput.layout !== 'NHWC' || shippedInput.size[0] !== h || shippedInput.size[1] !== w) throw new Error('the bench expects a 224 px NHWC model');
+const modelTensors = await Promise.all(bytes.map(async (b) => (await loadForModel(b, shippedInput)).tensor));
+const modelOutputs = shipped.session.outputNames;
 const analyzer1 = await ModelAnalyzer.open(undefined, { batchSize: 1 });
 const analyzer16 = await ModelAnalyzer.open(undefined, { batchSize: 16 });
 
@@ -65,7 +75,7 @@ for (const batch of [1, 16]) {
   const bareSeconds = await timeIt(async () => {
     for (let s = 0; s < files.length; s += batch) {
       const n = Math.min(batch, files.length - s);
-      await bare.run(bare.inputNames[0]!, batchOf(s, n), [n, h, w, 3], [featureNode]);
+      await shipped.session.run(shipped.session.inputNames[0]!, batchFrom(modelTensors, s, n), [n, h, w, 3], modelOutputs);
     }
   });
   const analyzer = batch === 1 ? analyzer1 : analyzer16;
@@ -115,13 +125,13 @@ await writeSection(
 
 Command: \`node --import tsx bench/analyze.ts --images ${files.length}\` (part of \`npm run bench\`). Machine: ${machine()}.
 Photos: ${files.length} real photos (grocery val.txt and clothing, mixed), read into memory first.
-Model: models/groknet-base (MobileNetV2-1.4 from nsfwjs, converted by src/model/convert; conversion ${backbone.built ? `took ${conversionSeconds.toFixed(1)} s` : 'was cached'}).
+Model: models/groknet-base ${shipped.manifest.version} (backbone \`${shipped.manifest.backbone.id}\`, the graph composed from the packaged weights and the model's heads.onnx).
 
-| batch | bare backbone session.run on ready tensors (img/s) | end to end analyze from JPEG bytes (img/s) | end to end / bare |
+| batch | the model's graph, session.run on ready tensors (img/s) | end to end analyze from JPEG bytes (img/s) | end to end / graph |
 |---|---|---|---|
 ${rows.join('\n')}
 
-ONNX Runtime (CPU EP, ${bare.provider}) against TF.js (${backend} backend) on the same backbone, ms per image (${Math.min(32, files.length)} photos):
+ONNX Runtime (CPU EP, ${bare.provider}) against TF.js (${backend} backend) on MobileNetV2-1.4 alone (nsfwjs, converted by src/model/convert; conversion ${backbone.built ? `took ${conversionSeconds.toFixed(1)} s` : 'was cached'}), ms per image (${Math.min(32, files.length)} photos):
 
 | batch | TF.js ${backend} | ONNX Runtime | ORT speed-up |
 |---|---|---|---|
@@ -133,4 +143,4 @@ Peak RSS of the benchmark process: ${peakRssMiB().toFixed(0)} MiB.`,
 console.log(rows.join('\n'));
 console.log(tfjsRows.join('\n'));
 console.log('max abs diff', maxDiff, 'peak RSS MiB', peakRssMiB().toFixed(0));
-await Promise.all([bare.close(), analyzer1.close(), analyzer16.close()]);
+await Promise.all([bare.close(), shipped.session.close(), analyzer1.close(), analyzer16.close()]);

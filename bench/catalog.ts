@@ -151,7 +151,13 @@ for (const workers of values.workers!.split(',').map(Number)) {
   }
   const seconds = (performance.now() - start) / 1000;
   rows.push(`| BullMQ queue, ${workers} worker process${workers > 1 ? 'es' : ''} | ${count} | ${seconds.toFixed(0)} | ${(count / seconds).toFixed(1)} |`);
-  for (const child of children) child.kill('SIGTERM');
+  // Wait for the workers to finish their shutdown (a last commit may still be writing) before
+  // the store's folder is removed at the end.
+  await Promise.all(children.map((child) => new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  })));
   await redis.stop();
 }
 

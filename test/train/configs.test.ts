@@ -45,10 +45,13 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual(v040.datasets.map((d) => datasetViews(d)), [['flip'], ['flip'], ['flip'], []]);
   assert.deepEqual({ ...cropFlip, version: v040.version, datasets: v040.datasets }, v040);
   assert.deepEqual({ ...cropFlip, version: base.version }, base);
-  // fused-seed-8 is 0.4.1 with another seed (run-to-run movement).
+  // fused-seed-8 and fused-seed-9 are 0.4.1 with other seeds (run-to-run movement).
   const seed8 = configs.get('fused-seed-8')!;
   assert.equal(seed8.seed, 8);
   assert.deepEqual({ ...seed8, version: base.version, seed: base.seed }, base);
+  const seed9 = configs.get('fused-seed-9')!;
+  assert.equal(seed9.seed, 9);
+  assert.deepEqual({ ...seed9, version: cropFlip.version, seed: cropFlip.seed }, cropFlip);
   // contrastive-0.1 is 0.4.1 with the contrastive loss at a fifth of its weight.
   const contrastive = configs.get('contrastive-0.1')!;
   assert.equal(contrastive.tasks.find((t) => t.loss === 'contrastive')?.weight, 0.1);
