@@ -10,9 +10,9 @@ import { loadForModel } from '../src/image/preprocess.ts';
 import { OnnxSession } from '../src/model/backend/onnxruntime.ts';
 import { backboneOnnx } from '../src/model/backbones/convert-backbone.ts';
 import { BACKBONES, packagedId } from '../src/model/backbones/registry.ts';
+import { loadModel } from '../src/model/load-model.ts';
 import { loadPackagedTfjsModel } from '../src/model/tfjs/packaged-models.ts';
 import { runTfjsGraph, ensureTfjsBackend } from '../src/model/tfjs/run-tfjs.ts';
-import { loadModel } from '../src/model/load-model.ts';
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { machine, peakRssMiB, writeSection } from './report.ts';
 

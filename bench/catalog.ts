@@ -15,6 +15,7 @@ import { enqueueIngest } from '../src/queue/index.ts';
 import { searchByImage } from '../src/search/index.ts';
 import { readGroceryClasses } from '../src/train/datasets/grocery.ts';
 import { startRedis } from '../test/helpers/redis.ts';
+import { stopChild } from '../test/helpers/stop-child.ts';
 import { machine, peakRssMiB, writeSection } from './report.ts';
 
 const { values } = parseArgs({ options: { datasets: { type: 'string', default: '../shared/datasets' }, workers: { type: 'string', default: '1,2' }, k: { type: 'string', default: '5' }, photos: { type: 'string', default: '100000' } } });
@@ -153,11 +154,7 @@ for (const workers of values.workers!.split(',').map(Number)) {
   rows.push(`| BullMQ queue, ${workers} worker process${workers > 1 ? 'es' : ''} | ${count} | ${seconds.toFixed(0)} | ${(count / seconds).toFixed(1)} |`);
   // Wait for the workers to finish their shutdown (a last commit may still be writing) before
   // the store's folder is removed at the end.
-  await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  })));
+  await Promise.all(children.map((child) => stopChild(child)));
   await redis.stop();
 }
 

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { stopChild } from './stop-child.ts';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -54,12 +55,9 @@ export async function startRedis(): Promise<RedisHandle> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
+    stop: () => {
+      child.removeAllListeners('exit');
+      return stopChild(child, 'SIGKILL');
+    },
   };
 }
