@@ -77,11 +77,12 @@ export const trainConfigSchema = z.strictObject({
     codeBits: z.number().int().min(8).max(1024).default(256),
     /**
      * Fine-tune the backbone's last block and 1x1 conv (block 16 + Conv_1) with the heads, fed
-     * cached block-15 maps; from `fromEpoch` on (the heads settle first), at its own rate.
+     * cached block-15 maps; with layers "block_15", block 15 as well, fed cached block-14 maps.
+     * From `fromEpoch` on (the heads settle first), at its own rate.
      */
     upperTrunk: z
       .strictObject({
-        layers: z.literal('block_16'),
+        layers: z.enum(['block_16', 'block_15']),
         fromEpoch: z.number().int().min(0).default(0),
         learningRate: z.number().positive().max(0.1).default(1e-4),
         /** Learn GeM's exponent with the trunk (from model.gemP), at 50 times its rate; false keeps model.gemP. */

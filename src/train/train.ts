@@ -9,6 +9,7 @@ import { GroknetError } from '../errors.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../model/heads/heads-graph.ts';
+import { block15InputNode, pretrainedBlock15 } from '../model/upper-trunk/block15.ts';
 import { BLOCK16, pretrainedUpperTrunk, upperTrunkInputNode } from '../model/upper-trunk/block16.ts';
 import { MANIFEST_FORMAT_VERSION, parseManifest, type ModelManifest } from '../model/manifest.ts';
 import { buildRows, type TrainingRows } from './build-rows.ts';
@@ -19,6 +20,7 @@ import { evaluateFit, type Evaluation } from './evaluate-fit.ts';
 import { extractPooledFeatures } from './extract-features.ts';
 import { fitHeads, type FitResult, type MultiTask, type SingleTask, type TrunkTraining } from './fit-heads.ts';
 import { learnItq } from './itq.ts';
+import { Block15Graphs } from './block15.ts';
 import { UpperTrunkGraphs, upperTrunkTraining } from './upper-trunk.ts';
 
 export interface TrainOptions {
@@ -45,7 +47,7 @@ export interface Prepared {
   rows: TrainingRows;
   features: Float32Array;
   dim: number;
-  /** With model.upperTrunk: block-15 maps per row (float16), the trainable trunk's input. */
+  /** With model.upperTrunk: the trainable trunk's input maps per row (float16): block 15's output, or block 14's where block 15 trains. */
   maps?: Uint16Array;
   featureSeconds: number;
 }
@@ -62,7 +64,7 @@ export async function prepareTraining(config: TrainConfig, log: (line: string) =
   const all = buildRows(datasets);
   const refs = all.rows.map((r) => r.ref);
   const backbone = backboneSpec(config.model.backbone);
-  const mapNode = config.model.upperTrunk ? upperTrunkInputNode() : undefined;
+  const mapNode = config.model.upperTrunk ? trunkInputNode(config.model.upperTrunk.layers) : undefined;
   const pooled = await extractPooledFeatures(refs, { backboneId: backbone.id, tensors: config.model.tensors, pValues: [config.model.gemP], ...(mapNode ? { mapNode } : {}) });
   if (pooled.failed.length > 0) log(`images that failed to decode (skipped): ${pooled.failed.length}, e.g. ${pooled.failed.slice(0, 3).map((f) => `${path.basename(f.path)} (${f.code})`).join(', ')}`);
   const rows = buildRows(datasets, (ref) => pooled.rowOf.has(ref));
@@ -77,7 +79,7 @@ export async function prepareTraining(config: TrainConfig, log: (line: string) =
     rows.rows.forEach((row, r) => maps!.set(pooled.maps!.subarray(pooled.rowOf.get(row.ref)! * per, (pooled.rowOf.get(row.ref)! + 1) * per), r * per));
   }
   const featureSeconds = (Date.now() - started) / 1000;
-  log(`features: ${rows.rows.length} rows x ${dim}${maps ? `, block-15 maps of ${maps.length / rows.rows.length} values (float16)` : ''} in ${featureSeconds.toFixed(0)} s`);
+  log(`features: ${rows.rows.length} rows x ${dim}${maps ? `, trunk-input maps of ${maps.length / rows.rows.length} values (float16)` : ''} in ${featureSeconds.toFixed(0)} s`);
   return { config, datasets, rows, features, dim, ...(maps ? { maps } : {}), featureSeconds };
 }
 
@@ -164,9 +166,11 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
   } finally {
     // The trained weights stay readable after the sessions close.
     await upper?.graphs.close();
+    await upper?.block15Graphs?.close();
   }
   const fitSeconds = (Date.now() - fitStarted) / 1000;
   const upperWeights = upper?.training.weights();
+  const block15Weights = upper?.training.block15Weights();
   const gemP = upper?.training.gemP() ?? config.model.gemP;
   if (config.model.upperTrunk?.learnGemP) log(`GeM exponent learned: ${gemP.toFixed(3)} (from ${config.model.gemP})`);
 
@@ -183,7 +187,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
 
   const backbone = backboneSpec(config.model.backbone);
   const [tensor, ...extraTensors] = config.model.tensors.map((name) => backbone.tensors[name]!);
-  const inputNode = upperWeights ? upperTrunkInputNode() : tensor!.node;
+  const inputNode = upperWeights ? trunkInputNode(block15Weights ? 'block_15' : 'block_16') : tensor!.node;
   // Tensors after the first (a fused backbone's second trunk) are pooled as the cache pooled them.
   const extraInputs = extraTensors.map((t) => ({ node: t.node, channels: t.channels, gemP: config.model.gemP }));
   if (config.model.codeBits !== config.model.embeddingDim) throw new GroknetError('invalid_config', 'codeBits must equal embeddingDim (the ITQ rotation is square)');
@@ -191,6 +195,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     inputNode,
     channels: dim,
     ...(upperWeights ? { upperTrunk: upperWeights } : {}),
+    ...(block15Weights ? { block15: block15Weights } : {}),
     ...(extraInputs.length > 0 ? { extraInputs } : {}),
     gemP,
     featureMean: fit.featureMean,
@@ -203,7 +208,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     formatVersion: MANIFEST_FORMAT_VERSION,
     name: config.name,
     version: config.version,
-    description: `${upperWeights ? 'Fine-tuned block 16 + Conv_1 over a frozen' : 'Frozen'} ${backbone.description} (npm package${backbone.fused ? 's' : ''} ${backbone.packageName}) + GeM (p ${config.model.upperTrunk?.learnGemP ? `learned: ${round(gemP)}` : gemP}) + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
+    description: `${upperWeights ? `Fine-tuned ${block15Weights ? 'blocks 15-16' : 'block 16'} + Conv_1 over a frozen` : 'Frozen'} ${backbone.description} (npm package${backbone.fused ? 's' : ''} ${backbone.packageName}) + GeM (p ${config.model.upperTrunk?.learnGemP ? `learned: ${round(gemP)}` : gemP}) + shared layers ${JSON.stringify(config.model.shared)} + ${fit.heads.length} heads + embedding`,
     backbone: { id: backbone.id, tensors: [inputNode, ...extraInputs.map((e) => e.node)] },
     input: backbone.input,
     headsFile: 'heads.onnx',
@@ -249,9 +254,12 @@ async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainCon
   // MobileNetV2's block 15 is at stride 32.
   // GeM graphs where the exponent is learned or is not 1; the plain mean otherwise (cheaper).
   const gem = options.learnGemP || prepared.config.model.gemP !== 1;
-  const graphs = await UpperTrunkGraphs.create(Math.ceil(spec.input.size[0] / 32), Math.ceil(spec.input.size[1] / 32), 'pooled', false, gem);
+  const [height, width] = [Math.ceil(spec.input.size[0] / 32), Math.ceil(spec.input.size[1] / 32)];
+  // Block 15 trains where asked: the upper trunk then hands back the gradient at its input.
+  const block15Graphs = options.layers === 'block_15' ? await Block15Graphs.create(height, width) : undefined;
+  const graphs = await UpperTrunkGraphs.create(height, width, 'pooled', Boolean(block15Graphs), gem);
   const per = graphs.valuesPerImage;
-  if (prepared.maps!.length !== prepared.rows.rows.length * per) throw new Error(`block-15 maps hold ${prepared.maps!.length} values, expected ${prepared.rows.rows.length} rows x ${per}`);
+  if (prepared.maps!.length !== prepared.rows.rows.length * per) throw new Error(`trunk-input maps hold ${prepared.maps!.length} values, expected ${prepared.rows.rows.length} rows x ${per}`);
   const training = upperTrunkTraining({
     graphs,
     initial: pretrainedUpperTrunk(spec.id),
@@ -260,8 +268,14 @@ async function startUpperTrunk(prepared: Prepared, options: NonNullable<TrainCon
     learningRate: options.learningRate,
     weightDecay,
     ...(gem ? { gem: { initial: prepared.config.model.gemP, learningRateRatio: options.learnGemP ? GEM_LEARNING_RATE_RATIO : 0 } } : {}),
+    ...(block15Graphs ? { block15: { graphs: block15Graphs, initial: pretrainedBlock15() } } : {}),
   });
-  return { graphs, training };
+  return { graphs, block15Graphs, training };
+}
+
+/** The backbone tensor the trainable trunk reads: block 15's output, or block 14's where block 15 trains too. */
+function trunkInputNode(layers: NonNullable<TrainConfig['model']['upperTrunk']>['layers']): string {
+  return layers === 'block_15' ? block15InputNode() : upperTrunkInputNode();
 }
 
 /**

@@ -12,6 +12,8 @@ import { GraphBuilder } from '../model/onnx/graph-builder.ts';
 import { BLOCK16, checkUpperTrunkWeights, UPPER_TRUNK_DIMS, UPPER_TRUNK_PARAMS, type UpperTrunkParam, type UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
 import { unpackHalf } from '../util/float16.ts';
 import { blockBackward, blockForward, flipKernel, gate, relu6, sumRows, transposed } from './block-graphs.ts';
+import { Block15AdamW, type Block15Forward, type Block15Graphs } from './block15.ts';
+import { BLOCK15_PARAMS, type Block15Weights } from '../model/upper-trunk/block15.ts';
 import { ParamAdamW } from './param-adamw.ts';
 import type { TrunkTraining } from './fit-heads.ts';
 
@@ -207,8 +209,16 @@ export class UpperTrunkGraphs {
 export interface UpperTrunkTrainingOptions {
   graphs: UpperTrunkGraphs;
   initial: UpperTrunkWeights;
-  /** Block-15 maps of every row, float16, row-major [rows, h * w * 224]. */
+  /**
+   * The trunk's input map of every row, float16, row-major [rows, h * w * 224]: block 15's
+   * output, or with `block15` block 14's.
+   */
   maps: Uint16Array;
+  /**
+   * Train block 15 too, below block 16, from `initial` (its packaged weights), at the trunk's
+   * rate; `graphs` must then be created with `inputGradient` (the gradient at block 15's output).
+   */
+  block15?: { graphs: Block15Graphs; initial: Block15Weights };
   fromEpoch: number;
   learningRate: number;
   weightDecay: number;
@@ -229,18 +239,29 @@ export const GEM_RANGE = [1, 8] as const;
  * graph, and on backward applies AdamW (decoupled weight decay) to its own weights, and to
  * GeM's exponent where it is learned.
  */
-export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTraining & { weights: () => UpperTrunkWeights; gemP: () => number | undefined } {
+export function upperTrunkTraining(
+  options: UpperTrunkTrainingOptions,
+): TrunkTraining & { weights: () => UpperTrunkWeights; block15Weights: () => Block15Weights | undefined; gemP: () => number | undefined } {
   checkUpperTrunkWeights(options.initial);
-  const { graphs, maps, gem } = options;
+  const { graphs, maps, gem, block15 } = options;
   if (graphs.gem !== (gem !== undefined)) throw new Error('learned GeM needs graphs created with gem, and only those');
+  if (block15 && !graphs.inputGradient) throw new Error('training block 15 needs upper-trunk graphs created with inputGradient');
+  if (block15 && (block15.graphs.height !== graphs.height || block15.graphs.width !== graphs.width)) throw new Error('block 15 and the upper trunk must be built for the same map size');
   if (gem && !(gem.initial >= GEM_RANGE[0] && gem.initial <= GEM_RANGE[1] && gem.learningRateRatio >= 0)) throw new Error(`GeM exponent must start within [${GEM_RANGE.join(', ')}] and learn at a rate >= 0`);
   const per = graphs.valuesPerImage;
   const rowCount = maps.length / per;
   const optimiser = new UpperTrunkAdamW(options.initial, options.weightDecay);
   const current = optimiser.weights;
+  const lower = block15 ? new Block15AdamW(block15.initial, options.weightDecay) : undefined;
   const exponent = gem ? new ParamAdamW(['q'] as const, { q: Float32Array.of(gem.initial) }, 0) : undefined;
   const q = (): number | undefined => exponent?.weights.q[0];
-  let pending: UpperTrunkGradients | undefined;
+  let pending: { upper: UpperTrunkGradients; block15?: Block15Forward } | undefined;
+  // Block 15 (where trained) turns the cached block-14 maps into the upper trunk's input.
+  const run = async (input: Float32Array): Promise<{ upper: UpperTrunkGradients; block15?: Block15Forward }> => {
+    const below = block15 && lower ? await block15.graphs.forward(input, lower.weights) : undefined;
+    const upper = await graphs.forward(below?.output ?? input, current, q());
+    return { upper, ...(below ? { block15: below } : {}) };
+  };
   const gather = (rows: ArrayLike<number>): Float32Array => {
     const out = new Float32Array(rows.length * per);
     for (let i = 0; i < rows.length; i++) unpackHalf(maps.subarray(rows[i]! * per, (rows[i]! + 1) * per), out, i * per);
@@ -250,13 +271,16 @@ export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTra
     fromEpoch: options.fromEpoch,
     learningRate: options.learningRate,
     async forward(rows) {
-      pending = await graphs.forward(gather(rows), current, q());
-      return pending.features;
+      pending = await run(gather(rows));
+      return pending.upper.features;
     },
     async backward(gradient, learningRate) {
       if (!pending) throw new Error('upper trunk: backward without a forward pass');
-      const grads = await pending.gradients(gradient);
+      const { upper, block15: below } = pending;
+      const grads = await upper.gradients(gradient);
       pending = undefined;
+      // Block 15's output is the upper trunk's input: the gradient there is what block 15 gets.
+      if (lower && below) lower.step(await below.gradients(grads.input!), learningRate);
       optimiser.step(grads, learningRate);
       if (exponent && gem && gem.learningRateRatio > 0 && grads.gemQ) {
         exponent.step({ q: grads.gemQ }, learningRate * gem.learningRateRatio);
@@ -267,19 +291,23 @@ export function upperTrunkTraining(options: UpperTrunkTrainingOptions): TrunkTra
       const out = new Float32Array(rowCount * OUT);
       for (let start = 0; start < rowCount; start += 256) {
         const rows = Array.from({ length: Math.min(256, rowCount - start) }, (_, i) => start + i);
-        out.set(await graphs.pool(gather(rows), current, q()), start * OUT);
+        out.set((await run(gather(rows))).upper.features, start * OUT);
       }
       return out;
     },
-    // The exponent's state follows the trunk's: a checkpoint of either kind restores only into its own kind.
-    state: () => [...optimiser.state(), ...(exponent?.state() ?? [])],
+    // The exponent's and block 15's states follow the trunk's: a checkpoint restores only into its own kind.
+    state: () => [...optimiser.state(), ...(exponent?.state() ?? []), ...(lower?.state() ?? [])],
     restore: (state) => {
       const own = UPPER_TRUNK_PARAMS.length * 3 + 1;
-      if (state.length !== own + (exponent ? 4 : 0)) throw new Error('the checkpoint does not match these layers');
+      const exponentLength = exponent ? 4 : 0;
+      const lowerLength = lower ? BLOCK15_PARAMS.length * 3 + 1 : 0;
+      if (state.length !== own + exponentLength + lowerLength) throw new Error('the checkpoint does not match these layers');
       optimiser.restore(state.slice(0, own));
-      exponent?.restore(state.slice(own));
+      exponent?.restore(state.slice(own, own + exponentLength));
+      lower?.restore(state.slice(own + exponentLength));
     },
     weights: () => current,
+    block15Weights: () => lower?.weights,
     gemP: q,
   };
 }

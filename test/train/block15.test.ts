@@ -1,7 +1,8 @@
 // Block 15 as trainable layers under the upper trunk: the re-created block reproduces the
 // backbone, its exported inference graph agrees with its training graph, and the gradient
 // chained through the upper trunk (block 16 + Conv_1, per map position) agrees with finite
-// differences, for block 15's weights and for the upper trunk's input.
+// differences, for block 15's weights and for the upper trunk's input; and the product
+// trainer's trunk with block 15 in it steps both blocks and checkpoints them.
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,7 +17,8 @@ import { appendBlock15, BLOCK15, BLOCK15_PARAMS, block15InputNode, pretrainedBlo
 import { pretrainedUpperTrunk, upperTrunkInputNode, type UpperTrunkWeights } from '../../src/model/upper-trunk/block16.ts';
 import { loadViewTensor } from '../../src/train/augment.ts';
 import { Block15AdamW, Block15Graphs } from '../../src/train/block15.ts';
-import { UpperTrunkGraphs } from '../../src/train/upper-trunk.ts';
+import { UpperTrunkGraphs, upperTrunkTraining } from '../../src/train/upper-trunk.ts';
+import { packHalf } from '../../src/util/float16.ts';
 import { rng } from '../../src/util/random.ts';
 
 const SIDE = 7;
@@ -129,4 +131,52 @@ test('bad shapes are refused with the reason', async () => {
   assert.throws(() => new Block15AdamW({ ...block15, we: new Float32Array(2) }, 0.01), /block 15 weight we/);
   const adam = new Block15AdamW(block15, 0.01);
   assert.throws(() => adam.restore([new Float32Array(1)]), /does not match/);
+});
+
+test('upperTrunkTraining with block 15: pools block 16 over block 15, steps both blocks, lowers a loss, restores from its state', async () => {
+  const pooledGraphs = await UpperTrunkGraphs.create(SIDE, SIDE, 'pooled', true);
+  try {
+    const options = { graphs: pooledGraphs, initial: upper, maps: packHalf(block14Maps), fromEpoch: 0, learningRate: 1e-3, weightDecay: 0.01, block15: { graphs, initial: block15 } };
+    const trunk = upperTrunkTraining(options);
+    // Before any step: the pooled features are block 16 + Conv_1 over block 15's own output (maps read back from float16).
+    const expected = await pooledGraphs.pool((await graphs.forward(block14Maps, block15)).output, upper);
+    const pooled = await trunk.forward([0, 1]);
+    assert.ok(maxDiff(pooled, expected) < 2e-2 * Math.max(1, largest(expected)), `pooled features differ by ${maxDiff(pooled, expected)}`);
+    // Loss: every pooled feature toward zero (L = sum f^2 / 2, gradient f).
+    const lossOf = (f: Float32Array) => f.reduce((sum, v) => sum + (v * v) / 2, 0);
+    const first = lossOf(pooled);
+    await trunk.backward(Float32Array.from(pooled), 1e-3);
+    for (let i = 0; i < 4; i++) await trunk.backward(Float32Array.from(await trunk.forward([0, 1])), 1e-3);
+    const after = lossOf(await trunk.forward([0, 1]));
+    assert.ok(after < first * 0.95, `loss ${first} -> ${after}`);
+    const trained = trunk.block15Weights()!;
+    for (const p of BLOCK15_PARAMS) assert.ok(maxDiff(trained[p], block15[p]) > 0, `block 15 ${p} moved`);
+    assert.ok(maxDiff(trunk.weights().we, upper.we) > 0, 'block 16 moved');
+
+    const copy = upperTrunkTraining(options);
+    copy.restore(trunk.state().map((a) => Float32Array.from(a)));
+    await trunk.forward([0, 1]);
+    await copy.forward([0, 1]);
+    const step = Float32Array.from({ length: 2 * 1792 }, (_, i) => (i % 5) / 5);
+    await trunk.backward(step, 1e-3);
+    await copy.backward(step, 1e-3);
+    for (const p of BLOCK15_PARAMS) assert.deepEqual(copy.block15Weights()![p], trunk.block15Weights()![p], `block 15 ${p} after a restored step`);
+    assert.deepEqual(copy.weights().w1, trunk.weights().w1);
+    assert.equal((await trunk.poolAll()).length, 2 * 1792);
+
+    // A checkpoint without block 15 does not restore into a trunk with it, nor the other way.
+    const without = upperTrunkTraining({ ...options, graphs: pooledGraphs, block15: undefined });
+    assert.equal(without.block15Weights(), undefined);
+    assert.throws(() => without.restore(trunk.state()), /does not match/);
+    assert.throws(() => copy.restore(without.state()), /does not match/);
+    // Block 15 needs the gradient at the upper trunk's input.
+    const noInputGradient = await UpperTrunkGraphs.create(SIDE, SIDE, 'pooled', false);
+    try {
+      assert.throws(() => upperTrunkTraining({ ...options, graphs: noInputGradient }), /inputGradient/);
+    } finally {
+      await noInputGradient.close();
+    }
+  } finally {
+    await pooledGraphs.close();
+  }
 });

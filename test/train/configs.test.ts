@@ -66,4 +66,9 @@ test('the committed configs parse, and the experiments differ from the default w
   const grocery15 = configs.get('grocery-weight-1.5')!;
   assert.deepEqual(grocery15.datasets.map((d) => d.weight), [1, 1.5, 0.6, 0.8]);
   assert.deepEqual({ ...grocery15, version: cropFlip.version, datasets: cropFlip.datasets }, cropFlip);
+  // block-15 is 0.4.1 with block 15 trained too (fed cached block-14 maps).
+  const block15 = configs.get('block-15')!;
+  assert.equal(block15.model.upperTrunk?.layers, 'block_15');
+  assert.equal(cropFlip.model.upperTrunk?.layers, 'block_16');
+  assert.deepEqual({ ...block15, version: cropFlip.version, model: { ...block15.model, upperTrunk: { ...block15.model.upperTrunk!, layers: 'block_16' } } }, cropFlip);
 });

@@ -84,10 +84,11 @@ test('train: two datasets, softmax + multi-label + ArcFace + contrastive, export
   await analyzer.close();
 });
 
-/** Trains on the shapes with block 16 + Conv_1 fine-tuned; checks what both variants share. */
-async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string, fused = false) {
+/** Trains on the shapes with block 16 + Conv_1 (and block 15 with `layers` 'block_15') fine-tuned; checks what the variants share. */
+async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string, fused = false, layers: 'block_16' | 'block_15' = 'block_16') {
   const { prepareTraining, trainPrepared } = await import('../../src/train/train.ts');
   const { upperTrunkInputNode } = await import('../../src/model/upper-trunk/block16.ts');
+  const { block15InputNode } = await import('../../src/model/upper-trunk/block15.ts');
   const config = parseTrainConfig({
     name: 'test-upper',
     datasets: [{ name: 'shapes', adapter: 'folder', path: path.join(root, 'shapes'), head: 'shape', views: 1, valFraction: 0.25 }],
@@ -100,13 +101,13 @@ async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string, f
       shared: [32],
       embeddingDim: 16,
       codeBits: 16,
-      upperTrunk: { layers: 'block_16', fromEpoch: 1, learningRate: 1e-3, learnGemP },
+      upperTrunk: { layers, fromEpoch: 1, learningRate: 1e-3, learnGemP },
       ...(fused ? { backbone: 'fused/mobilenet_v2_mid+centernet', tensors: ['conv_1', 'centernet_extern1'] } : {}),
     },
     optimizer: { epochs: 3, batchSize: 16, learningRate: 0.005 },
   });
   const prepared = await prepareTraining(config, () => {});
-  assert.equal(prepared.maps!.length, prepared.rows.rows.length * 7 * 7 * 224, 'block-15 maps cached per row and view');
+  assert.equal(prepared.maps!.length, prepared.rows.rows.length * 7 * 7 * 224, 'trunk-input maps (block 15 or 14: both 224 wide) cached per row and view');
   const out = path.join(root, name);
   let predicted: Float32Array | undefined;
   const valRow = prepared.rows.valRows[0]!;
@@ -121,9 +122,10 @@ async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string, f
   });
   assert.ok(featuresMoved > 1e-3, 'training the trunk changed the pooled features');
   assert.equal(prepared.dim, fused ? 1792 + 480 : 1792);
-  assert.equal(outcome.manifest!.backbone.tensors[0], upperTrunkInputNode(), 'the backbone is cut at block 15');
+  if (layers === 'block_15') assert.equal(outcome.manifest!.backbone.tensors[0], block15InputNode(), 'the backbone is cut at block 14');
+  else assert.equal(outcome.manifest!.backbone.tensors[0], upperTrunkInputNode(), 'the backbone is cut at block 15');
   assert.equal(outcome.manifest!.backbone.tensors.length, fused ? 2 : 1);
-  assert.match(outcome.manifest!.description ?? '', /Fine-tuned block 16/);
+  assert.match(outcome.manifest!.description ?? '', layers === 'block_15' ? /Fine-tuned blocks 15-16/ : /Fine-tuned block 16/);
   const analyzer = await ModelAnalyzer.open(out);
   const [result] = await analyzer.analyzeBuffers([await readFile(prepared.rows.rows[valRow]!.ref)]);
   await analyzer.close();
@@ -137,6 +139,11 @@ async function trainUpperTrunk(learnGemP: boolean, gemP: number, name: string, f
 test('train with a fine-tuned upper trunk: block 16 + Conv_1 trained, exported over block 15, the ONNX model agrees with the trainer', async () => {
   const manifest = await trainUpperTrunk(false, 1, 'model-upper');
   assert.equal(manifest.training?.gemP, 1, 'average pooling unless GeM is learned');
+});
+
+test('train with block 15 fine-tuned too: blocks 15-16 + Conv_1 trained on cached block-14 maps, exported over block 14, the ONNX model agrees with the trainer', async () => {
+  const manifest = await trainUpperTrunk(false, 1, 'model-block15', false, 'block_15');
+  assert.equal(manifest.training?.gemP, 1);
 });
 
 test('train with a learned GeM exponent: the exponent moves from 3, is exported, and the ONNX model still agrees with the trainer', async () => {

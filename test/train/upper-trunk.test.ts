@@ -240,7 +240,8 @@ test('upper trunk config: refused where it cannot work, with the reason', () => 
   refused({ gemP: 1, upperTrunk: { layers: 'block_16', fromEpoch: 4 } }, /fromEpoch/);
   refused({ gemP: 1, tensors: ['feature_vector'], upperTrunk: { layers: 'block_16' } }, /conv_1/);
   refused({ gemP: 1, backbone: 'human-models/centernet', upperTrunk: { layers: 'block_16' } }, /mobilenet_v2_mid/);
-  refused({ gemP: 1, upperTrunk: { layers: 'block_15' } }, /layers/);
+  assert.equal(parseTrainConfig({ ...base, model: { gemP: 1, upperTrunk: { layers: 'block_15' } } }).model.upperTrunk?.layers, 'block_15', 'block 15 may train too');
+  refused({ gemP: 1, upperTrunk: { layers: 'block_14' } }, /layers/);
   refused({ gemP: 1, upperTrunk: { layers: 'block_16', learnGemP: 'yes' } }, /learnGemP/);
   refused({ gemP: 1, upperTrunk: { layers: 'block_16', surprise: true } }, /surprise|Unrecognized/);
   assert.throws(() => pretrainedUpperTrunk('human-models/nanodet'), (e: unknown) => e instanceof GroknetError && e.code === 'invalid_config');

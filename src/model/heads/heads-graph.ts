@@ -3,6 +3,7 @@
 // is a backbone feature map (or, with a fine-tuned upper trunk, the map below it). The
 // trainer computes exactly this function (TF.js, and ONNX Runtime for the upper trunk).
 import { GraphBuilder } from '../onnx/graph-builder.ts';
+import { appendBlock15, type Block15Weights } from '../upper-trunk/block15.ts';
 import { appendUpperTrunk, BLOCK16, type UpperTrunkWeights } from '../upper-trunk/block16.ts';
 
 export interface DenseWeights {
@@ -19,6 +20,8 @@ export interface TrainedHeads {
   channels: number;
   /** Fine-tuned last backbone layers (block 16 + Conv_1); the input node is then block 15's output. */
   upperTrunk?: UpperTrunkWeights;
+  /** Fine-tuned block 15 under the upper trunk; the input node is then block 14's output. */
+  block15?: Block15Weights;
   /**
    * More backbone tensors (NHWC), each GeM-pooled with its own exponent and concatenated after
    * the first, in this order: e.g. a fused backbone's second trunk. `channels` counts them all.
@@ -54,7 +57,9 @@ export function buildHeadsGraph(heads: TrainedHeads): GraphBuilder {
   const firstChannels = heads.channels - extras.reduce((sum, e) => sum + e.channels, 0);
   if (heads.upperTrunk && firstChannels !== BLOCK16.out) throw new Error(`the upper trunk gives ${BLOCK16.out} features, the heads expect ${firstChannels} before the extra inputs`);
   const input = g.input(heads.inputNode, ['batch', 'height', 'width', heads.upperTrunk ? BLOCK16.in : firstChannels]);
-  const x = heads.upperTrunk ? appendUpperTrunk(g, input, heads.upperTrunk) : input;
+  if (heads.block15 && !heads.upperTrunk) throw new Error('block 15 is trained only with the upper trunk above it');
+  const trunkInput = heads.block15 ? appendBlock15(g, input, heads.block15) : input;
+  const x = heads.upperTrunk ? appendUpperTrunk(g, trunkInput, heads.upperTrunk) : input;
 
   // GeM pooling over the spatial axes: (mean(clip(x, eps)^p))^(1/p).
   const gem = (map: string, p: number, hint: string): string => {
