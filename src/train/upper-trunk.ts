@@ -1,6 +1,7 @@
 // Fine-tunes the upper trunk (block 16 + Conv_1, src/model/upper-trunk/block16.ts) on cached
-// block-15 maps, or with block 15 below it (block15.ts) on cached block-14 maps. Its forward pass and gradients are ONNX Runtime graphs: TF.js-wasm trains
-// dense layers at ~10 GFLOP/s on one core here, ONNX Runtime's MatMul/Conv kernels reach 70-90 (see
+// block-15 maps, or with block 15 below it (block15.ts) on cached block-14 maps. Its forward
+// pass and gradients are ONNX Runtime graphs: TF.js-wasm trains dense layers at ~10 GFLOP/s
+// on one core here, ONNX Runtime's MatMul/Conv kernels reach 70-90 (see
 // BENCHMARKS.md, "Trainable upper trunk"); TF.js keeps the heads and hands back the gradient
 // of the loss with respect to the pooled features. Hand-written backward graphs because
 // ONNX Runtime's training API is not in onnxruntime-node; they are checked against finite
