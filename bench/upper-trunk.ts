@@ -26,7 +26,7 @@ import { backboneSpec } from '../src/model/backbones/registry.ts';
 import { cacheDir, cacheKey } from '../src/model/cache.ts';
 import { GraphBuilder } from '../src/model/onnx/graph-builder.ts';
 import { BLOCK16, pretrainedUpperTrunk, UPPER_TRUNK_DIMS, UPPER_TRUNK_PARAMS } from '../src/model/upper-trunk/block16.ts';
-import { blockBackward, blockForward, flipKernel, gate, relu6, sumRows } from '../src/train/block-graphs.ts';
+import { blockBackward, blockForward, relu6, throughRelu6, toColumns, toRows } from '../src/train/block-graphs.ts';
 import { loadViewTensor, viewRef } from '../src/train/augment.ts';
 import { loadGrocery } from '../src/train/datasets/grocery.ts';
 import { readyTf } from '../src/train/tf.ts';
@@ -142,9 +142,11 @@ function forwardGraph(): Uint8Array {
   for (const p of params) g.input(p.name, p.dims);
   let conv1Input = x;
   if (LAYERS === 'block_16') {
-    g.opInto('Identity', [blockForward(g, SIDE, SIDE, EXPAND)], ['p']);
+    // Block 16's graphs are channel-major inside ([channels, n]); Conv_1 here reads rows.
+    g.opInto('Identity', [toRows(g, blockForward(g, SIDE, SIDE, EXPAND, 448, toColumns(g, x)))], ['p']);
     conv1Input = 'p';
-    for (const [name, width] of [['ze', EXPAND], ['zd', EXPAND], ['p', 448]] as const) g.output(name, ['n', width]);
+    for (const [name, width] of [['ze', EXPAND], ['zd', EXPAND]] as const) g.output(name, [width, 'n']);
+    g.output('p', ['n', 448]);
   }
   g.opInto('Add', [g.op1('MatMul', [conv1Input, 'w1']), 'b1'], ['z1']);
   const grouped = g.op1('Reshape', [relu6(g, 'z1'), g.constInt64('grouped', [3], [-1, POSITIONS, OUT])]);
@@ -162,16 +164,16 @@ function gradientGraph(): Uint8Array {
   g.input('w1', [448, OUT]);
   // d pooled / d activation = 1/49 at every position; ReLU6 passes gradient where 0 < z < 6.
   const spread = g.op1('Expand', [g.op1('Unsqueeze', [g.op1('Mul', ['df', g.constFloat('inv', [], [1 / POSITIONS])]), g.constInt64('axis1', [1], [1])]), g.constInt64('spread', [3], [1, POSITIONS, 1])]);
-  const dz1 = g.op1('Mul', [g.op1('Reshape', [spread, g.constInt64('flat', [2], [-1, OUT])]), gate(g, 'z1')]);
+  const dz1 = throughRelu6(g, g.op1('Reshape', [spread, g.constInt64('flat', [2], [-1, OUT])]), 'z1');
   const conv1Input = LAYERS === 'block_16' ? g.input('p', ['n', 448]) : x;
   g.opInto('MatMul', [g.op1('Transpose', [conv1Input], { perm: [1, 0] }), dz1], ['g_w1']);
-  sumRows(g, dz1, 'g_b1');
+  g.opInto('ReduceSum', [dz1, g.constInt64('axis0', [1], [0])], ['g_b1'], { keepdims: 0 });
   if (LAYERS === 'block_16') {
-    g.input('ze', ['n', EXPAND]);
-    g.input('zd', ['n', EXPAND]);
+    g.input('ze', [EXPAND, 'n']);
+    g.input('zd', [EXPAND, 'n']);
     g.input('wp', [EXPAND, 448]);
-    g.input('wd_flipped', [EXPAND, 1, 3, 3]);
-    blockBackward(g, SIDE, SIDE, EXPAND, g.op1('MatMul', [dz1, g.op1('Transpose', ['w1'], { perm: [1, 0] })]), false);
+    g.input('wd', [EXPAND, 1, 3, 3]);
+    blockBackward(g, SIDE, SIDE, EXPAND, toColumns(g, g.op1('MatMul', [dz1, g.op1('Transpose', ['w1'], { perm: [1, 0] })])), toColumns(g, x), false);
   }
   for (const p of params) g.output(`g_${p.name}`, p.dims);
   return g.toModel();
@@ -196,7 +198,6 @@ async function runForward(x: NamedTensor, values: Values) {
 async function runGradient(x: NamedTensor, saved: Record<string, NamedTensor>, df: Float32Array, values: Values) {
   const available: Record<string, NamedTensor> = { x, df: { data: df, dims: [df.length / OUT, OUT] }, ...saved };
   for (const p of params) available[p.name] = { data: values.get(p.name)!, dims: p.dims };
-  if (LAYERS === 'block_16') available.wd_flipped = { data: flipKernel(values.get('wd')!), dims: [EXPAND, 1, 3, 3] };
   return gradient.runMany(Object.fromEntries(gradient.inputNames.map((n) => [n, available[n]!])));
 }
 const initial: Values = new Map(params.map((p) => [p.name, p.init]));

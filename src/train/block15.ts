@@ -6,7 +6,7 @@
 import { OnnxSession, type NamedTensor } from '../model/backend/onnxruntime.ts';
 import { GraphBuilder } from '../model/onnx/graph-builder.ts';
 import { BLOCK15, BLOCK15_DIMS, BLOCK15_PARAMS, checkBlock15Weights, type Block15Param, type Block15Weights } from '../model/upper-trunk/block15.ts';
-import { blockBackward, blockForward, flipKernel } from './block-graphs.ts';
+import { blockBackward, blockForward, toColumns, toRows } from './block-graphs.ts';
 import { ParamAdamW } from './param-adamw.ts';
 
 const { in: IN, expand: EXPAND, out: OUT } = BLOCK15;
@@ -15,22 +15,24 @@ function forwardGraph(height: number, width: number): Uint8Array {
   const g = new GraphBuilder('block15_forward');
   g.input('x', ['n', IN]);
   for (const p of BLOCK15_PARAMS) g.input(p, BLOCK15_DIMS[p]);
-  g.opInto('Add', ['x', blockForward(g, height, width, EXPAND)], ['y']);
+  const x = toColumns(g, 'x');
+  g.opInto('Identity', [toRows(g, g.op1('Add', [x, blockForward(g, height, width, EXPAND, OUT, x)]))], ['y']);
   g.output('y', ['n', OUT]);
-  for (const name of ['ze', 'zd'] as const) g.output(name, ['n', EXPAND]);
+  // Channel-major [channels, n]: what the gradient graph reads back.
+  for (const name of ['ze', 'zd'] as const) g.output(name, [EXPAND, 'n']);
   return g.toModel();
 }
 
 function gradientGraph(height: number, width: number): Uint8Array {
   const g = new GraphBuilder('block15_gradient');
   g.input('x', ['n', IN]);
-  g.input('ze', ['n', EXPAND]);
-  g.input('zd', ['n', EXPAND]);
+  g.input('ze', [EXPAND, 'n']);
+  g.input('zd', [EXPAND, 'n']);
   g.input('dy', ['n', OUT]);
   g.input('wp', BLOCK15_DIMS.wp);
-  g.input('wd_flipped', BLOCK15_DIMS.wd);
+  g.input('wd', BLOCK15_DIMS.wd);
   // The shortcut adds the input unchanged: the projection's output gets dy as it is.
-  blockBackward(g, height, width, EXPAND, 'dy', false);
+  blockBackward(g, height, width, EXPAND, toColumns(g, 'dy'), toColumns(g, 'x'), false);
   for (const p of BLOCK15_PARAMS) g.output(`g_${p}`, BLOCK15_DIMS[p]);
   return g.toModel();
 }
@@ -74,7 +76,7 @@ export class Block15Graphs {
           zd: out.zd!,
           dy: { data: upstream, dims: [upstream.length / OUT, OUT] },
           wp: { data: weights.wp, dims: BLOCK15_DIMS.wp },
-          wd_flipped: { data: flipKernel(weights.wd), dims: BLOCK15_DIMS.wd },
+          wd: { data: weights.wd, dims: BLOCK15_DIMS.wd },
         });
         return Object.fromEntries(BLOCK15_PARAMS.map((p) => [p, grads[`g_${p}`]!.data])) as Block15Weights;
       },

@@ -12,7 +12,7 @@ import { GEM_EPS } from '../model/heads/heads-graph.ts';
 import { GraphBuilder } from '../model/onnx/graph-builder.ts';
 import { BLOCK16, checkUpperTrunkWeights, UPPER_TRUNK_DIMS, UPPER_TRUNK_PARAMS, type UpperTrunkParam, type UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
 import { unpackHalf } from '../util/float16.ts';
-import { blockBackward, blockForward, flipKernel, gate, relu6, sumRows, transposed } from './block-graphs.ts';
+import { blockBackward, blockForward, column, kernelGradient, relu6, sumColumns, throughRelu6, toColumns, toRows } from './block-graphs.ts';
 import { Block15AdamW, type Block15Forward, type Block15Graphs } from './block15.ts';
 import { BLOCK15_PARAMS, type Block15Weights } from '../model/upper-trunk/block15.ts';
 import { ParamAdamW } from './param-adamw.ts';
@@ -20,26 +20,34 @@ import type { TrunkTraining } from './fit-heads.ts';
 
 const { in: IN, expand: EXPAND, project: PROJECT, out: OUT } = BLOCK16;
 
-function forwardGraph(height: number, width: number, gem: boolean): Uint8Array {
+function forwardGraph(height: number, width: number, upstream: Upstream, gem: boolean): Uint8Array {
+  const positions = height * width;
   const g = new GraphBuilder('upper_trunk_forward');
   g.input('x', ['n', IN]);
   for (const p of UPPER_TRUNK_PARAMS) g.input(p, UPPER_TRUNK_DIMS[p]);
-  g.opInto('Identity', [blockForward(g, height, width, EXPAND)], ['p']);
-  g.opInto('Add', [g.op1('MatMul', ['p', 'w1']), 'b1'], ['z1']);
-  g.opInto('Identity', [relu6(g, 'z1')], ['a1']);
-  const grouped = (rows: string) => g.op1('Reshape', [rows, g.constInt64('grouped', [3], [-1, height * width, OUT])]);
+  g.opInto('Identity', [blockForward(g, height, width, EXPAND, PROJECT, toColumns(g, 'x'))], ['p']);
+  g.opInto('Gemm', ['w1', 'p', column(g, 'b1', OUT)], ['z1'], { transA: 1 });
+  const a1 = relu6(g, 'z1');
+  // Channel-major [OUT, images * positions] -> [OUT, images, positions]; pooled over the positions, then [images, OUT].
+  const grouped = (columns: string) => g.op1('Reshape', [columns, g.constInt64('grouped', [3], [OUT, -1, positions])]);
+  const pooled = (columns: string) => g.op1('Transpose', [g.op1('ReduceMean', [grouped(columns)], { axes: [2], keepdims: 0 })], { perm: [1, 0] });
   if (gem) {
     // GeM with a learned exponent: f = mean(max(a1, eps)^q)^(1/q); m (the mean) is kept for the gradient.
     g.input('gem_q', [1]);
-    const powered = g.op1('Pow', [g.op1('Max', ['a1', g.constFloat('gem_eps', [], [GEM_EPS])]), 'gem_q']);
-    g.opInto('ReduceMean', [grouped(powered)], ['m'], { axes: [1], keepdims: 0 });
+    g.opInto('Identity', [pooled(g.op1('Pow', [g.op1('Max', [a1, g.constFloat('gem_eps', [], [GEM_EPS])]), 'gem_q']))], ['m']);
     g.opInto('Pow', ['m', g.op1('Reciprocal', ['gem_q'])], ['f']);
     g.output('m', ['batch', OUT]);
   } else {
-    g.opInto('ReduceMean', [grouped('a1')], ['f'], { axes: [1], keepdims: 0 });
+    g.opInto('Identity', [pooled(a1)], ['f']);
   }
   g.output('f', ['batch', OUT]);
-  for (const [name, channels] of [['ze', EXPAND], ['zd', EXPAND], ['p', PROJECT], ['z1', OUT], ['a1', OUT]] as const) g.output(name, ['n', channels]);
+  // The map in rows only where the loss reads it (segmentation): a transpose of every position.
+  if (upstream === 'map') {
+    g.opInto('Identity', [toRows(g, a1)], ['a1']);
+    g.output('a1', ['n', OUT]);
+  }
+  // Channel-major [channels, n]: what the gradient graph reads back.
+  for (const [name, channels] of [['ze', EXPAND], ['zd', EXPAND], ['p', PROJECT], ['z1', OUT]] as const) g.output(name, [channels, 'n']);
   return g.toModel();
 }
 
@@ -54,14 +62,14 @@ function gradientGraph(height: number, width: number, upstream: Upstream, inputG
   const positions = height * width;
   const g = new GraphBuilder('upper_trunk_gradient');
   g.input('x', ['n', IN]);
-  g.input('ze', ['n', EXPAND]);
-  g.input('zd', ['n', EXPAND]);
-  g.input('p', ['n', PROJECT]);
-  g.input('z1', ['n', OUT]);
+  g.input('ze', [EXPAND, 'n']);
+  g.input('zd', [EXPAND, 'n']);
+  g.input('p', [PROJECT, 'n']);
+  g.input('z1', [OUT, 'n']);
   g.input(upstream === 'pooled' ? 'df' : 'da1', upstream === 'pooled' ? ['batch', OUT] : ['n', OUT]);
   g.input('w1', UPPER_TRUNK_DIMS.w1);
   g.input('wp', UPPER_TRUNK_DIMS.wp);
-  g.input('wd_flipped', UPPER_TRUNK_DIMS.wd);
+  g.input('wd', UPPER_TRUNK_DIMS.wd);
   if (inputGradient) g.input('we', UPPER_TRUNK_DIMS.we);
   if (gem) {
     g.input('gem_q', [1]);
@@ -72,25 +80,31 @@ function gradientGraph(height: number, width: number, upstream: Upstream, inputG
   const da1 = gem
     ? gemBackward(g, positions)
     : upstream === 'pooled'
-      ? g.op1('Reshape', [
-          g.op1('Expand', [g.op1('Unsqueeze', [g.op1('Mul', ['df', g.constFloat('inv', [], [1 / positions])]), g.constInt64('axis1', [1], [1])]), g.constInt64('spread', [3], [1, positions, 1])]),
-          g.constInt64('flat', [2], [-1, OUT]),
-        ])
-      : 'da1';
-  const dz1 = g.op1('Mul', [da1, gate(g, 'z1')]);
-  g.opInto('MatMul', [transposed(g, 'p'), dz1], ['g_w1']);
-  sumRows(g, dz1, 'g_b1');
-  blockBackward(g, height, width, EXPAND, g.op1('MatMul', [dz1, transposed(g, 'w1')]), inputGradient);
+      ? spreadOverPositions(g, g.op1('Mul', ['df', g.constFloat('inv', [], [1 / positions])]), positions)
+      : toColumns(g, 'da1');
+  const dz1 = throughRelu6(g, da1, 'z1');
+  kernelGradient(g, 'p', dz1, 'g_w1');
+  sumColumns(g, dz1, 'g_b1');
+  const dx = blockBackward(g, height, width, EXPAND, g.op1('MatMul', ['w1', dz1]), toColumns(g, 'x'), inputGradient);
   for (const p of UPPER_TRUNK_PARAMS) g.output(`g_${p}`, UPPER_TRUNK_DIMS[p]);
-  if (inputGradient) g.output('dx', ['n', IN]);
+  if (dx) {
+    g.opInto('Identity', [toRows(g, dx)], ['dx']);
+    g.output('dx', ['n', IN]);
+  }
   if (gem) g.output('g_gem_q', [1]);
   return g.toModel();
 }
 
+/** Per-image values [images, OUT] repeated at each of the image's positions: channel-major [OUT, images * positions]. */
+function spreadOverPositions(g: GraphBuilder, perImage: string, positions: number): string {
+  const columns = g.op1('Unsqueeze', [g.op1('Transpose', [perImage], { perm: [1, 0] }), g.constInt64('axis2', [1], [2])]);
+  return g.op1('Reshape', [g.op1('Expand', [columns, g.constInt64('spread', [3], [1, 1, positions])]), g.constInt64('flat', [2], [OUT, -1])]);
+}
+
 /**
  * GeM's backward from the pooled features' gradient 'df' (inputs 'z1', 'gem_q' = q, 'm' =
- * mean(c^q) and 'f' = m^(1/q), with c = max(a1, eps)); returns the gradient at a1 and
- * writes 'g_gem_q'. With S positions:
+ * mean(c^q) and 'f' = m^(1/q), with c = max(a1, eps)); returns the gradient at a1 (channel-major)
+ * and writes 'g_gem_q'. With S positions:
  *   df/dc = f c^(q-1) / (S m)           (0 where a1 is at the floor)
  *   df/dq = f (-ln m / q^2 + mean(c^q ln c) / (q m))
  */
@@ -99,13 +113,12 @@ function gemBackward(g: GraphBuilder, positions: number): string {
   const a1 = relu6(g, 'z1');
   const c = g.op1('Max', [a1, eps]);
   const aboveFloor = g.op1('Cast', [g.op1('Greater', [a1, eps])], { to: 1 });
-  const grouped = (rows: string) => g.op1('Reshape', [rows, g.constInt64('gem_grouped', [3], [-1, positions, OUT])]);
-  const perImage = (x: string) => g.op1('Unsqueeze', [x, g.constInt64('gem_axis1', [1], [1])]);
   // df * f / (S m), [batch, OUT], spread over the positions.
   const scale = g.op1('Div', [g.op1('Mul', ['df', 'f']), g.op1('Mul', ['m', g.constFloat('gem_positions', [], [positions])])]);
   const cPowQMinus1 = g.op1('Mul', [g.op1('Pow', [c, g.op1('Sub', ['gem_q', g.constFloat('gem_one', [], [1])])]), aboveFloor]);
-  const da1 = g.op1('Reshape', [g.op1('Mul', [grouped(cPowQMinus1), perImage(scale)]), g.constInt64('gem_flat', [2], [-1, OUT])]);
-  const meanPowLog = g.op1('ReduceMean', [grouped(g.op1('Mul', [g.op1('Pow', [c, 'gem_q']), g.op1('Log', [c])]))], { axes: [1], keepdims: 0 });
+  const da1 = g.op1('Mul', [cPowQMinus1, spreadOverPositions(g, scale, positions)]);
+  const grouped = g.op1('Reshape', [g.op1('Mul', [g.op1('Pow', [c, 'gem_q']), g.op1('Log', [c])]), g.constInt64('gem_grouped', [3], [OUT, -1, positions])]);
+  const meanPowLog = g.op1('Transpose', [g.op1('ReduceMean', [grouped], { axes: [2], keepdims: 0 })], { perm: [1, 0] });
   const dfdq = g.op1('Mul', [
     'f',
     g.op1('Sub', [g.op1('Div', [meanPowLog, g.op1('Mul', ['gem_q', 'm'])]), g.op1('Div', [g.op1('Log', ['m']), g.op1('Mul', ['gem_q', 'gem_q'])])]),
@@ -117,7 +130,7 @@ function gemBackward(g: GraphBuilder, positions: number): string {
 export interface UpperTrunkGradients {
   /** Pooled features [images, 1792]. */
   features: Float32Array;
-  /** The Conv_1 map, rows [images * positions, 1792] (NHWC order). */
+  /** The Conv_1 map, rows [images * positions, 1792] (NHWC order); graphs created for the 'map' upstream only. */
   map: Float32Array;
   /**
    * Gradient of sum(output * upstream) with respect to each parameter, where the output
@@ -147,7 +160,7 @@ export class UpperTrunkGraphs {
   static async create(height: number, width: number, upstream: Upstream = 'pooled', inputGradient = false, gem = false): Promise<UpperTrunkGraphs> {
     if (gem && upstream !== 'pooled') throw new Error('a learned GeM exponent pools: it needs the pooled upstream');
     return new UpperTrunkGraphs(
-      await OnnxSession.create(forwardGraph(height, width, gem)),
+      await OnnxSession.create(forwardGraph(height, width, upstream, gem)),
       await OnnxSession.create(gradientGraph(height, width, upstream, inputGradient, gem)),
       height,
       width,
@@ -179,7 +192,10 @@ export class UpperTrunkGraphs {
     const features = out.f!.data;
     return {
       features,
-      map: out.a1!.data,
+      get map(): Float32Array {
+        if (!out.a1) throw new Error('the Conv_1 map is kept only by graphs created for the map upstream');
+        return out.a1.data;
+      },
       gradients: async (upstream) => {
         const feeds: Record<string, NamedTensor> = {
           x,
@@ -190,7 +206,7 @@ export class UpperTrunkGraphs {
           [this.upstream === 'pooled' ? 'df' : 'da1']: { data: upstream, dims: [upstream.length / OUT, OUT] },
           w1: { data: weights.w1, dims: UPPER_TRUNK_DIMS.w1 },
           wp: { data: weights.wp, dims: UPPER_TRUNK_DIMS.wp },
-          wd_flipped: { data: flipKernel(weights.wd), dims: UPPER_TRUNK_DIMS.wd },
+          wd: { data: weights.wd, dims: UPPER_TRUNK_DIMS.wd },
           ...(this.inputGradient ? { we: { data: weights.we, dims: UPPER_TRUNK_DIMS.we } } : {}),
           ...(q ? { gem_q: q, m: out.m!, f: out.f! } : {}),
         };

@@ -170,7 +170,12 @@ test('learned GeM: at q = 1 the mean, at q = 3 GeM of the Conv_1 map; the gradie
   try {
     const mean = await graphs.pool(realMaps, pretrained);
     assert.ok(maxDiff(await gemGraphs.pool(realMaps, pretrained, 1), mean) < 1e-5);
-    const map = (await graphs.forward(realMaps, pretrained)).map;
+    // Pooled graphs do not hand out the map (it would cost a transpose of every position).
+    const pooledForward = await graphs.forward(realMaps, pretrained);
+    assert.throws(() => pooledForward.map, /map upstream/);
+    const mapGraphs = await UpperTrunkGraphs.create(SIDE, SIDE, 'map');
+    const map = (await mapGraphs.forward(realMaps, pretrained)).map;
+    await mapGraphs.close();
     const expected = new Float32Array(2 * BLOCK16.out);
     for (let i = 0; i < 2; i++) gemPoolNHWC(map, i * SIDE * SIDE * BLOCK16.out, SIDE * SIDE, BLOCK16.out, 3, expected, i * BLOCK16.out);
     assert.ok(maxDiff(await gemGraphs.pool(realMaps, pretrained, 3), expected) < 1e-4);
