@@ -52,7 +52,7 @@ export function tapMatrices(height: number, width: number): Float32Array {
  * channel's [P, P] band matrix (its 9 taps placed by tapMatrices). ONNX Runtime's grouped Conv
  * runs a depthwise conv at ~3 GFLOP/s here (one tiny GEMM per channel and image); the batched
  * MatMul does ~5x the multiply-adds at GEMM speed, 3-5x faster at 7x7 (the cost grows with P^2:
- * at 14x9, the segmentation maps, it is still under a tenth of the block's 1x1 convs).
+ * at 14x9, the segmentation maps, a fifth to a quarter of the block's 1x1 convs' multiply-adds).
  */
 class Depthwise {
   private readonly positions: number;
