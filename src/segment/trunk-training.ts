@@ -1,73 +1,53 @@
 // Fine-tunes the upper trunk (block 16 + Conv_1), and optionally block 15 below it, under
 // the segmentation decoder. The feature cache then holds the map below the lowest trained
 // block (block 15's, or block 14's) instead of Conv_1's; each step runs the trained blocks
-// forward in ONNX Runtime (the unified trainer's graphs, with a gradient per map position
+// forward in ONNX Runtime (the unified trainer's TrunkStack, with a gradient per map position
 // instead of per pooled feature), TF.js trains the decoder and hands back the gradient with
 // respect to the Conv_1 map, and AdamW moves the blocks' weights.
 import type { Block15Weights } from '../model/upper-trunk/block15.ts';
 import type { UpperTrunkWeights } from '../model/upper-trunk/block16.ts';
-import { Block15AdamW, Block15Graphs, type Block15Forward } from '../train/block15.ts';
-import { UpperTrunkAdamW, UpperTrunkGraphs, type UpperTrunkGradients } from '../train/upper-trunk.ts';
+import { Block15Graphs } from '../train/block15.ts';
+import { TrunkStack, UpperTrunkGraphs, type StackForward } from '../train/upper-trunk.ts';
 import { unpackHalf } from '../util/float16.ts';
 
-interface Block15Stage {
-  graphs: Block15Graphs;
-  optimiser: Block15AdamW;
-}
-
 export class SegmentTrunkTraining {
-  private readonly optimiser: UpperTrunkAdamW;
-  private pending: { upper: UpperTrunkGradients; block15?: Block15Forward } | undefined;
+  private pending: StackForward | undefined;
 
-  private constructor(
-    private readonly graphs: UpperTrunkGraphs,
-    initial: UpperTrunkWeights,
-    weightDecay: number,
-    private readonly block15: Block15Stage | undefined,
-  ) {
-    this.optimiser = new UpperTrunkAdamW(initial, weightDecay);
-  }
+  private constructor(private readonly stack: TrunkStack) {}
 
   /**
    * For cached maps of `size` ([height, width]) at the start of every cached view: block
    * 15's output, or with `block15` (its starting weights, trained too) block 14's.
    */
   static async create(size: readonly [number, number], initial: UpperTrunkWeights, weightDecay: number, block15?: Block15Weights): Promise<SegmentTrunkTraining> {
-    const stage = block15 ? { graphs: await Block15Graphs.create(size[0], size[1]), optimiser: new Block15AdamW(block15, weightDecay) } : undefined;
-    return new SegmentTrunkTraining(await UpperTrunkGraphs.create(size[0], size[1], 'map', stage !== undefined), initial, weightDecay, stage);
+    const stage = block15 ? { graphs: await Block15Graphs.create(size[0], size[1]), initial: block15 } : undefined;
+    return new SegmentTrunkTraining(new TrunkStack(await UpperTrunkGraphs.create(size[0], size[1], 'map', stage !== undefined), initial, weightDecay, stage));
   }
 
   get weights(): UpperTrunkWeights {
-    return this.optimiser.weights;
+    return this.stack.upper.weights;
   }
 
   /** Block 15's weights where it is trained here. */
   get block15Weights(): Block15Weights | undefined {
-    return this.block15?.optimiser.weights;
+    return this.stack.block15?.weights;
   }
 
   private gather(views: readonly Uint16Array[]): Float32Array {
-    const per = this.graphs.valuesPerImage;
+    const per = this.stack.graphs.valuesPerImage;
     const out = new Float32Array(views.length * per);
     views.forEach((v, i) => unpackHalf(v.subarray(0, per), out, i * per));
     return out;
   }
 
-  private async run(views: readonly Uint16Array[]): Promise<{ upper: UpperTrunkGradients; block15?: Block15Forward }> {
-    const cached = this.gather(views);
-    const block15 = this.block15 ? await this.block15.graphs.forward(cached, this.block15.optimiser.weights) : undefined;
-    const upper = await this.graphs.forward(block15?.output ?? cached, this.weights);
-    return { upper, ...(block15 ? { block15 } : {}) };
-  }
-
   /** Conv_1 maps (NHWC, float32) of the views with the current weights; no gradient kept. */
   async maps(views: readonly Uint16Array[]): Promise<Float32Array> {
-    return (await this.run(views)).upper.map;
+    return (await this.stack.forward(this.gather(views))).upper.map;
   }
 
   /** Conv_1 maps of a training batch; the next backward() applies to this batch. */
   async forward(views: readonly Uint16Array[]): Promise<Float32Array> {
-    this.pending = await this.run(views);
+    this.pending = await this.stack.forward(this.gather(views));
     return this.pending.upper.map;
   }
 
@@ -77,19 +57,13 @@ export class SegmentTrunkTraining {
    */
   async backward(gradient: Float32Array, learningRate: number, block15LearningRate = learningRate): Promise<void> {
     if (!this.pending) throw new Error('segmentation trunk: backward without a forward pass');
-    const { upper, block15 } = this.pending;
-    if (gradient.length !== upper.map.length) throw new Error(`segmentation trunk: ${gradient.length} gradient values for a map of ${upper.map.length}`);
-    const grads = await upper.gradients(gradient);
+    const pending = this.pending;
+    if (gradient.length !== pending.upper.map.length) throw new Error(`segmentation trunk: ${gradient.length} gradient values for a map of ${pending.upper.map.length}`);
     this.pending = undefined;
-    if (this.block15 && block15) {
-      // Block 15's output is the upper trunk's input: the gradient there is what block 15 gets.
-      this.block15.optimiser.step(await block15.gradients(grads.input!), block15LearningRate);
-    }
-    this.optimiser.step(grads, learningRate);
+    await this.stack.step(pending, gradient, learningRate, block15LearningRate);
   }
 
   async close(): Promise<void> {
-    await this.graphs.close();
-    await this.block15?.graphs.close();
+    await this.stack.close();
   }
 }

@@ -137,8 +137,11 @@ export interface UpperTrunkGradients {
    * is the pooled features or the map, as the graphs were created for; and with respect to
    * the input map (rows [images * positions, 224]) where they were created with `inputGradient`.
    */
-  gradients: (upstream: Float32Array) => Promise<UpperTrunkWeights & { input?: Float32Array; gemQ?: Float32Array }>;
+  gradients: (upstream: Float32Array) => Promise<UpperTrunkParamGradients>;
 }
+
+/** The upper trunk's weight gradients, and where computed, its input's and GeM's exponent's. */
+export type UpperTrunkParamGradients = UpperTrunkWeights & { input?: Float32Array; gemQ?: Float32Array };
 
 /** The upper trunk as two ONNX Runtime sessions (forward, gradients) over given weights. */
 export class UpperTrunkGraphs {
@@ -223,6 +226,66 @@ export class UpperTrunkGraphs {
   }
 }
 
+/** One forward pass through a TrunkStack, kept for its step. */
+export interface StackForward {
+  upper: UpperTrunkGradients;
+  block15?: Block15Forward;
+}
+
+/**
+ * The trained blocks as one stack, shared by the product trainer (pooled upstream,
+ * upperTrunkTraining below) and the segmentation trainer (map upstream,
+ * src/segment/trunk-training.ts): block 16 + Conv_1 and, where trained, block 15 below it,
+ * each with its own AdamW. A forward pass runs block 15, then the upper trunk, over the cached
+ * input maps; a step carries the upper trunk's input gradient down to block 15 and moves both.
+ */
+export class TrunkStack {
+  readonly upper: UpperTrunkAdamW;
+  /** Block 15's optimiser, where it is trained. */
+  readonly block15?: Block15AdamW;
+
+  /**
+   * `block15`: train block 15 too, from `initial` (its packaged weights); `graphs` must then be
+   * created with `inputGradient` (the gradient at block 15's output), for the same map size.
+   */
+  constructor(
+    readonly graphs: UpperTrunkGraphs,
+    initial: UpperTrunkWeights,
+    weightDecay: number,
+    private readonly block15Stage?: { graphs: Block15Graphs; initial: Block15Weights },
+  ) {
+    if (block15Stage && !graphs.inputGradient) throw new Error('training block 15 needs upper-trunk graphs created with inputGradient');
+    if (block15Stage && (block15Stage.graphs.height !== graphs.height || block15Stage.graphs.width !== graphs.width)) throw new Error('block 15 and the upper trunk must be built for the same map size');
+    this.upper = new UpperTrunkAdamW(initial, weightDecay);
+    if (block15Stage) this.block15 = new Block15AdamW(block15Stage.initial, weightDecay);
+  }
+
+  /** `input`: rows [images * positions, 224] of block 14's maps where block 15 is trained, else of block 15's. */
+  async forward(input: Float32Array, gemQ?: number): Promise<StackForward> {
+    const below = this.block15Stage && this.block15 ? await this.block15Stage.graphs.forward(input, this.block15.weights) : undefined;
+    const upper = await this.graphs.forward(below?.output ?? input, this.upper.weights, gemQ);
+    return { upper, ...(below ? { block15: below } : {}) };
+  }
+
+  /**
+   * One AdamW step of the blocks from `upstream`, the loss's gradient at the upper trunk's
+   * output in `pending`; block 15 steps at `block15Rate`. Returns the upper trunk's gradients
+   * (a learned GeM exponent is stepped by the caller).
+   */
+  async step(pending: StackForward, upstream: Float32Array, rate: number, block15Rate = rate): Promise<UpperTrunkParamGradients> {
+    const grads = await pending.upper.gradients(upstream);
+    // Block 15's output is the upper trunk's input: the gradient there is what block 15 gets.
+    if (this.block15 && pending.block15) this.block15.step(await pending.block15.gradients(grads.input!), block15Rate);
+    this.upper.step(grads, rate);
+    return grads;
+  }
+
+  async close(): Promise<void> {
+    await this.graphs.close();
+    await this.block15Stage?.graphs.close();
+  }
+}
+
 export interface UpperTrunkTrainingOptions {
   graphs: UpperTrunkGraphs;
   initial: UpperTrunkWeights;
@@ -260,25 +323,15 @@ export function upperTrunkTraining(
   options: UpperTrunkTrainingOptions,
 ): TrunkTraining & { weights: () => UpperTrunkWeights; block15Weights: () => Block15Weights | undefined; gemP: () => number | undefined } {
   checkUpperTrunkWeights(options.initial);
-  const { graphs, maps, gem, block15 } = options;
+  const { graphs, maps, gem } = options;
   if (graphs.gem !== (gem !== undefined)) throw new Error('learned GeM needs graphs created with gem, and only those');
-  if (block15 && !graphs.inputGradient) throw new Error('training block 15 needs upper-trunk graphs created with inputGradient');
-  if (block15 && (block15.graphs.height !== graphs.height || block15.graphs.width !== graphs.width)) throw new Error('block 15 and the upper trunk must be built for the same map size');
   if (gem && !(gem.initial >= GEM_RANGE[0] && gem.initial <= GEM_RANGE[1] && gem.learningRateRatio >= 0)) throw new Error(`GeM exponent must start within [${GEM_RANGE.join(', ')}] and learn at a rate >= 0`);
   const per = graphs.valuesPerImage;
   const rowCount = maps.length / per;
-  const optimiser = new UpperTrunkAdamW(options.initial, options.weightDecay);
-  const current = optimiser.weights;
-  const lower = block15 ? new Block15AdamW(block15.initial, options.weightDecay) : undefined;
+  const stack = new TrunkStack(graphs, options.initial, options.weightDecay, options.block15);
   const exponent = gem ? new ParamAdamW(['q'] as const, { q: Float32Array.of(gem.initial) }, 0) : undefined;
   const q = (): number | undefined => exponent?.weights.q[0];
-  let pending: { upper: UpperTrunkGradients; block15?: Block15Forward } | undefined;
-  // Block 15 (where trained) turns the cached block-14 maps into the upper trunk's input.
-  const run = async (input: Float32Array): Promise<{ upper: UpperTrunkGradients; block15?: Block15Forward }> => {
-    const below = block15 && lower ? await block15.graphs.forward(input, lower.weights) : undefined;
-    const upper = await graphs.forward(below?.output ?? input, current, q());
-    return { upper, ...(below ? { block15: below } : {}) };
-  };
+  let pending: StackForward | undefined;
   const gather = (rows: ArrayLike<number>): Float32Array => {
     const out = new Float32Array(rows.length * per);
     for (let i = 0; i < rows.length; i++) unpackHalf(maps.subarray(rows[i]! * per, (rows[i]! + 1) * per), out, i * per);
@@ -288,17 +341,14 @@ export function upperTrunkTraining(
     fromEpoch: options.fromEpoch,
     learningRate: options.learningRate,
     async forward(rows) {
-      pending = await run(gather(rows));
+      pending = await stack.forward(gather(rows), q());
       return pending.upper.features;
     },
     async backward(gradient, learningRate) {
       if (!pending) throw new Error('upper trunk: backward without a forward pass');
-      const { upper, block15: below } = pending;
-      const grads = await upper.gradients(gradient);
+      const step = pending;
       pending = undefined;
-      // Block 15's output is the upper trunk's input: the gradient there is what block 15 gets.
-      if (lower && below) lower.step(await below.gradients(grads.input!), learningRate);
-      optimiser.step(grads, learningRate);
+      const grads = await stack.step(step, gradient, learningRate);
       if (exponent && gem && gem.learningRateRatio > 0 && grads.gemQ) {
         exponent.step({ q: grads.gemQ }, learningRate * gem.learningRateRatio);
         exponent.weights.q[0] = Math.min(GEM_RANGE[1], Math.max(GEM_RANGE[0], exponent.weights.q[0]!));
@@ -308,23 +358,23 @@ export function upperTrunkTraining(
       const out = new Float32Array(rowCount * OUT);
       for (let start = 0; start < rowCount; start += 256) {
         const rows = Array.from({ length: Math.min(256, rowCount - start) }, (_, i) => start + i);
-        out.set((await run(gather(rows))).upper.features, start * OUT);
+        out.set((await stack.forward(gather(rows), q())).upper.features, start * OUT);
       }
       return out;
     },
     // The exponent's and block 15's states follow the trunk's: a checkpoint restores only into its own kind.
-    state: () => [...optimiser.state(), ...(exponent?.state() ?? []), ...(lower?.state() ?? [])],
+    state: () => [...stack.upper.state(), ...(exponent?.state() ?? []), ...(stack.block15?.state() ?? [])],
     restore: (state) => {
       const own = UPPER_TRUNK_PARAMS.length * 3 + 1;
       const exponentLength = exponent ? 4 : 0;
-      const lowerLength = lower ? BLOCK15_PARAMS.length * 3 + 1 : 0;
+      const lowerLength = stack.block15 ? BLOCK15_PARAMS.length * 3 + 1 : 0;
       if (state.length !== own + exponentLength + lowerLength) throw new Error('the checkpoint does not match these layers');
-      optimiser.restore(state.slice(0, own));
+      stack.upper.restore(state.slice(0, own));
       exponent?.restore(state.slice(own, own + exponentLength));
-      lower?.restore(state.slice(own + exponentLength));
+      stack.block15?.restore(state.slice(own + exponentLength));
     },
-    weights: () => current,
-    block15Weights: () => lower?.weights,
+    weights: () => stack.upper.weights,
+    block15Weights: () => stack.block15?.weights,
     gemP: q,
   };
 }

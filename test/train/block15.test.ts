@@ -176,6 +176,13 @@ test('upperTrunkTraining with block 15: pools block 16 over block 15, steps both
     } finally {
       await noInputGradient.close();
     }
+    // And both blocks' graphs must be built for one map size.
+    const otherSize = await Block15Graphs.create(SIDE + 1, SIDE);
+    try {
+      assert.throws(() => upperTrunkTraining({ ...options, block15: { graphs: otherSize, initial: block15 } }), /same map size/);
+    } finally {
+      await otherSize.close();
+    }
   } finally {
     await pooledGraphs.close();
   }
