@@ -22,7 +22,7 @@ export const toRows = toColumns;
 /** A bias [c] as a column [c, 1], to add to a channel-major tensor. */
 export const column = (g: GraphBuilder, bias: string, channels: number) => g.op1('Reshape', [bias, g.constInt64(`column${channels}`, [2], [channels, 1])]);
 /** kernel^T x + bias for a kernel [in, out] and a channel-major x [in, n]: [out, n]. */
-export const linear = (g: GraphBuilder, kernel: string, x: string, bias: string, out: number) => g.op1('Gemm', [kernel, x, column(g, bias, out)], { transA: 1 });
+const linear = (g: GraphBuilder, kernel: string, x: string, bias: string, out: number) => g.op1('Gemm', [kernel, x, column(g, bias, out)], { transA: 1 });
 /** The gradient of `linear`'s kernel, x dy^T: [in, out]. */
 export const kernelGradient = (g: GraphBuilder, x: string, dy: string, out: string) => g.opInto('Gemm', [x, dy], [out], { transB: 1 });
 
