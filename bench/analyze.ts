@@ -2,7 +2,9 @@
 // the shipped model's own graph run on ready tensors, at batch 1 and 16; ONNX Runtime
 // against TF.js-wasm for MobileNetV2 (the converted packaged backbone; TF.js cannot run the
 // fused graph); converter equivalence on real photos; peak RSS.
-// Run: node --import tsx bench/analyze.ts [--datasets ../shared/datasets] [--images 64]
+// Rates are the median of several timed passes (this 2-core machine runs the same graph in
+// two modes, ~40 or ~65 img/s, from one pass to the next), with the range beside them.
+// Run: node --import tsx bench/analyze.ts [--datasets ../shared/datasets] [--images 64] [--passes 5]
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,9 +18,11 @@ import { runTfjsGraph, ensureTfjsBackend } from '../src/model/tfjs/run-tfjs.ts';
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { machine, peakRssMiB, writeSection } from './report.ts';
 
-const { values } = parseArgs({ options: { datasets: { type: 'string', default: '../shared/datasets' }, images: { type: 'string', default: '64' } } });
+const { values } = parseArgs({ options: { datasets: { type: 'string', default: '../shared/datasets' }, images: { type: 'string', default: '64' }, passes: { type: 'string', default: '5' } } });
 const datasets = path.resolve(values.datasets!);
 const count = Number(values.images);
+const passes = Number(values.passes);
+if (!Number.isInteger(passes) || passes < 1) throw new Error('--passes must be a positive integer');
 
 async function photoPaths(): Promise<string[]> {
   const lines = (await readFile(path.join(datasets, 'grocery/val.txt'), 'utf8')).split('\n').filter(Boolean);
@@ -33,12 +37,22 @@ async function photoPaths(): Promise<string[]> {
   return mixed;
 }
 
-async function timeIt(fn: () => Promise<void>, repeat = 1): Promise<number> {
+/** Seconds per pass of `fn`: the median of `passes` timed passes after a warm-up, and their range. */
+async function timeIt(fn: () => Promise<void>): Promise<{ median: number; min: number; max: number }> {
   await fn(); // warm-up
-  const start = performance.now();
-  for (let i = 0; i < repeat; i++) await fn();
-  return (performance.now() - start) / 1000 / repeat;
+  const seconds: number[] = [];
+  for (let i = 0; i < passes; i++) {
+    const start = performance.now();
+    await fn();
+    seconds.push((performance.now() - start) / 1000);
+  }
+  seconds.sort((a, b) => a - b);
+  return { median: seconds[Math.floor(seconds.length / 2)]!, min: seconds[0]!, max: seconds[seconds.length - 1]! };
 }
+
+/** Images per second at the median pass, with the range over the passes. */
+const rate = (images: number, t: { median: number; min: number; max: number }) =>
+  `${(images / t.median).toFixed(1)} (${(images / t.max).toFixed(1)}-${(images / t.min).toFixed(1)})`;
 
 const spec = BACKBONES['nsfwjs/mobilenet_v2_mid'];
 const packaged = packagedId(spec);
@@ -82,9 +96,7 @@ for (const batch of [1, 16]) {
   const e2eSeconds = await timeIt(async () => {
     await analyzer.analyzeBuffers(bytes);
   });
-  const bareRate = files.length / bareSeconds;
-  const e2eRate = files.length / e2eSeconds;
-  rows.push(`| ${batch} | ${bareRate.toFixed(1)} | ${e2eRate.toFixed(1)} | ${(e2eRate / bareRate).toFixed(2)} |`);
+  rows.push(`| ${batch} | ${rate(files.length, bareSeconds)} | ${rate(files.length, e2eSeconds)} | ${(bareSeconds.median / e2eSeconds.median).toFixed(2)} |`);
 }
 
 // TF.js-wasm on the same backbone and the converter's equivalence on real photos.
@@ -116,22 +128,24 @@ for (const batch of [1, 16]) {
       await bare.run(bare.inputNames[0]!, batchOf(s, k), [k, h, w, 3], [pooledNode]);
     }
   });
-  tfjsRows.push(`| ${batch} | ${((seconds / n) * 1000).toFixed(1)} | ${((ortSeconds / n) * 1000).toFixed(1)} | ${(seconds / ortSeconds).toFixed(2)}x |`);
+  tfjsRows.push(`| ${batch} | ${((seconds.median / n) * 1000).toFixed(1)} | ${((ortSeconds.median / n) * 1000).toFixed(1)} | ${(seconds.median / ortSeconds.median).toFixed(2)}x |`);
 }
 
 await writeSection(
   'analyze',
   `## Analyze throughput (issue: foundation)
 
-Command: \`node --import tsx bench/analyze.ts --images ${files.length}\` (part of \`npm run bench\`). Machine: ${machine()}.
+Command: \`node --import tsx bench/analyze.ts --images ${files.length} --passes ${passes}\` (part of \`npm run bench\`). Machine: ${machine()}.
 Photos: ${files.length} real photos (grocery val.txt and clothing, mixed), read into memory first.
 Model: models/groknet-base ${shipped.manifest.version} (backbone \`${shipped.manifest.backbone.id}\`, the graph composed from the packaged weights and the model's heads.onnx).
+
+Rates: the median of ${passes} timed passes after a warm-up, the slowest and fastest pass in brackets.
 
 | batch | the model's graph, session.run on ready tensors (img/s) | end to end analyze from JPEG bytes (img/s) | end to end / graph |
 |---|---|---|---|
 ${rows.join('\n')}
 
-ONNX Runtime (CPU EP, ${bare.provider}) against TF.js (${backend} backend) on MobileNetV2-1.4 alone (nsfwjs, converted by src/model/convert; conversion ${backbone.built ? `took ${conversionSeconds.toFixed(1)} s` : 'was cached'}), ms per image (${Math.min(32, files.length)} photos):
+ONNX Runtime (CPU EP, ${bare.provider}) against TF.js (${backend} backend) on MobileNetV2-1.4 alone (nsfwjs, converted by src/model/convert; conversion ${backbone.built ? `took ${conversionSeconds.toFixed(1)} s` : 'was cached'}), ms per image at the median pass (${Math.min(32, files.length)} photos):
 
 | batch | TF.js ${backend} | ONNX Runtime | ORT speed-up |
 |---|---|---|---|
