@@ -42,7 +42,7 @@ export class SegmentTrunkTraining {
 
   /** Conv_1 maps (NHWC, float32) of the views with the current weights; no gradient kept. */
   async maps(views: readonly Uint16Array[]): Promise<Float32Array> {
-    return (await this.stack.forward(this.gather(views))).upper.map;
+    return (await this.stack.forward(this.gather(views), undefined, { gradients: false })).upper.map;
   }
 
   /** Conv_1 maps of a training batch; the next backward() applies to this batch. */

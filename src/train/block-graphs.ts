@@ -10,6 +10,13 @@
 // onnxruntime-node; every gradient is checked against finite differences in test/train.
 import type { GraphBuilder } from '../model/onnx/graph-builder.ts';
 
+/** How a training graph's forward pass runs: `gradients: false` (inference) keeps nothing for a gradient. */
+export interface ForwardOptions {
+  gradients?: boolean;
+}
+
+export const NO_GRADIENT = 'this forward pass ran without gradients ({ gradients: false }): it kept nothing to differentiate';
+
 export const relu6 = (g: GraphBuilder, x: string) => g.op1('Clip', [x, g.constFloat('zero', [], [0]), g.constFloat('six', [], [6])]);
 /** The gradient `dy` through ReLU6 at its input `z`: dy where 0 < z < 6, else 0 (a mask times dy: ONNX Runtime's Where was slower). */
 export const throughRelu6 = (g: GraphBuilder, dy: string, z: string) =>

@@ -6,7 +6,7 @@
 import { OnnxSession, type NamedTensor } from '../model/backend/onnxruntime.ts';
 import { GraphBuilder } from '../model/onnx/graph-builder.ts';
 import { BLOCK15, BLOCK15_DIMS, BLOCK15_PARAMS, checkBlock15Weights, type Block15Param, type Block15Weights } from '../model/upper-trunk/block15.ts';
-import { blockBackward, blockForward, toColumns, toRows } from './block-graphs.ts';
+import { blockBackward, blockForward, NO_GRADIENT, toColumns, toRows, type ForwardOptions } from './block-graphs.ts';
 import { ParamAdamW } from './param-adamw.ts';
 
 const { in: IN, expand: EXPAND, out: OUT } = BLOCK15;
@@ -61,14 +61,17 @@ export class Block15Graphs {
   }
 
   /** `maps`: block-14 maps [images, h, w, 224], flattened. */
-  async forward(maps: Float32Array, weights: Block15Weights): Promise<Block15Forward> {
+  /** `gradients: false` (inference) copies out only the output, not what the gradient graph reads. */
+  async forward(maps: Float32Array, weights: Block15Weights, options: ForwardOptions = {}): Promise<Block15Forward> {
     checkBlock15Weights(weights);
     if (maps.length % this.valuesPerImage !== 0) throw new Error(`block 15: ${maps.length} values are not whole ${this.height}x${this.width}x${IN} maps`);
     const x: NamedTensor = { data: maps, dims: [maps.length / IN, IN] };
-    const out = await this.forwardSession.runMany({ x, ...Object.fromEntries(BLOCK15_PARAMS.map((p) => [p, { data: weights[p], dims: BLOCK15_DIMS[p] }])) });
+    const keep = options.gradients ?? true;
+    const out = await this.forwardSession.runMany({ x, ...Object.fromEntries(BLOCK15_PARAMS.map((p) => [p, { data: weights[p], dims: BLOCK15_DIMS[p] }])) }, keep ? undefined : ['y']);
     return {
       output: out.y!.data,
       gradients: async (upstream) => {
+        if (!keep) throw new Error(NO_GRADIENT);
         if (upstream.length !== maps.length) throw new Error(`block 15: ${upstream.length} gradient values for an output of ${maps.length}`);
         const grads = await this.gradientSession.runMany({
           x,

@@ -75,6 +75,10 @@ test('with the backbone weights, the training graph reproduces the backbone bloc
   assert.ok(maxDiff(output, block15Maps) < 1e-4 * Math.max(1, largest(block15Maps)), `max difference ${maxDiff(output, block15Maps)}`);
   // The block changes its input: agreement is not the shortcut alone.
   assert.ok(maxDiff(block14Maps, block15Maps) > 1e-2);
+  // Inference: the same output, nothing kept for a gradient.
+  const inference = await graphs.forward(block14Maps, block15, { gradients: false });
+  assert.deepEqual(inference.output, output);
+  await assert.rejects(inference.gradients(new Float32Array(output.length)), /without gradients/);
 });
 
 test('the exported inference graph computes what the training graph computes', async () => {

@@ -87,6 +87,11 @@ test('with the backbone weights, the training graph reproduces the backbone pool
   const features = await graphs.pool(realMaps, pretrained);
   assert.equal(features.length, 2 * BLOCK16.out);
   assert.ok(maxDiff(features, meanPool(backboneConv1, 2, BLOCK16.out)) < 1e-4);
+  // Inference (pool) keeps nothing for a gradient, and computes what a training pass computes.
+  const training = await graphs.forward(realMaps, pretrained);
+  assert.deepEqual(training.features, features);
+  const inference = await graphs.forward(realMaps, pretrained, undefined, { gradients: false });
+  await assert.rejects(inference.gradients(new Float32Array(2 * BLOCK16.out)), /without gradients/);
 });
 
 test('the exported inference graph computes what the training graph computes', async () => {
@@ -119,6 +124,10 @@ test('per-position upstream (the segmentation decoder): the map is the backbone 
   try {
     const forward = await mapGraphs.forward(realMaps, pretrained);
     assert.equal(forward.map.length, 2 * SIDE * SIDE * BLOCK16.out);
+    // Inference keeps the map (what the decoder reads) and nothing for a gradient.
+    const inference = await mapGraphs.forward(realMaps, pretrained, undefined, { gradients: false });
+    assert.deepEqual(inference.map, forward.map);
+    await assert.rejects(inference.gradients(new Float32Array(forward.map.length)), /without gradients/);
     assert.ok(maxDiff(forward.map, backboneConv1) < 1e-4);
     const random = rng(9);
     const upstream = Float32Array.from({ length: forward.map.length }, () => random() - 0.5);
