@@ -21,6 +21,8 @@ export const datasetConfigSchema = z.strictObject({
   weight: z.number().positive().default(1),
   /** Keep at most this many training images (a stable subset), e.g. for Fashion-MNIST. */
   limit: z.number().int().positive().optional(),
+  /** Fashion-MNIST: validation rows from the training file (not trained on) instead of the test split. */
+  validation: z.number().int().positive().optional(),
   /** Validation share for adapters without their own split. */
   valFraction: z.number().min(0.01).max(0.5).default(0.15),
   /**
@@ -117,6 +119,13 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
   for (const d of config.datasets) {
     if (names.has(d.name)) throw new GroknetError('invalid_config', `${where}: dataset '${d.name}' is declared twice`);
     names.add(d.name);
+    // Other adapters hold out their own split (or valFraction); only Fashion-MNIST has a training file to draw from.
+    if (d.validation !== undefined && d.adapter !== 'fashion-mnist') {
+      throw new GroknetError('invalid_config', `${where}: dataset '${d.name}': "validation" draws held-out rows from Fashion-MNIST's training file; adapter ${d.adapter} holds out its own (see valFraction)`);
+    }
+    if (d.validation !== undefined && d.limit === undefined) {
+      throw new GroknetError('invalid_config', `${where}: dataset '${d.name}': "validation" needs "limit" (the validation rows are training-file images left out of it)`);
+    }
   }
   // The exported graph pools each listed tensor as an NHWC map; the hub's feature vector is pooled already.
   if (config.model.tensors.length > 1 && config.model.tensors.includes('feature_vector')) {

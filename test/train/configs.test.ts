@@ -74,4 +74,18 @@ test('the committed configs parse, and the experiments differ from the default w
   // the trunk's graphs went channel-major (0.4.2 was block-15 with the trunk from epoch 7).
   assert.equal(base.model.upperTrunk?.fromEpoch, 5);
   assert.deepEqual({ ...block15, version: base.version }, base);
+  // The 0.4.3 experiments: one change each to block-15.
+  const sameAsBlock15 = (name: string, patch: (c: typeof block15) => typeof block15) => assert.deepEqual({ ...patch(configs.get(name)!), version: block15.version }, block15, name);
+  assert.equal(configs.get('block-15-epochs-20')!.optimizer.epochs, 20);
+  sameAsBlock15('block-15-epochs-20', (c) => ({ ...c, optimizer: { ...c.optimizer, epochs: block15.optimizer.epochs } }));
+  assert.deepEqual(datasetViews(configs.get('grocery-two-views')!.datasets[1]!), ['crop+flip', 'flip']);
+  sameAsBlock15('grocery-two-views', (c) => ({ ...c, datasets: block15.datasets }));
+  assert.equal(configs.get('batch-64')!.optimizer.batchSize, 64);
+  sameAsBlock15('batch-64', (c) => ({ ...c, optimizer: { ...c.optimizer, batchSize: block15.optimizer.batchSize } }));
+  // trunk-epochs-9: two trunk epochs more, and Fashion-MNIST's held-out rows from its training file.
+  const epochs9 = configs.get('trunk-epochs-9')!;
+  assert.equal(epochs9.optimizer.epochs, 14);
+  assert.equal(epochs9.datasets[3]!.validation, 2000);
+  assert.equal(block15.datasets[3]!.validation, undefined);
+  sameAsBlock15('trunk-epochs-9', (c) => ({ ...c, datasets: block15.datasets, optimizer: { ...c.optimizer, epochs: block15.optimizer.epochs } }));
 });

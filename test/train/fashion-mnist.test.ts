@@ -51,6 +51,20 @@ test('loadFashionMnist reads both splits (gzip or not) with their class names', 
   assert.equal(limited.samples.filter((s) => s.split === 'train').length, 2);
 });
 
+test('validation rows from the training file: left out of the trained subset, and the test split not read', async () => {
+  const data = await loadFashionMnist(root, { limit: 3, validation: 2 });
+  const train = data.samples.filter((s) => s.split === 'train').map((s) => s.path);
+  const val = data.samples.filter((s) => s.split === 'val').map((s) => s.path);
+  assert.equal(train.length, 3);
+  assert.equal(val.length, 2);
+  assert.ok(data.samples.every((s) => s.path.includes('train-images')), 'no test-split image');
+  assert.equal(new Set([...train, ...val]).size, 5, 'no validation image is trained on');
+  // The same subsets every time: a run's cached features and its held-out figures stay comparable.
+  assert.deepEqual((await loadFashionMnist(root, { limit: 3, validation: 2 })).samples.map((s) => s.path), data.samples.map((s) => s.path));
+  await assert.rejects(loadFashionMnist(root, { limit: 3, validation: 4 }), (e: unknown) => isCode('invalid_config')(e) && /only 3 beyond the 3 trained on/.test((e as Error).message));
+  await assert.rejects(loadFashionMnist(root, { validation: 1 }), isCode('invalid_config'));
+});
+
 test('the trainer reads an IDX image as decoded pixels: the same tensor as its PNG through the image pipeline', async () => {
   const spec = backboneSpec('nsfwjs/mobilenet_v2_mid').input;
   const data = await loadFashionMnist(root);

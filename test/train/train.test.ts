@@ -202,6 +202,13 @@ test('train config errors are clear', async () => {
     () => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: { tensors: ['conv_1', 'feature_vector'] }, optimizer: {} }),
     (e: unknown) => isCode('invalid_config')(e) && /"feature_vector" is pooled already/.test((e as Error).message),
   );
+  // Validation rows from a training file exist only for Fashion-MNIST, and only beside a limit.
+  const heldOut = (dataset: Record<string, unknown>) => () =>
+    parseTrainConfig({ datasets: [{ name: 'a', path: '/x', head: 'a', ...dataset }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a' }], model: {}, optimizer: {} });
+  assert.equal(heldOut({ adapter: 'fashion-mnist', limit: 100, validation: 20 })().datasets[0]!.validation, 20);
+  assert.throws(heldOut({ adapter: 'folder', validation: 20 }), (e: unknown) => isCode('invalid_config')(e) && /adapter folder holds out its own/.test((e as Error).message));
+  assert.throws(heldOut({ adapter: 'fashion-mnist', validation: 20 }), (e: unknown) => isCode('invalid_config')(e) && /"validation" needs "limit"/.test((e as Error).message));
+  assert.throws(heldOut({ adapter: 'fashion-mnist', limit: 100, validation: 0 }), isCode('invalid_config'));
   const file = path.join(root, 'bad.json');
   await writeFile(file, '{ not json');
   await assert.rejects(readTrainConfig(file), isCode('invalid_config'));

@@ -78,9 +78,22 @@ export async function idxImageRgb(file: string, index: number): Promise<DecodedI
   return { data, width, height, format: 'png' }; // the format idxImagePng gives the same pixels in
 }
 
-export async function loadFashionMnist(root: string, options: { limit?: number } = {}): Promise<LabelledDataset> {
+export interface FashionMnistOptions {
+  /** Train on at most this many images of the training file (a stable, evenly spread subset). */
+  limit?: number;
+  /**
+   * Hold out this many other images of the training file (evenly spread, never among the
+   * `limit` trained on) as the validation rows, instead of the 10,000-image test split: a
+   * training run then never reads the test split (`groknet eval` scores it), and the
+   * calibrated thresholds are not fitted on the figures it reports.
+   */
+  validation?: number;
+}
+
+export async function loadFashionMnist(root: string, options: FashionMnistOptions = {}): Promise<LabelledDataset> {
   const samples: Sample[] = [];
-  for (const [split, prefix] of [['train', 'train'], ['val', 't10k']] as const) {
+  const splits = options.validation === undefined ? ([['train', 'train'], ['val', 't10k']] as const) : ([['train', 'train']] as const);
+  for (const [split, prefix] of splits) {
     const imagesFile = [`${prefix}-images-idx3-ubyte.gz`, `${prefix}-images-idx3-ubyte`].map((f) => path.join(root, f));
     const labelsFile = [`${prefix}-labels-idx1-ubyte.gz`, `${prefix}-labels-idx1-ubyte`].map((f) => path.join(root, f));
     const images = await firstReadable(imagesFile);
@@ -90,12 +103,23 @@ export async function loadFashionMnist(root: string, options: { limit?: number }
     if (labels.length !== count) throw new GroknetError('invalid_labels', `${path.basename(labelBytes)} has ${labels.length} labels for ${count} images`);
     for (let i = 0; i < count; i++) {
       if (labels[i]! >= FASHION_MNIST_LABELS.length) throw new GroknetError('invalid_labels', `label ${labels[i]} is not a Fashion-MNIST class`);
-      // The public test split is this dataset's validation split ("val"); training may be limited to a stable subset.
+      // The public test split is this dataset's validation split ("val") unless validation rows come from the training file.
       samples.push({ path: `${images}#${i}`, dataset: 'fashion-mnist', single: { fashion_mnist: labels[i]! }, split });
     }
   }
   const limited = limitTrain(samples, options.limit);
-  return { name: 'fashion-mnist', tasks: { fashion_mnist: FASHION_MNIST_LABELS }, samples: limited };
+  return { name: 'fashion-mnist', tasks: { fashion_mnist: FASHION_MNIST_LABELS }, samples: options.validation === undefined ? limited : holdOut(samples, limited, options.validation) };
+}
+
+/** `limited` plus `count` evenly spread training-file samples it left out, marked "val". */
+function holdOut(all: Sample[], limited: Sample[], count: number): Sample[] {
+  if (!Number.isInteger(count) || count < 1) throw new GroknetError('invalid_config', `Fashion-MNIST validation must be a positive whole number of images, got ${count}`);
+  const used = new Set(limited);
+  const rest = all.filter((s) => !used.has(s));
+  if (rest.length < count) throw new GroknetError('invalid_config', `Fashion-MNIST validation asks for ${count} images, but the training file has only ${rest.length} beyond the ${limited.length} trained on`);
+  const step = rest.length / count;
+  const held = Array.from({ length: count }, (_, i) => ({ ...rest[Math.floor(i * step + step / 2)]!, split: 'val' as const }));
+  return [...limited, ...held];
 }
 
 /** Keeps every validation sample and a stable, evenly spread subset of training samples. */

@@ -28,7 +28,7 @@ function load(config: DatasetConfig): Promise<LabelledDataset> {
     case 'clothing-parsing':
       return loadClothingParsing(config.path, config.valFraction);
     case 'fashion-mnist':
-      return loadFashionMnist(config.path, config.limit === undefined ? {} : { limit: config.limit });
+      return loadFashionMnist(config.path, { ...(config.limit === undefined ? {} : { limit: config.limit }), ...(config.validation === undefined ? {} : { validation: config.validation }) });
     case 'folder':
       return loadFolderDataset(config.path, generic());
     case 'csv':
