@@ -117,9 +117,15 @@ function holdOut(all: Sample[], limited: Sample[], count: number): Sample[] {
   const used = new Set(limited);
   const rest = all.filter((s) => !used.has(s));
   if (rest.length < count) throw new GroknetError('invalid_config', `Fashion-MNIST validation asks for ${count} images, but the training file has only ${rest.length} beyond the ${limited.length} trained on`);
-  const step = rest.length / count;
-  const held = Array.from({ length: count }, (_, i) => ({ ...rest[Math.floor(i * step + step / 2)]!, split: 'val' as const }));
+  // Half a step in: the training subset took each step's first image.
+  const held = evenlySpread(rest, count, 0.5).map((s) => ({ ...s, split: 'val' as const }));
   return [...limited, ...held];
+}
+
+/** `count` items spread evenly over `items`, each `phase` (0 to 1) of the way into its step. */
+function evenlySpread<T>(items: readonly T[], count: number, phase = 0): T[] {
+  const step = items.length / count;
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i + phase) * step)]!);
 }
 
 /** Keeps every validation sample and a stable, evenly spread subset of training samples. */
@@ -127,8 +133,7 @@ export function limitTrain(samples: Sample[], limit: number | undefined): Sample
   if (limit === undefined) return samples;
   const train = samples.filter((s) => s.split === 'train');
   if (train.length <= limit) return samples;
-  const step = train.length / limit;
-  const keep = new Set(Array.from({ length: limit }, (_, i) => train[Math.floor(i * step)]!));
+  const keep = new Set(evenlySpread(train, limit));
   return samples.filter((s) => s.split !== 'train' || keep.has(s));
 }
 
