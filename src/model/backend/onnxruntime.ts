@@ -1,6 +1,7 @@
 // The one module that talks to ONNX Runtime: session creation with execution
 // providers, thread settings, and running named outputs.
 import os from 'node:os';
+import './ort-environment.ts'; // before the runtime loads: see that module
 import ort from 'onnxruntime-node';
 import { GroknetError } from '../../errors.ts';
 
