@@ -38,23 +38,41 @@ export const ERROR_MESSAGES = {
   forbidden: 'This request is not allowed',
   route_not_found: 'No such endpoint',
   unsupported_media_type: 'This endpoint does not accept that content type',
+  idempotency_mismatch: 'This Idempotency-Key was already used with a different request; use a new key for a new request',
+  // long commands (index, train) stopped by SIGINT or SIGTERM
+  interrupted: 'Stopped by a signal before the work was done; what was done is kept',
   internal: 'Something went wrong inside groknet',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_MESSAGES;
+
+/**
+ * One bad field of a request, for programs: where it was (`form`, `body`, `querystring`,
+ * `params`, `headers`), its path there, and what is wrong with it. The message says the same in words.
+ */
+export type FieldLocation = 'form' | 'body' | 'querystring' | 'params' | 'headers';
+
+export interface FieldIssue {
+  in: FieldLocation;
+  path: Array<string | number>;
+  message: string;
+}
 
 export class GroknetError extends Error {
   readonly code: ErrorCode;
   readonly details: string | undefined;
   /** For `overloaded` and the like: when the refused caller may try again (HTTP Retry-After). */
   readonly retryAfterSeconds: number | undefined;
+  /** For invalid input: each bad field with its path (the HTTP error body's `issues`). */
+  readonly issues: readonly FieldIssue[] | undefined;
 
-  constructor(code: ErrorCode, details?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(code: ErrorCode, details?: string, options?: { cause?: unknown; retryAfterSeconds?: number; issues?: readonly FieldIssue[] }) {
     super(details ? `${ERROR_MESSAGES[code]}: ${details}` : ERROR_MESSAGES[code], options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'GroknetError';
     this.code = code;
     this.details = details;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.issues = options?.issues;
   }
 
   toJSON(): { code: ErrorCode; message: string } {
@@ -70,4 +88,38 @@ export function isGroknetError(value: unknown): value is GroknetError {
 export function toGroknetError(value: unknown): GroknetError {
   if (value instanceof GroknetError) return value;
   return new GroknetError('internal', undefined, { cause: value });
+}
+
+// What went wrong with a file, in words, from the errno Node reports: one clean line per
+// file instead of "cannot be read" for every cause (or a raw error with its stack).
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'no such file',
+  ENOTDIR: 'a part of the path is not a folder',
+  ENAMETOOLONG: 'the name or the path is too long',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'too many levels of symbolic links',
+  EISDIR: 'is a directory',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files',
+  EIO: 'input/output error',
+  ENXIO: 'no such device',
+  // Node refuses a path with a NUL byte before any system call.
+  ERR_INVALID_ARG_VALUE: 'the name holds a NUL byte',
+};
+
+/** The reason for a failed file-system call, in words ("permission denied"). */
+export function fsReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && FS_REASONS[code]) || (typeof code === 'string' ? code : 'cannot be read');
+}
+
+/** A failed file-system call on one file as a GroknetError naming the file (a name, never a stack). */
+export function fromFsError(error: unknown, name: string): GroknetError {
+  if (error instanceof GroknetError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EISDIR') return new GroknetError('not_an_image', `${name} is a directory`, { cause: error });
+  // A missing file keeps the plain name: nothing more to say.
+  if (code === 'ENOENT') return new GroknetError('file_not_found', name, { cause: error });
+  return new GroknetError('file_not_found', `${name} (${fsReason(error)})`, { cause: error });
 }

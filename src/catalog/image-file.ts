@@ -2,7 +2,7 @@
 // Decoding is the analyzer's job; this only guarantees bytes worth handing over.
 
 import { readFile, stat } from 'node:fs/promises';
-import { GroknetError } from '../errors.ts';
+import { fromFsError, GroknetError } from '../errors.ts';
 import { sha256 } from './hash.ts';
 
 /** Larger files are refused before they are read into memory. */
@@ -21,8 +21,7 @@ export async function readImageFile(path: string, maxBytes = MAX_IMAGE_BYTES): P
     if (!info.isFile()) throw new GroknetError('file_not_found', path);
     size = info.size;
   } catch (error) {
-    if (error instanceof GroknetError) throw error;
-    throw new GroknetError('file_not_found', path, { cause: error });
+    throw fromFsError(error, path);
   }
   if (size === 0) throw new GroknetError('empty_file', path);
   if (size > maxBytes) throw new GroknetError('too_large', `${path} (${size} bytes)`);
@@ -30,7 +29,7 @@ export async function readImageFile(path: string, maxBytes = MAX_IMAGE_BYTES): P
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new GroknetError('file_not_found', path, { cause: error });
+    throw fromFsError(error, path);
   }
   return { path, bytes, contentHash: sha256(bytes) };
 }

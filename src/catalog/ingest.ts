@@ -14,7 +14,7 @@ import { segmentDistinct } from './garments.ts';
 import { productHash } from './hash.ts';
 import { readImageFile, type ImageBytes } from './image-file.ts';
 import { ProgressTracker, type IngestProgress } from './progress.ts';
-import { failureOf, readSource, type FailedItem, type Listing } from './sources.ts';
+import { failureOf, readSource, readSources, type FailedItem, type Listing } from './sources.ts';
 import type { CatalogStore, ImageGarment, ProductInput } from './types.ts';
 
 export type { FailedItem, Listing } from './sources.ts';
@@ -276,10 +276,11 @@ export async function ingestListings(
   return { indexed, unchanged, failed, segmented, aborted, elapsedMs: performance.now() - started };
 }
 
-export async function ingest(source: string, options: IngestOptions): Promise<IngestSummary> {
+/** Ingests one SOURCE, or several inputs (folders, listing files, image files: see readSources). */
+export async function ingest(source: string | ReadonlyArray<string | Buffer>, options: IngestOptions): Promise<IngestSummary> {
   const started = performance.now();
   await assertCompatible(options.catalog, options.analyzer);
-  const parsed = await readSource(source);
+  const parsed = typeof source === 'string' ? await readSource(source) : await readSources(source);
   const listings: Listing[] = [];
   const failed: FailedItem[] = [];
   for (const entry of parsed.entries) {

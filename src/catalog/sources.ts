@@ -1,11 +1,13 @@
 // Turning an ingest SOURCE into listings: a folder of images (one product per image or per
-// sub-folder), a CSV or a JSONL file of listings. Bad rows become failures with a reason;
-// they never stop the rest of the source from being read.
+// sub-folder), a CSV or a JSONL file of listings; several of them and single image files
+// at once with readSources. Bad rows become failures with a reason; they never stop the
+// rest of the source from being read.
 
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { GroknetError, toGroknetError, type ErrorCode } from '../errors.ts';
+import { printablePath } from '../util/file-names.ts';
 import { parseCsv } from './csv.ts';
 import { MAX_IMAGES_PER_PRODUCT } from './rows.ts';
 
@@ -33,7 +35,9 @@ export interface FailedItem {
 export type SourceEntry = { listing: Listing } | { failure: FailedItem };
 
 export interface Source {
-  kind: 'folder' | 'csv' | 'jsonl';
+  /** 'image': one image file given directly; 'several': what readSources read from several inputs. */
+  kind: 'folder' | 'csv' | 'jsonl' | 'image' | 'several';
+  /** The folder paths are checked against (for several inputs, their common ancestor, for reports only). */
   root: string;
   entries: SourceEntry[];
   /** Files that are not images (folder sources): skipped without complaint. */
@@ -275,4 +279,80 @@ export async function readSource(source: string): Promise<Source> {
     return { kind: 'jsonl', root, entries: refuseDuplicateIds(await readJsonl(source, root)), ignored: 0 };
   }
   throw new GroknetError('invalid_argument', 'SOURCE must be a folder, a .csv or a .jsonl file');
+}
+
+const isListingFile = (file: string) => ['.csv', '.jsonl', '.ndjson'].includes(extname(file).toLowerCase());
+
+/** An image file given directly: one product, as a folder's top-level image is, checked against its own folder. */
+async function readImageInput(file: string): Promise<Source> {
+  const name = basename(file);
+  const id = basename(name, extname(name));
+  let root: string;
+  try {
+    root = await realpath(dirname(file));
+  } catch (error) {
+    return { kind: 'image', root: resolve(dirname(file)), entries: [{ failure: failureOf(file, new GroknetError('file_not_found', file, { cause: error })) }], ignored: 0 };
+  }
+  const entry = await entryFrom(file, root, () => ({ id, title: humanise(id), description: '', price: null, currency: null, attributes: {}, images: [name] }));
+  return { kind: 'image', root, entries: [entry], ignored: 0 };
+}
+
+/** One input of several: a folder, CSV or JSONL as readSource reads it, or an image file. */
+async function readInput(input: string | Buffer, several: boolean): Promise<Source | FailedItem> {
+  // The catalog keeps image paths as text: a name that is not UTF-8 cannot be stored.
+  if (typeof input !== 'string') return { item: printablePath(input), code: 'invalid_argument', message: 'the file name is not valid UTF-8; rename the file to index it' };
+  const info = await stat(input).catch(() => undefined);
+  if (info?.isDirectory() || isListingFile(input)) {
+    const source = await readSource(input);
+    if (!several || source.kind !== 'folder') return source;
+    // Items of a folder are relative to it: with several inputs, say which folder.
+    const named = (item: string) => join(input, item);
+    return {
+      ...source,
+      entries: source.entries.map((e) => ('listing' in e ? { listing: { ...e.listing, item: named(e.listing.item) } } : { failure: { ...e.failure, item: named(e.failure.item) } })),
+    };
+  }
+  if (isImageFile(input)) return readImageInput(input);
+  if (!info) throw new GroknetError('file_not_found', input);
+  throw new GroknetError('invalid_argument', `${input}: a SOURCE must be a folder, a .csv or .jsonl file, or an image`);
+}
+
+/** The deepest folder holding all `paths` (absolute). */
+function commonRoot(paths: readonly string[]): string {
+  let common = paths[0]?.split(sep) ?? [];
+  for (const p of paths.slice(1)) {
+    const parts = p.split(sep);
+    let i = 0;
+    while (i < common.length && i < parts.length && common[i] === parts[i]) i++;
+    common = common.slice(0, i);
+  }
+  return common.join(sep) || sep;
+}
+
+/**
+ * Several inputs read as one source (`groknet index A B C`): folders, CSV and JSONL files as
+ * readSource reads them, and image files, one product each. An id given twice, also by two
+ * inputs, is reported at its later listing instead of silently overwriting the first. A
+ * missing folder or listing file, or an input of another kind, refuses the whole run before
+ * anything is written; a missing image is that product's failure.
+ */
+export async function readSources(inputs: ReadonlyArray<string | Buffer>): Promise<Source> {
+  const several = inputs.length > 1;
+  const entries: SourceEntry[] = [];
+  const roots: string[] = [];
+  let ignored = 0;
+  let last: Source | undefined;
+  for (const input of inputs) {
+    const part = await readInput(input, several);
+    if (!('entries' in part)) {
+      entries.push({ failure: part });
+      continue;
+    }
+    last = part;
+    roots.push(part.root);
+    ignored += part.ignored;
+    for (const entry of part.entries) entries.push(entry); // no spread: a list can be huge
+  }
+  if (!several && last) return last;
+  return { kind: 'several', root: roots.length > 0 ? commonRoot(roots) : process.cwd(), entries: refuseDuplicateIds(entries), ignored };
 }

@@ -18,15 +18,15 @@ import { trainCommand } from './commands/train.ts';
 export type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  analyze: { run: analyzeCommand, summary: 'analyze [--model DIR] [--json] [--batch N] FILE|DIR...   heads, embedding and code per image' },
-  detect: { run: detectCommand, summary: 'detect [--json] [--detector centernet|nanodet] [--min-score S] [--model DIR] FILE|DIR...   products in each photo, each analysed' },
+  analyze: { run: analyzeCommand, summary: 'analyze [--model DIR] [--json] [--batch N] [--files-from LIST|- [-0]] FILE|DIR...   heads, embedding and code per image' },
+  detect: { run: detectCommand, summary: 'detect [--json] [--detector centernet|nanodet] [--min-score S] [--model DIR] [--files-from LIST|- [-0]] FILE|DIR...   products in each photo, each analysed' },
   segment: { run: segmentCommand, summary: 'segment FILE --out MASK.png [--json] [--model DIR] [--min-share 0.005]   clothing mask and each garment with its colour' },
   'shop-the-look': { run: shopTheLookCommand, summary: 'shop-the-look FILE [--data DIR] [--model DIR] [--segment-model DIR] [--k 8] [--max-garments 6] [--min-share 0.005] [--no-colour] [--json]   each garment of an outfit photo with the catalog products like it (of its colour)' },
-  index: { run: indexCommand, summary: 'index SOURCE [--data DIR] [--no-detect] [--garments [--segment-model DIR]] [--queue redis://HOST:PORT]   add a folder or CSV/JSONL of listings to the catalog (and link products seen together in their photos)' },
+  index: { run: indexCommand, summary: 'index SOURCE|IMAGE... [--files-from LIST|- [-0]] [--data DIR] [--no-detect] [--garments [--segment-model DIR]] [--queue redis://HOST:PORT]   add folders, CSV/JSONL files of listings or single images to the catalog (and link products seen together in their photos)' },
   worker: { run: workerCommand, summary: 'worker --queue redis://HOST:PORT [--data DIR] [--batch N] [--no-detect] [--garments [--segment-model DIR]]   process queued ingestion jobs, in batches' },
   search: { run: searchCommand, summary: 'search [--data DIR] (--image FILE | --text "..." | --product ID) [--filter k=v]... [--k N] [--json]' },
   'seen-together': { run: seenTogetherCommand, summary: 'seen-together --product ID [--data DIR] [--k N] [--json]   products photographed together with a product' },
-  pseudolabel: { run: pseudolabelCommand, summary: 'pseudolabel PHOTOS... --data DIR --out DATASET.jsonl [--detector centernet]   label the products in unlabelled photos from the catalog' },
+  pseudolabel: { run: pseudolabelCommand, summary: 'pseudolabel PHOTOS... [--files-from LIST|- [-0]] --data DIR --out DATASET.jsonl [--detector centernet]   label the products in unlabelled photos from the catalog' },
   duplicates: { run: duplicatesCommand, summary: 'duplicates [--data DIR] [--threshold 0.95]   near-duplicate listing groups' },
   reindex: { run: reindexCommand, summary: 'reindex [--data DIR] [--model DIR]   re-analyse the catalog with the current model' },
   eval: { run: evalCommand, summary: 'eval [--model DIR] [--datasets DIR] [--json] [--out FILE]   score a model on held-out data' },

@@ -5,7 +5,8 @@ import { constants as fsConstants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
-import { GroknetError } from '../errors.ts';
+import { fromFsError, GroknetError } from '../errors.ts';
+import { printablePath, type FsPath } from '../util/file-names.ts';
 import { formatName, sniffFormat, type ImageFamily, type ImageFormat } from './formats.ts';
 import { resolveImageLimits, type ImageLimits } from './limits.ts';
 import { fromSharpError } from './sharp-errors.ts';
@@ -125,13 +126,14 @@ export async function readImageFile(path: string, limits?: Partial<ImageLimits>)
 
 /**
  * Reads a regular file of at most `maxBytes`. Only the file name goes into errors, never
- * the full path. FIFOs and devices are refused: reading them can block or never end.
+ * the full path. FIFOs and devices are refused: reading them can block or never end. A
+ * Buffer path is a name that is not UTF-8, opened byte for byte.
  */
-export async function readLimitedFile(path: string, maxBytes: number): Promise<Buffer> {
-  if (typeof path !== 'string' || path.length === 0) throw new GroknetError('invalid_argument', 'path must be a non-empty string');
-  const name = basename(path);
+export async function readLimitedFile(path: FsPath, maxBytes: number): Promise<Buffer> {
+  if (!(typeof path === 'string' || Buffer.isBuffer(path)) || path.length === 0) throw new GroknetError('invalid_argument', 'path must be a non-empty string or Buffer');
+  const name = basename(printablePath(path));
   const before = await stat(path).catch((error: unknown) => {
-    throw new GroknetError('file_not_found', name, { cause: error });
+    throw fromFsError(error, name);
   });
   if (before.isDirectory()) throw new GroknetError('not_an_image', `${name} is a directory`);
   if (!before.isFile()) throw new GroknetError('not_an_image', `${name} is not a regular file`);
@@ -139,7 +141,7 @@ export async function readLimitedFile(path: string, maxBytes: number): Promise<B
 
   // O_NONBLOCK: if the path was swapped for a FIFO since stat, open must not wait for a writer.
   const handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).catch((error: unknown) => {
-    throw new GroknetError('file_not_found', name, { cause: error });
+    throw fromFsError(error, name);
   });
   try {
     const info = await handle.stat();
@@ -149,7 +151,9 @@ export async function readLimitedFile(path: string, maxBytes: number): Promise<B
     const buffer = Buffer.alloc(info.size);
     let filled = 0;
     while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled).catch((error: unknown) => {
+        throw fromFsError(error, name); // EIO and the like: this file's error line, not a crash
+      });
       if (bytesRead === 0) break; // the file shrank while being read
       filled += bytesRead;
     }

@@ -118,9 +118,20 @@ export interface PseudolabelSummary {
 // Photos per detection call: bounded memory, and the crops of several photos share batches.
 const CHUNK = 16;
 
+/**
+ * A photo to label: its path, or (from a walk, src/cli/inputs.ts) the path to open, which may
+ * be the bytes of a name that is not UTF-8, the name to report, and an error found while listing it.
+ */
+export type PhotoFile = string | { path: string | Buffer; name: string; error?: GroknetError };
+
+async function readPhoto(file: PhotoFile): Promise<Buffer | GroknetError> {
+  if (typeof file !== 'string' && file.error) return file.error;
+  return readLimitedFile(typeof file === 'string' ? file : file.path, DEFAULT_IMAGE_LIMITS.maxInputBytes).catch(toGroknetError);
+}
+
 /** Labels the products in `files` from the catalog and writes them to `dataset` (then finishes it). */
 export async function buildPseudolabelDataset(
-  files: readonly string[],
+  files: readonly PhotoFile[],
   dataset: PseudolabelDataset,
   options: PseudolabelOptions & { onProgress?: (done: number, total: number) => void },
 ): Promise<PseudolabelSummary> {
@@ -128,10 +139,11 @@ export async function buildPseudolabelDataset(
   const summary: PseudolabelSummary = { photos: files.length, crops: 0, labelled: 0, skipped: 0, classes: 0, threshold, out: dataset.file, failed: [] };
   for (let start = 0; start < files.length; start += CHUNK) {
     const slice = files.slice(start, start + CHUNK);
-    const read = await Promise.all(slice.map((file) => readLimitedFile(file, DEFAULT_IMAGE_LIMITS.maxInputBytes).catch(toGroknetError)));
+    const read = await Promise.all(slice.map(readPhoto));
     const labelled = await pseudolabelPhotos(read.filter((r): r is Buffer => Buffer.isBuffer(r)), { ...options, threshold });
     let next = 0;
-    for (const [i, file] of slice.entries()) {
+    for (const [i, photo] of slice.entries()) {
+      const file = typeof photo === 'string' ? photo : photo.name;
       const r = read[i]!;
       const result = Buffer.isBuffer(r) ? labelled[next++]! : r;
       if (result instanceof GroknetError) {

@@ -114,14 +114,17 @@ export interface LinkSummary {
 /**
  * Records links for products already in the catalog (after `groknet index`), reading their
  * photos from where the catalog says they are. Run after the whole ingest, so a photo
- * can show a product that was indexed after its own listing.
+ * can show a product that was indexed after its own listing. With `signal`, stops between
+ * products once it is aborted; the summary counts the products done.
  */
 export async function linkStoredProducts(
   ids: readonly string[],
-  options: SeenTogetherOptions & { onProgress?: (done: number, total: number) => void },
+  options: SeenTogetherOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
 ): Promise<LinkSummary> {
   const summary: LinkSummary = { products: 0, photos: 0, pairs: 0, failed: [] };
   for (const [n, id] of ids.entries()) {
+    // Between products: each one's links are one write, so a stop leaves no product half-linked.
+    if (options.signal?.aborted) break;
     try {
       await linkStoredProduct(id, options, summary);
     } catch (error) {

@@ -5,7 +5,7 @@
 import { Queue } from 'bullmq';
 import { productHash } from '../catalog/hash.ts';
 import { readImageFile } from '../catalog/image-file.ts';
-import { failureOf, readSource, type FailedItem, type Listing } from '../catalog/sources.ts';
+import { failureOf, readSource, readSources, type FailedItem, type Listing } from '../catalog/sources.ts';
 import { GroknetError } from '../errors.ts';
 import { checkQueueName, DEFAULT_QUEUE_NAME, readyOrFail, redisOptions } from './connection.ts';
 import { INGEST_JOB_NAME, jobId, toJob } from './jobs.ts';
@@ -47,10 +47,11 @@ async function hashListing(listing: Listing, failed: FailedItem[]): Promise<stri
   return productHash({ ...listing, images });
 }
 
-export async function enqueueIngest(source: string, options: EnqueueOptions): Promise<EnqueueSummary> {
+/** Enqueues one SOURCE, or several inputs read as `ingest` reads them (see readSources). */
+export async function enqueueIngest(source: string | ReadonlyArray<string | Buffer>, options: EnqueueOptions): Promise<EnqueueSummary> {
   const queueName = checkQueueName(options.queueName ?? DEFAULT_QUEUE_NAME);
   const attempts = options.attempts ?? 3;
-  const parsed = await readSource(source);
+  const parsed = typeof source === 'string' ? await readSource(source) : await readSources(source);
   const summary: EnqueueSummary = { total: parsed.entries.length, enqueued: 0, duplicates: 0, retried: 0, failed: [], jobIds: [] };
 
   const jobs: Array<{ id: string; listing: Listing; hash: string }> = [];

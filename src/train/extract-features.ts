@@ -40,6 +40,12 @@ export interface ExtractOptions {
   batchSize?: number;
   /** Images per shard written to the cache. */
   shardSize?: number;
+  /**
+   * Stops between batches once aborted: the images done so far are written as a shard of their
+   * own, then an `interrupted` error is thrown. A later run extracts the rest in the same
+   * batches as an uninterrupted run would (stops fall on batch boundaries), so its features are the same bits.
+   */
+  signal?: AbortSignal;
 }
 
 /** Exponents every shard stores, so a later run may choose p without re-running the backbone. */
@@ -151,6 +157,8 @@ async function extractMissing(
   const batchSize = options.batchSize ?? 16;
   const shardSize = options.shardSize ?? 2048;
   const progress = createProgress('backbone features', todo.length);
+  let stopped = false;
+  let extracted = 0;
   const [h, w] = spec.input.size;
   const prepare = (batch: readonly string[]) =>
     Promise.all(
@@ -172,6 +180,10 @@ async function extractMissing(
       let maps = new Uint16Array(0);
       let next = prepare(shardRefs.slice(0, batchSize));
       for (let start = 0; start < shardRefs.length; start += batchSize) {
+        if (options.signal?.aborted) {
+          stopped = true;
+          break;
+        }
         const items = await next;
         // Decode the next batch while this one runs in ONNX Runtime.
         next = prepare(shardRefs.slice(start + batchSize, start + 2 * batchSize));
@@ -202,6 +214,7 @@ async function extractMissing(
         }
         progress.tick(shardStart + Math.min(shardRefs.length, start + batchSize));
       }
+      if (stopped && done.length === 0 && failed.length === 0) break;
       const name = `shard-${Date.now().toString(16)}${cacheKey(...shardRefs).slice(0, 8)}`;
       for (const [p, values] of data) {
         const used = values.subarray(0, done.length * channels);
@@ -213,9 +226,12 @@ async function extractMissing(
       }
       // The index last: only a shard whose data is complete is ever read.
       await writeAtomic(path.join(dir, `${name}.json`), JSON.stringify({ refs: done, failed, channels, p: [...STORED_P], ...(options.mapNode ? { mapValues } : {}) } satisfies ShardIndex));
+      extracted += done.length + failed.length;
+      if (stopped) break;
     }
   } finally {
     progress.finish();
     await session.close();
   }
+  if (stopped) throw new GroknetError('interrupted', `while extracting backbone features: ${extracted} of ${todo.length} images done, kept in the cache`);
 }

@@ -6,6 +6,7 @@
 // loss over same-product pairs for the embedding. AdamW, warm-up then cosine decay,
 // checkpoints that a run can resume from, and a stop on a non-finite loss.
 import { readFile } from 'node:fs/promises';
+import { GroknetError } from '../errors.ts';
 import type { DenseWeights } from '../model/heads/heads-graph.ts';
 import { writeAtomic } from '../model/cache.ts';
 import { rng } from '../util/random.ts';
@@ -89,6 +90,11 @@ export interface FitInput {
   trunk?: TrunkTraining;
   /** Stop (with a checkpoint) after this many steps in total, e.g. to split a run across sessions. */
   stopAfterSteps?: number;
+  /**
+   * Stops between steps once aborted (Ctrl-C): writes a checkpoint, then throws an `interrupted`
+   * error. Resuming from that checkpoint ends bit for bit like an uninterrupted run, as after stopAfterSteps.
+   */
+  signal?: AbortSignal;
   onEpoch?: (epoch: number, losses: Record<string, number>, seconds: number) => void;
 }
 
@@ -347,6 +353,12 @@ export async function fitHeads(input: FitInput): Promise<FitResult> {
     let counted = 0;
     for (let s = epoch === startEpoch ? skipSteps : 0; s < batches.length; s++) {
       if (input.stopAfterSteps !== undefined && step >= input.stopAfterSteps) break;
+      if (input.signal?.aborted) {
+        if (input.checkpoint) await checkpointNow(epoch);
+        tf.dispose([...trainable, meanT, stdT]);
+        optimizer.dispose();
+        throw new GroknetError('interrupted', `at training step ${step} of ${totalSteps}${input.checkpoint ? ', checkpoint written' : ''}`);
+      }
       const rows = batches[s]!;
       const warm = Math.min(1, (step + 1) / warmupSteps);
       const lr = input.learningRate * warm * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));

@@ -33,6 +33,12 @@ export interface TrainOptions {
   dryRun?: boolean;
   /** Called with the fitted model after evaluation, before it is disposed (e.g. to embed rows outside the trainer). */
   onFit?: (fit: FitResult, evaluation: Evaluation) => void | Promise<void>;
+  /**
+   * Stops at the next safe point once aborted (Ctrl-C), with an `interrupted` GroknetError:
+   * between batches of the feature pass (what is done stays cached), between training steps
+   * (after a checkpoint), or before the model is written. `resume` then goes on from there.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TrainOutcome {
@@ -53,7 +59,7 @@ export interface Prepared {
 }
 
 /** Loads datasets and extracts (or reuses) the cached backbone features for every row. */
-export async function prepareTraining(config: TrainConfig, log: (line: string) => void): Promise<Prepared> {
+export async function prepareTraining(config: TrainConfig, log: (line: string) => void, signal?: AbortSignal): Promise<Prepared> {
   const started = Date.now();
   const datasets: Prepared['datasets'] = [];
   for (const d of config.datasets) {
@@ -65,7 +71,7 @@ export async function prepareTraining(config: TrainConfig, log: (line: string) =
   const refs = all.rows.map((r) => r.ref);
   const backbone = backboneSpec(config.model.backbone);
   const mapNode = config.model.upperTrunk ? trunkInputNode(config.model.upperTrunk.layers) : undefined;
-  const pooled = await extractPooledFeatures(refs, { backboneId: backbone.id, tensors: config.model.tensors, pValues: [config.model.gemP], ...(mapNode ? { mapNode } : {}) });
+  const pooled = await extractPooledFeatures(refs, { backboneId: backbone.id, tensors: config.model.tensors, pValues: [config.model.gemP], ...(mapNode ? { mapNode } : {}), ...(signal ? { signal } : {}) });
   if (pooled.failed.length > 0) log(`images that failed to decode (skipped): ${pooled.failed.length}, e.g. ${pooled.failed.slice(0, 3).map((f) => `${path.basename(f.path)} (${f.code})`).join(', ')}`);
   const rows = buildRows(datasets, (ref) => pooled.rowOf.has(ref));
   const dim = pooled.channels;
@@ -160,6 +166,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
       seed: config.seed,
       ...(upper ? { trunk: withFrozenTail(upper.training, features, dim, BLOCK16.out) } : {}),
       checkpoint: { file: path.join(cacheDir(), 'checkpoints', `${config.name}-${ckptKey}.ckpt`), everySteps: config.checkpointEvery, resume: options.resume ?? false },
+      ...(options.signal ? { signal: options.signal } : {}),
       onEpoch: (epoch, losses, seconds) =>
         log(`epoch ${epoch}/${config.optimizer.epochs} (${seconds.toFixed(0)} s): ${Object.entries(losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`),
     });
@@ -169,6 +176,11 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     await upper?.block15Graphs?.close();
   }
   const fitSeconds = (Date.now() - fitStarted) / 1000;
+  // Training is over and its last checkpoint written: a resumed run goes straight to the export.
+  if (options.signal?.aborted) {
+    fit.dispose();
+    throw new GroknetError('interrupted', 'after the last training step, checkpoint written; the model was not written');
+  }
   const upperWeights = upper?.training.weights();
   const block15Weights = upper?.training.block15Weights();
   const gemP = upper?.training.gemP() ?? config.model.gemP;
@@ -242,7 +254,7 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
 
 export async function train(config: TrainConfig, options: TrainOptions): Promise<TrainOutcome> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const prepared = await prepareTraining(config, log);
+  const prepared = await prepareTraining(config, log, options.signal);
   return trainPrepared(prepared, options);
 }
 

@@ -228,3 +228,42 @@ describe('ingest listings', () => {
     await catalog.close();
   });
 });
+
+describe('ingest several inputs', () => {
+  test('folders, listing files and image files at once; an id given by two inputs fails at the later one; a missing image is its own failure', async () => {
+    const extra = join(tmp.path, 'extra');
+    await writeImage(join(extra, 'red-mug.png'), { background: 'orange' });
+    await writeImage(join(extra, 'desk_lamp.png'), { background: 'white', shape: 'circle' });
+    const catalog = await freshCatalog('several');
+    const inputs = [join(tmp.path, 'folder'), join(extra, 'desk_lamp.png'), join(tmp.path, 'shop', 'img', 'lamp.png'), join(extra, 'red-mug.png'), join(extra, 'gone.png')];
+    const summary = await ingest(inputs, { catalog, analyzer: createColourAnalyzer() });
+    assert.equal(summary.total, 9, '5 from the folder, 4 files');
+    assert.equal(summary.indexed, 5, 'red-mug, blue_cap, chair from the folder; desk_lamp, lamp');
+    assert.deepEqual(
+      summary.failed.map((f) => [f.item, f.code]).sort(),
+      [
+        [join(tmp.path, 'folder', 'broken.png'), 'not_an_image'],
+        [join(tmp.path, 'folder', 'empty.png'), 'empty_file'],
+        [join(extra, 'red-mug.png'), 'invalid_argument'],
+        [join(extra, 'gone.png'), 'file_not_found'],
+      ].sort(),
+    );
+    assert.match(summary.failed.find((f) => f.item.endsWith('extra/red-mug.png'))!.message, /duplicate id "red-mug" \(first in .*folder\/red-mug\.png\)/);
+    const lamp = await catalog.getProduct('desk_lamp');
+    assert.equal(lamp?.title, 'desk lamp');
+    // The folder's red mug, not the later file's orange one.
+    assert.equal((await catalog.getProduct('red-mug'))?.images[0]?.path, join(tmp.path, 'folder', 'red-mug.png'));
+    await catalog.close();
+  });
+
+  test('one image file is a source of its own; a symlink out of its folder and an input of another kind are refused', async () => {
+    const catalog = await freshCatalog('one-image');
+    const analyzer = createColourAnalyzer();
+    const one = await ingest([join(tmp.path, 'outside.png')], { catalog, analyzer });
+    assert.deepEqual([one.total, one.indexed, one.failed], [1, 1, []]);
+    const sneaky = await ingest([join(tmp.path, 'shop', 'img', 'sneaky.png')], { catalog, analyzer });
+    assert.deepEqual(sneaky.failed.map((f) => f.code), ['path_outside_root']);
+    await assert.rejects(ingest([join(tmp.path, 'folder'), join(tmp.path, 'folder', 'notes.txt')], { catalog, analyzer }), { code: 'invalid_argument' });
+    await catalog.close();
+  });
+});

@@ -75,6 +75,25 @@ test('index, then link: the products in each photo are linked with the listing a
   assert.deepEqual(await around('bag'), []);
 });
 
+test('linking stops between products once its signal is aborted (Ctrl-C during `groknet index`)', async () => {
+  const stop = new AbortController();
+  const calls = detector.calls;
+  const progress: number[] = [];
+  const linked = await linkStoredProducts(['outfit', 'jeans', 'cap'], {
+    catalog,
+    detector,
+    analyzer,
+    signal: stop.signal,
+    onProgress: (done) => {
+      progress.push(done);
+      if (done === 1) stop.abort();
+    },
+  });
+  assert.deepEqual(progress, [1]);
+  assert.equal(linked.products, 1);
+  assert.equal(detector.calls - calls, 1, "only the outfit's photo went through detection");
+});
+
 test('what was found: the crop, its product and the similarity; the scarf and the bird are not linked', async () => {
   const bytes = await scenePhoto(300, 200, OUTFIT);
   const result = await findSeenTogether('outfit', [{ bytes, contentHash: sha256(bytes) }, { bytes: TEXT_FILE, contentHash: sha256(TEXT_FILE) }], { catalog, detector, analyzer });

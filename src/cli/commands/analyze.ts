@@ -1,16 +1,14 @@
-// `groknet analyze [--model DIR] [--json] [--batch N] [--provider P] FILE|DIR...`
-// One JSON line per image in input order (directories are walked recursively), or a
-// readable table; a file that fails prints its error line and the others go on.
-import { readdir, stat } from 'node:fs/promises';
+// `groknet analyze [--model DIR] [--json] [--batch N] [--provider P] [--files-from LIST [-0]] FILE|DIR...`
+// One JSON line per image in input order (directories are walked recursively, see
+// ../inputs.ts), or a readable table; a file that fails prints its error line and the
+// others go on.
 import path from 'node:path';
-import { toGroknetError, type GroknetError } from '../../errors.ts';
-import { readLimitedFile } from '../../image/decode.ts';
-import { hasSupportedExtension } from '../../image/formats.ts';
-import { DEFAULT_IMAGE_LIMITS } from '../../image/limits.ts';
+import type { GroknetError } from '../../errors.ts';
 import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import type { Analysis } from '../../model/types.ts';
 import { ModelAnalyzer, MAX_BATCH_SIZE } from '../../pipelines/analyze.ts';
 import { intOption, parse } from '../args.ts';
+import { expandInputs, hasInputs, inputHelp, INPUT_OPTIONS, INPUT_USAGE, listInputs, readInputFile, warnOnStderr } from '../inputs.ts';
 import { createProgress } from '../progress.ts';
 
 export async function analyzeCommand(args: string[]): Promise<number> {
@@ -19,13 +17,14 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
     batch: { type: 'string' },
     provider: { type: 'string' },
+    ...INPUT_OPTIONS,
   });
-  if (positionals.length === 0) {
-    process.stderr.write('usage: groknet analyze [--model DIR] [--json] [--batch N] [--provider cpu|cuda] FILE|DIR...\n');
+  if (!hasInputs(positionals, values)) {
+    process.stderr.write(`usage: groknet analyze [--model DIR] [--json] [--batch N] [--provider cpu|cuda] ${INPUT_USAGE} FILE|DIR...\n${inputHelp('analyze')}`);
     return 2;
   }
   const batchSize = intOption(values.batch, 'batch', 1, MAX_BATCH_SIZE, 16);
-  const files = await expandInputs(positionals);
+  const files = await expandInputs(await listInputs(positionals, values), { warn: warnOnStderr('analyze') });
   const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined, {
     batchSize,
     provider: (values.provider ?? 'cpu') as ExecutionProvider,
@@ -37,7 +36,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     const chunk = batchSize * 4;
     for (let start = 0; start < files.length; start += chunk) {
       const slice = files.slice(start, start + chunk);
-      const read = await Promise.all(slice.map((f) => readInput(f)));
+      const read = await Promise.all(slice.map((f) => readInputFile(f)));
       const buffers = read.filter((r): r is Buffer => Buffer.isBuffer(r));
       const analysed = await analyzer.analyzeBuffers(buffers);
       let next = 0;
@@ -45,7 +44,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         const r = read[i]!;
         const result = Buffer.isBuffer(r) ? analysed[next++]! : r;
         if (!('heads' in result)) failures++;
-        process.stdout.write(values.json ? `${JSON.stringify(jsonLine(file, result))}\n` : textLines(file, result));
+        process.stdout.write(values.json ? `${JSON.stringify(jsonLine(file.name, result))}\n` : textLines(file.name, result));
       }
       progress.tick(start + slice.length);
     }
@@ -54,38 +53,6 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     await analyzer.close();
   }
   return failures > 0 ? 1 : 0;
-}
-
-async function readInput(file: string | { file: string; error: GroknetError }): Promise<Buffer | GroknetError> {
-  if (typeof file !== 'string') return file.error;
-  try {
-    return await readLimitedFile(file, DEFAULT_IMAGE_LIMITS.maxInputBytes);
-  } catch (error) {
-    return toGroknetError(error);
-  }
-}
-
-/** Files stay in the order given; directories expand to their images, sorted, recursively. */
-export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const input of inputs) {
-    const info = await stat(input).catch(() => undefined);
-    if (info?.isDirectory()) out.push(...(await walk(input)));
-    else out.push(input);
-  }
-  return out;
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => a.name.localeCompare(b.name));
-  const out: string[] = [];
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(full)));
-    else if (entry.isFile() && hasSupportedExtension(entry.name)) out.push(full);
-  }
-  return out;
 }
 
 export function jsonLine(file: string, result: Analysis | GroknetError): Record<string, unknown> {

@@ -1,21 +1,19 @@
 // `groknet detect [--json] [--detector centernet|nanodet] [--min-score S] [--max-products N]
-//   [--model DIR] [--embedding] [--provider P] FILE|DIR...`
+//   [--model DIR] [--embedding] [--provider P] [--files-from LIST [-0]] FILE|DIR...`
 // Finds the products in each photo and analyses each one. One JSON line per file in input
 // order (directories walked as by `analyze`), or a readable summary; a file that fails
 // prints its error line and the others go on; exit 1 if any failed.
 import path from 'node:path';
-import { GroknetError, toGroknetError } from '../../errors.ts';
+import { GroknetError } from '../../errors.ts';
 import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector } from '../../detect/index.ts';
-import { readLimitedFile } from '../../image/decode.ts';
-import { DEFAULT_IMAGE_LIMITS } from '../../image/limits.ts';
 import type { ExecutionProvider } from '../../model/backend/onnxruntime.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
 import { DEFAULT_MAX_PRODUCTS, detectedProductJson, detectProducts, MAX_PRODUCTS_LIMIT, type ImageProducts } from '../../pipelines/detect.ts';
 import { intOption, numberOption, parse } from '../args.ts';
+import { expandInputs, hasInputs, inputHelp, INPUT_OPTIONS, INPUT_USAGE, listInputs, readInputFile, warnOnStderr } from '../inputs.ts';
 import { createProgress } from '../progress.ts';
-import { expandInputs } from './analyze.ts';
 
-const USAGE = `usage: groknet detect [--json] [--detector ${DETECTOR_NAMES.join('|')}] [--min-score 0.3] [--max-products N] [--model DIR] [--embedding] [--provider cpu|cuda] FILE|DIR...\n`;
+const USAGE = `usage: groknet detect [--json] [--detector ${DETECTOR_NAMES.join('|')}] [--min-score 0.3] [--max-products N] [--model DIR] [--embedding] [--provider cpu|cuda] ${INPUT_USAGE} FILE|DIR...\n${inputHelp('detect')}`;
 
 // Files per detectProducts call: output streams out and memory stays bounded.
 const CHUNK = 16;
@@ -29,8 +27,9 @@ export async function detectCommand(args: string[]): Promise<number> {
     model: { type: 'string' },
     embedding: { type: 'boolean', default: false },
     provider: { type: 'string' },
+    ...INPUT_OPTIONS,
   });
-  if (positionals.length === 0) {
+  if (!hasInputs(positionals, values)) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -40,7 +39,7 @@ export async function detectCommand(args: string[]): Promise<number> {
   const maxProducts = intOption(values['max-products'], 'max-products', 1, MAX_PRODUCTS_LIMIT, DEFAULT_MAX_PRODUCTS);
   const provider = (values.provider ?? 'cpu') as ExecutionProvider;
 
-  const files = await expandInputs(positionals);
+  const files = await expandInputs(await listInputs(positionals, values), { warn: warnOnStderr('detect') });
   const [detector, analyzer] = await Promise.all([
     openDetector(detectorName, { provider }),
     ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined, { provider }),
@@ -50,7 +49,7 @@ export async function detectCommand(args: string[]): Promise<number> {
   try {
     for (let start = 0; start < files.length; start += CHUNK) {
       const slice = files.slice(start, start + CHUNK);
-      const read = await Promise.all(slice.map((f) => readInput(f)));
+      const read = await Promise.all(slice.map((f) => readInputFile(f)));
       const buffers = read.filter((r): r is Buffer => Buffer.isBuffer(r));
       const found = await detectProducts(buffers, { detector, analyzer, minScore, maxProducts });
       let next = 0;
@@ -58,7 +57,7 @@ export async function detectCommand(args: string[]): Promise<number> {
         const r = read[i]!;
         const result = Buffer.isBuffer(r) ? found[next++]! : r;
         if (result instanceof GroknetError) failures++;
-        process.stdout.write(values.json ? `${JSON.stringify(detectJsonLine(file, result, { embedding: values.embedding }))}\n` : textLines(file, result));
+        process.stdout.write(values.json ? `${JSON.stringify(detectJsonLine(file.name, result, { embedding: values.embedding }))}\n` : textLines(file.name, result));
       }
       progress.tick(start + slice.length);
     }
@@ -67,14 +66,6 @@ export async function detectCommand(args: string[]): Promise<number> {
     await Promise.all([detector.close(), analyzer.close()]);
   }
   return failures > 0 ? 1 : 0;
-}
-
-async function readInput(file: string): Promise<Buffer | GroknetError> {
-  try {
-    return await readLimitedFile(file, DEFAULT_IMAGE_LIMITS.maxInputBytes);
-  } catch (error) {
-    return toGroknetError(error);
-  }
 }
 
 /** The JSON line for one file; the same error shape as `groknet analyze`. */

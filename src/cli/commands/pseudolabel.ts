@@ -1,4 +1,4 @@
-// `groknet pseudolabel PHOTOS... --data DIR --out DATASET.jsonl [--detector centernet|nanodet]
+// `groknet pseudolabel PHOTOS... [--files-from LIST [-0]] --data DIR --out DATASET.jsonl [--detector centernet|nanodet]
 //   [--model DIR] [--label product|HEAD] [--threshold S] [--min-score S] [--max-products N]`
 // Labels the products in unlabelled photos from the catalog: each detected crop whose
 // nearest catalog product clears the exact-match threshold is written as a PNG beside
@@ -15,10 +15,10 @@ import { ModelAnalyzer } from '../../pipelines/analyze.ts';
 import { DEFAULT_MAX_PRODUCTS, MAX_PRODUCTS_LIMIT } from '../../pipelines/detect.ts';
 import { buildPseudolabelDataset, PseudolabelDataset, type LabelSource, type PseudolabelSummary } from '../../pipelines/pseudolabel-dataset.ts';
 import { intOption, numberOption, parse } from '../args.ts';
+import { expandInputs, hasInputs, inputHelp, INPUT_OPTIONS, INPUT_USAGE, listInputs, warnOnStderr } from '../inputs.ts';
 import { createProgress } from '../progress.ts';
-import { expandInputs } from './analyze.ts';
 
-const USAGE = `usage: groknet pseudolabel PHOTOS... --data DIR --out DATASET.jsonl [--detector ${DETECTOR_NAMES.join('|')}] [--model DIR] [--label product|HEAD] [--threshold S] [--min-score S] [--max-products N]\n`;
+const USAGE = `usage: groknet pseudolabel PHOTOS... ${INPUT_USAGE} --data DIR --out DATASET.jsonl [--detector ${DETECTOR_NAMES.join('|')}] [--model DIR] [--label product|HEAD] [--threshold S] [--min-score S] [--max-products N]\n${inputHelp('pseudolabel')}`;
 
 export async function pseudolabelCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -30,8 +30,9 @@ export async function pseudolabelCommand(args: string[]): Promise<number> {
     threshold: { type: 'string' },
     'min-score': { type: 'string' },
     'max-products': { type: 'string' },
+    ...INPUT_OPTIONS,
   });
-  if (positionals.length === 0 || !values.out) {
+  if (!hasInputs(positionals, values) || !values.out) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -44,7 +45,7 @@ export async function pseudolabelCommand(args: string[]): Promise<number> {
   // Paths are checked before any model is loaded: a typo costs nothing.
   const dataDir = await existingCatalogDir(values.data);
   const dataset = await PseudolabelDataset.create(values.out, label);
-  const files = await expandInputs(positionals);
+  const files = await expandInputs(await listInputs(positionals, values), { warn: warnOnStderr('pseudolabel') });
 
   const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
   const catalog = await openCatalog(dataDir).catch(async (error: unknown) => {
