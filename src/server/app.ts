@@ -8,6 +8,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CatalogStore } from '../catalog/types.ts';
 import { GroknetError } from '../errors.ts';
@@ -16,21 +17,29 @@ import { requireWriteAccess } from './auth.ts';
 import { resolveConfig, type InferenceSettings, type ServerConfig, type ServerConfigInput } from './config.ts';
 import { ServerDetection, type DetectorSource } from './detection.ts';
 import { registerDocs } from './docs.ts';
+import { registerFavicon } from './favicon.ts';
 import { errorHandler } from './http-errors.ts';
+import { IdempotencyKeys } from './idempotency.ts';
 import { RAW_IMAGE_TYPES } from './image-input.ts';
 import { ImageStore } from './image-store.ts';
 import { InferenceQueue } from './inference-queue.ts';
+import { registerJsonBody } from './json-body.ts';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import { healthRoutes } from './routes/health.ts';
 import { imageRoutes } from './routes/images.ts';
+import { PublishedSchema, type Published } from './publish.ts';
 import { productRoutes } from './routes/products.ts';
 import { searchRoutes } from './routes/search.ts';
 import { shopTheLookRoutes } from './routes/shop-the-look.ts';
 import { createCatalogSearch } from './search-adapter.ts';
 import type { SearchService } from './search-port.ts';
+import { MAX_ID_LENGTH } from './schemas.ts';
 import { ServerSegmentation, type SegmentationSettings, type SegmenterSource } from './segmentation.ts';
 import { registerWeb } from './web.ts';
+
+/** Longest path parameter the router matches at all; far beyond any id (MAX_ID_LENGTH). */
+export const MAX_PARAM_LENGTH = 8 * MAX_ID_LENGTH;
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -67,6 +76,8 @@ export interface RouteContext {
   /** Undefined when the server does not segment clothing. */
   segmentation: ServerSegmentation | undefined;
   metrics: ServiceMetrics;
+  /** Idempotency-Key of POST /v1/products: what each key's publish did. */
+  idempotency: IdempotencyKeys<Published>;
   /** preHandler for endpoints that change data. */
   writeAccess: ReturnType<typeof requireWriteAccess>;
 }
@@ -93,6 +104,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     requestTimeout: 120_000,
     // Errors raised before routing (a malformed URL) get the same `{ error }` shape.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+    // Path parameters are product ids (and image names), which `groknet index` makes from file
+    // names: the router's default of 100 refused real ids. Measured decoded; the routes' schemas
+    // hold the real limits (naming the field), the router only refuses what no schema could take.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -111,6 +126,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       ? new ServerSegmentation(options.segmenter, segmentationSettings(config.inference), config.limits, metrics)
       : undefined,
     metrics,
+    idempotency: new IdempotencyKeys<Published>({
+      file: path.join(config.dataDir, 'idempotency-keys.jsonl'),
+      valueSchema: PublishedSchema,
+      onJournalError: (error) => app.log.warn({ err: error }, 'idempotency keys could not be written; they hold in memory until the server stops'),
+    }),
     writeAccess: requireWriteAccess(config),
   };
 
@@ -127,6 +147,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     metrics.requestDuration.observe(reply.elapsedTime / 1000, { method: request.method, route, status: String(reply.statusCode) });
   });
 
+  registerJsonBody(app);
   // Raw image bodies arrive as one Buffer, bounded by the image byte limit.
   app.addContentTypeParser(RAW_IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: config.limits.maxInputBytes }, (_request, body, done) => {
     done(null, body);
@@ -145,9 +166,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     });
   }
   if (config.corsOrigins.length > 0) {
-    await app.register(cors, { origin: config.corsOrigins, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['content-type', 'authorization', 'x-api-key'] });
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'idempotency-key'],
+      exposedHeaders: ['idempotent-replayed'],
+    });
   }
   await registerDocs(app);
+  registerFavicon(app);
 
   healthRoutes(app, ctx);
   analyzeRoutes(app, ctx);

@@ -28,7 +28,8 @@ export async function registerDocs(app: App): Promise<void> {
         version: '1',
         description:
           'Product photos in, product understanding out: categories, attributes, an embedding and a binary code per image, a catalog and search over it. ' +
-          'Errors are `{ "error": { "code", "message" } }` with a stable code. Write endpoints need an API key (`Authorization: Bearer <key>` or `x-api-key`).',
+          'Errors are `{ "error": { "code", "message", "issues"? } }` with a stable code; for invalid input, `issues` lists each bad field (`in`, `path`, `message`). ' +
+          'Write endpoints need an API key (`Authorization: Bearer <key>` or `x-api-key`). Product ids in paths are URL-encoded, 1 to 256 characters.',
       },
       components: {
         securitySchemes: {

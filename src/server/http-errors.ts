@@ -1,15 +1,27 @@
-// Every error leaves the server as `{ error: { code, message } }` with a status derived
-// from the code: no stack traces, no file paths, no library internals.
+// Every error leaves the server as `{ error: { code, message, issues? } }` with a status
+// derived from the code: no stack traces, no file paths, no library internals.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { GroknetError, isGroknetError, type ErrorCode } from '../errors.ts';
+import { GroknetError, isGroknetError, type ErrorCode, type FieldIssue, type FieldLocation } from '../errors.ts';
+import { MAX_ID_LENGTH } from './schemas.ts';
+
+const FIELD_LOCATIONS = ['form', 'body', 'querystring', 'params', 'headers'] as const satisfies readonly FieldLocation[];
+
+export const FieldIssueSchema = z
+  .object({
+    in: z.enum(FIELD_LOCATIONS).meta({ description: 'Where the field is: a multipart form field, the JSON body, the query string, the path or a header' }),
+    path: z.array(z.union([z.string(), z.number()])).meta({ description: 'The field, as keys from there', example: ['title'] }),
+    message: z.string(),
+  })
+  .meta({ id: 'FieldIssue' });
 
 export const ErrorBodySchema = z
   .object({
     error: z.object({
       code: z.string().meta({ description: 'Stable error code (see src/errors.ts)', example: 'not_an_image' }),
-      message: z.string(),
+      message: z.string().meta({ description: 'What went wrong, in words (names the bad fields too)' }),
+      issues: z.array(FieldIssueSchema).optional().meta({ description: 'For invalid input (400): each bad field with its path, for programs' }),
     }),
   })
   .meta({ id: 'Error' });
@@ -35,6 +47,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   overloaded: 429,
   rate_limited: 429,
   model_mismatch: 409,
+  idempotency_mismatch: 422,
   unavailable: 503,
   timeout: 504,
 };
@@ -47,9 +60,10 @@ export function statusOf(code: ErrorCode): number {
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'too_large',
   FST_REQ_FILE_TOO_LARGE: 'too_large',
-  FST_FILES_LIMIT: 'too_large',
-  FST_PARTS_LIMIT: 'too_large',
-  FST_FIELDS_LIMIT: 'too_large',
+  // Counts, not sizes: a client mistake (400), not the image limit (readUpload names the limit).
+  FST_FILES_LIMIT: 'invalid_argument',
+  FST_PARTS_LIMIT: 'invalid_argument',
+  FST_FIELDS_LIMIT: 'invalid_argument',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_argument',
@@ -58,6 +72,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_PROTO_VIOLATION: 'invalid_argument',
   FST_ERR_VALIDATION: 'invalid_argument',
   FST_ERR_BAD_URL: 'invalid_argument',
+  FST_ERR_MAX_PARAM_LENGTH: 'invalid_argument',
 };
 
 const FASTIFY_DETAILS: Record<string, string> = {
@@ -69,18 +84,24 @@ const FASTIFY_DETAILS: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the JSON body is empty',
   FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
   FST_ERR_BAD_URL: 'the URL is not valid',
+  FST_ERR_MAX_PARAM_LENGTH: `a part of the path is far too long: product ids are at most ${MAX_ID_LENGTH} characters`,
 };
+
+/** `/filters/colour` -> `['filters', 'colour']` (array indexes as numbers, as Zod paths have them). */
+function pathOf(instancePath: string): Array<string | number> {
+  return instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((key) => (/^\d+$/.test(key) ? Number(key) : key));
+}
 
 /** Turns anything thrown in a request into a GroknetError safe to show. */
 export function toHttpError(error: unknown): GroknetError {
   if (isGroknetError(error)) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
-    const where = (error as { validationContext?: string }).validationContext ?? 'request';
-    const issues = error.validation.slice(0, 5).map((issue) => {
-      const field = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      return `${where}${field ? `.${field}` : ''}: ${issue.message}`;
-    });
-    return new GroknetError('invalid_argument', issues.join('; '));
+    const where = (error as { validationContext?: FieldLocation }).validationContext ?? 'body';
+    const issues: FieldIssue[] = error.validation.slice(0, 5).map((issue) => ({ in: where, path: pathOf(issue.instancePath), message: issue.message ?? 'is not valid' }));
+    return new GroknetError('invalid_argument', describeIssues(issues), { issues });
   }
   const fastifyError = error as Partial<FastifyError> | undefined;
   if (fastifyError && typeof fastifyError === 'object' && typeof fastifyError.code === 'string') {
@@ -102,8 +123,13 @@ export function toHttpError(error: unknown): GroknetError {
   return new GroknetError('internal', undefined, { cause: error });
 }
 
+/** `form.title: Too big…; body.k: …`: the issues in words, for the message. */
+export function describeIssues(issues: readonly FieldIssue[]): string {
+  return issues.map((issue) => `${[issue.in, ...issue.path].join('.')}: ${issue.message}`).join('; ');
+}
+
 export function errorBody(error: GroknetError): ErrorBody {
-  return { error: { code: error.code, message: error.message } };
+  return { error: { code: error.code, message: error.message, ...(error.issues?.length ? { issues: [...error.issues] } : {}) } };
 }
 
 export interface ErrorHooks {

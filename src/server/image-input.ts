@@ -11,22 +11,37 @@ import type { ImageLimits } from '../image/limits.ts';
 export const RAW_IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
 
 const FILE_FIELDS = new Set(['image', 'images']);
-const MAX_FIELD_BYTES = 64 * 1024;
+/** Longest text field of a multipart body; a longer one arrives cut (see Upload.truncated). */
+export const MAX_FIELD_BYTES = 64 * 1024;
 const MAX_FIELDS = 20;
 
 export interface Upload {
   files: Buffer[];
   /** Text fields of a multipart body; empty for a raw body. */
   fields: Record<string, string>;
+  /**
+   * Fields longer than MAX_FIELD_BYTES, held cut to that length: the route's schema refuses
+   * them naming its own limit for the field (parseFormFields), not this one.
+   */
+  truncated: string[];
+}
+
+/** The multipart parser's count limits, as what the client sent too many of. */
+function countLimitError(code: unknown, maxFiles: number): GroknetError | undefined {
+  if (code === 'FST_FILES_LIMIT') return new GroknetError('invalid_argument', `too many files: at most ${maxFiles}`);
+  if (code === 'FST_FIELDS_LIMIT') return new GroknetError('invalid_argument', `too many fields: at most ${MAX_FIELDS}`);
+  if (code === 'FST_PARTS_LIMIT') return new GroknetError('invalid_argument', `too many parts: at most ${maxFiles} files and ${MAX_FIELDS} fields`);
+  return undefined;
 }
 
 export async function readUpload(request: FastifyRequest, limits: ImageLimits, maxFiles: number): Promise<Upload> {
   if (!request.isMultipart()) {
-    if (Buffer.isBuffer(request.body)) return { files: [request.body], fields: {} };
+    if (Buffer.isBuffer(request.body)) return { files: [request.body], fields: {}, truncated: [] };
     throw new GroknetError('unsupported_media_type', 'send multipart/form-data with an "image" file, or the image itself with an image/* content type');
   }
   const files: Buffer[] = [];
   const fields: Record<string, string> = {};
+  const truncated: string[] = [];
   const parts = request.parts({
     limits: { fileSize: limits.maxInputBytes, files: maxFiles, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES, parts: maxFiles + MAX_FIELDS },
   });
@@ -40,18 +55,21 @@ export async function readUpload(request: FastifyRequest, limits: ImageLimits, m
         files.push(await part.toBuffer());
       } else {
         if (Object.hasOwn(fields, part.fieldname)) throw new GroknetError('invalid_argument', `field "${part.fieldname}" appears twice`);
-        if (part.valueTruncated) throw new GroknetError('too_large', `field "${part.fieldname}" is longer than ${MAX_FIELD_BYTES} bytes`);
+        if (part.valueTruncated) truncated.push(part.fieldname);
         fields[part.fieldname] = String(part.value);
       }
     }
   } catch (error) {
     // The parser's own errors ("Unexpected end of multipart data", "Boundary not found") carry
     // no code: they describe the client's body, not a server fault. Coded errors (limits) pass on.
-    if (error instanceof GroknetError || typeof (error as { code?: unknown })?.code === 'string') throw error;
+    const code = (error as { code?: unknown } | null)?.code;
+    const tooMany = countLimitError(code, maxFiles);
+    if (tooMany) throw tooMany;
+    if (error instanceof GroknetError || typeof code === 'string') throw error;
     throw new GroknetError('invalid_argument', 'the multipart body is malformed or cut short', { cause: error });
   }
   if (files.length === 0) throw new GroknetError('invalid_argument', 'no image: add a file field named "image"');
-  return { files, fields };
+  return { files, fields, truncated };
 }
 
 const coord = z.coerce.number().int().min(0).max(1_000_000);

@@ -22,9 +22,10 @@ after(async () => {
   await rm(modelDir, { recursive: true, force: true });
 });
 
-test('serve prints its address and a generated key, serves, and drains on SIGTERM', async () => {
-  const env = { ...process.env, GROKNET_API_KEY: '' };
-  const child = spawn(process.execPath, [BIN, 'serve', '--model', modelDir, '--data', dataDir, '--port', '0', '--log-level', 'warn'], { env });
+test('serve prints its address and a generated key, serves without a log line per request, and drains on SIGTERM', async () => {
+  const env = { ...process.env, GROKNET_API_KEY: '', LOG_LEVEL: '' };
+  // No --log-level: the default must keep requests out of the output (issue #24).
+  const child = spawn(process.execPath, [BIN, 'serve', '--model', modelDir, '--data', dataDir, '--port', '0'], { env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -51,6 +52,9 @@ test('serve prints its address and a generated key, serves, and drains on SIGTER
     assert.equal((await fetch(`${address}/v1/products`, { method: 'POST', body: form() })).status, 401);
     const published = await fetch(`${address}/v1/products`, { method: 'POST', body: form(), headers: { authorization: `Bearer ${key}` } });
     assert.equal(published.status, 201);
+    // Only what serve printed: no JSON log line for any of these requests.
+    assert.deepEqual(stdout.trim().split('\n').filter((line) => line.startsWith('{')), [], stdout);
+    assert.equal((await fetch(`${address}/favicon.ico`)).status, 200);
 
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
@@ -64,6 +68,13 @@ test('contradictory write options are refused before anything starts', () => {
   const run = spawnSync(process.execPath, [BIN, 'serve', '--allow-anonymous-writes', '--read-only'], { encoding: 'utf8' });
   assert.equal(run.status, 2);
   assert.match(run.stderr, /contradict/);
+});
+
+test('a bad LOG_LEVEL is refused before anything starts', () => {
+  // The timeout: a server that took the level would start and serve on.
+  const run = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'chatty' }, timeout: 60_000 });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /--log-level \(or LOG_LEVEL\) must be one of/);
 });
 
 test('out-of-range limits are refused before anything starts', () => {

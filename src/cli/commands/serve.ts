@@ -8,6 +8,7 @@
 //                                  `npm start` is a usable demo that no other web page
 //                                  or local process can write to without the key.
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { openCatalog } from '../../catalog/index.ts';
 import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector } from '../../detect/index.ts';
@@ -24,6 +25,7 @@ export const SERVE_USAGE =
   '                     [--segment-model DIR | --no-segment]\n' +
   '                     [--allow-anonymous-writes | --read-only] [--cors ORIGIN,...] [--rate-limit N] [--search-concurrency N] [--trust-proxy] [--log-level LEVEL]\n' +
   '  Writes need GROKNET_API_KEY; without it a key is generated and printed once (see --allow-anonymous-writes, --read-only).\n' +
+  '  Logs (JSON lines) are at warn by default: errors and refused work only; --log-level info (or LOG_LEVEL=info) adds a line per request.\n' +
   '  Products in photos are detected (analyze, seen-together links on publish) with the detector opened on first use; --no-detect turns that off.\n' +
   '  Garments are segmented (shop the look, analyze?garments=true) with the segmentation model opened on first use; if it cannot be\n' +
   '  opened those requests answer 503 and the rest of the API serves on. --no-segment turns that off.';
@@ -50,7 +52,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       'rate-limit': { type: 'string' },
       'search-concurrency': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
-      'log-level': { type: 'string', default: 'info' },
+      // No default here: LOG_LEVEL applies when the flag is absent.
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     false,
@@ -64,8 +67,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const rateLimitPerMinute = intOption(values['rate-limit'], 'rate-limit', 0, 1_000_000, 600);
   // Catalog queries at once (0: unbounded); more wait in line, past 256 waiting: 429.
   const searchConcurrency = intOption(values['search-concurrency'], 'search-concurrency', 0, 256, DEFAULT_SEARCH_ADMISSION.maxConcurrent);
-  const logLevel = values['log-level'] as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new GroknetError('invalid_argument', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  // warn: a line per request (info) would bury the printed key and the errors that matter.
+  const logLevel = (values['log-level'] ?? (process.env.LOG_LEVEL?.trim() || 'warn')) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new GroknetError('invalid_argument', `--log-level (or LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}`);
   const detectorName = values.detector;
   if (!isDetectorName(detectorName)) throw new GroknetError('invalid_argument', `--detector must be one of ${DETECTOR_NAMES.join(', ')}, got '${detectorName}'`);
   const anonymous = values['allow-anonymous-writes'];
@@ -118,7 +122,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
         process.stderr.write(`groknet serve: ${signal} again, exiting without draining\n`);
-        process.exit(130);
+        process.exit(128 + constants.signals[signal]);
       }
       stopping = true;
       process.stderr.write(`groknet serve: ${signal}, finishing in-flight requests…\n`);
@@ -132,8 +136,9 @@ export async function serveCommand(args: string[]): Promise<number> {
           resolve();
         });
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // `on`, not `once`: a second signal must reach `stop` to exit without draining (with `once`, it killed the process by the signal).
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 
   const address = await app.listen({ port, host });

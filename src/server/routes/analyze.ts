@@ -10,7 +10,7 @@ import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
 import { parseRegion, readUpload, RegionSchema } from '../image-input.ts';
 import { DetectedProductSchema, GarmentSchema, HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
-import { parseInput } from '../validate.ts';
+import { parseFormFields } from '../validate.ts';
 import { requireSegmentation } from './shop-the-look.ts';
 
 const QuerySchema = z.strictObject({
@@ -85,7 +85,7 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
     },
     async (request) => {
       const upload = await readUpload(request, ctx.config.limits, 1);
-      const fields = parseInput(FieldsSchema, upload.fields, 'form');
+      const fields = parseFormFields(FieldsSchema, upload);
       const fromQuery = parseRegion(request.query, 'query');
       const region = fromQuery ?? parseRegion(fields, 'form');
       const photo = upload.files[0]!;

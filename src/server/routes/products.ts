@@ -1,18 +1,17 @@
-// Products: publish (photos + listing fields -> analysed, stored, indexed), read, delete.
-import { randomBytes } from 'node:crypto';
-import type { FastifyBaseLogger } from 'fastify';
+// Products: publish (photos + listing fields -> analysed, stored, indexed; src/server/publish.ts),
+// read, delete. Publishing takes the client's own id and an Idempotency-Key, so a retry
+// never makes a second product.
 import { z } from 'zod';
 import type { CatalogStore } from '../../catalog/types.ts';
-import { GroknetError, isGroknetError } from '../../errors.ts';
-import type { Analysis } from '../../model/types.ts';
-import { suggestListing } from '../../pipelines/suggest-listing.ts';
+import { GroknetError } from '../../errors.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
+import { IDEMPOTENCY_TTL_MS, IdempotencyKeySchema } from '../idempotency.ts';
 import { readUpload } from '../image-input.ts';
-import type { StoredFile } from '../image-store.ts';
-import { ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
+import { publishAnswer, publishFingerprint, publishProduct, removeUploads, type Published } from '../publish.ts';
+import { ClientProductIdSchema, MAX_ID_LENGTH, ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
 import { requireSegmentation } from './shop-the-look.ts';
-import { parseInput } from '../validate.ts';
+import { parseFormFields } from '../validate.ts';
 import { productView } from '../views.ts';
 
 const AttributeValue = z.union([z.string().max(500), z.number(), z.boolean(), z.null(), z.array(z.string().max(200)).max(50)]);
@@ -28,6 +27,7 @@ const jsonObject = z.string().transform((text, issue) => {
 });
 
 export const ProductFieldsSchema = z.strictObject({
+  id: ClientProductIdSchema.optional(),
   title: z.string().trim().min(1).max(200),
   description: z.string().trim().max(5000).optional(),
   price: z
@@ -50,6 +50,7 @@ const CreatedSchema = z
     seenWith: z.array(z.string()).nullable().meta({
       description: 'Catalog products found in the photos and linked as seen together with this one; null when this server does not detect products or detection failed (the product is published either way)',
     }),
+    replaced: z.boolean().meta({ description: 'True (status 200) when the request gave the id of an existing product, which it replaced; false (201) for a new product' }),
   })
   .meta({ id: 'CreatedProduct' });
 const DeletedSchema = z.object({ id: z.string(), deleted: z.literal(true) });
@@ -71,10 +72,6 @@ export function requireCatalog(ctx: RouteContext): CatalogStore {
   return ctx.catalog;
 }
 
-function newProductId(): string {
-  return `p_${randomBytes(9).toString('base64url')}`;
-}
-
 /** Empty form fields mean "not given". */
 function withoutEmpty(fields: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v.trim() !== ''));
@@ -89,6 +86,20 @@ const PublishQuerySchema = z.strictObject({
       description:
         'Segment the clothing in each photo and store its garments, as `groknet index --garments` does (filters garment and garment_colour; default false; 503 on a server without a segmentation model). A photo that cannot be segmented is published without garments.',
     }),
+});
+
+const TTL_HOURS = IDEMPOTENCY_TTL_MS / 3_600_000;
+
+// Other headers pass through untouched: the multipart parser and auth read them after validation.
+const PublishHeadersSchema = z.looseObject({
+  'idempotency-key': IdempotencyKeySchema.optional().meta({
+    description:
+      `Makes a retry safe: the same key with the same request (fields, photos, query) within ${TTL_HOURS} h answers what the first request answered ` +
+      '(same product, same status, header `Idempotent-Replayed: true`) without publishing again; a repeat sent while the first is still running waits for it. ' +
+      'The same key with a different request is 422 `idempotency_mismatch`. Only successful publishes are remembered: after an error the same key runs the request again. ' +
+      "Keys are kept in the server's data directory and survive a restart; servers sharing a data directory do not share them.",
+    example: '5f0c3b0e-8d1a-4a8e-9b6a-2f1d6c3e7a90',
+  }),
 });
 
 export function productRoutes(app: App, ctx: RouteContext): void {
@@ -107,15 +118,23 @@ export function productRoutes(app: App, ctx: RouteContext): void {
             price: z.string().optional().meta({ example: '12.50' }),
             currency: z.string().optional().meta({ example: 'EUR' }),
             attributes: z.string().optional().meta({ description: 'JSON object of seller attributes', example: '{"colour":"red"}' }),
+            id: z.string().optional().meta({
+              description: `Your own id for the product (1 to ${MAX_ID_LENGTH} characters, no control characters; the rules of \`groknet index\`). An id that exists is replaced, photos and all, as \`groknet index\` replaces a listing indexed again (answer 200, \`replaced: true\`). Without one a new id is made (201).`,
+              example: 'sku-1234',
+            }),
           }),
         },
       },
       schema: {
         summary: 'Publish a product: photos are analysed, stored and indexed',
+        description:
+          'Answers 201 with a new product, or 200 when the form gave the `id` of an existing product, which is replaced. ' +
+          'Send an `Idempotency-Key` header to make retries safe: a repeat of the request with the same key answers the first answer again instead of publishing twice.',
         tags: ['products'],
         security: [{ bearer: [] }, { apiKey: [] }],
         querystring: PublishQuerySchema,
-        response: { 201: CreatedSchema, ...errors },
+        headers: PublishHeadersSchema,
+        response: { 200: CreatedSchema, 201: CreatedSchema, ...errors },
       },
     },
     async (request, reply) => {
@@ -123,39 +142,31 @@ export function productRoutes(app: App, ctx: RouteContext): void {
       // Checked before the upload is read: a server without a segmenter refuses at once.
       const segmentation = request.query.garments ? requireSegmentation(ctx) : undefined;
       const upload = await readUpload(request, ctx.config.limits, ctx.config.maxImagesPerProduct);
-      const fields = parseInput(ProductFieldsSchema, withoutEmpty(upload.fields), 'form');
-      const analyses = await analyzeAll(ctx, upload.files);
-      // Before anything is stored: a busy or missing segmenter fails the request and loses nothing.
-      const garments = segmentation ? await segmentation.productGarments(upload.files) : undefined;
-      garments?.forEach((found, i) => {
-        if (found instanceof GroknetError) request.log.warn({ err: found, image: i }, 'published without garments: the photo could not be segmented');
-      });
-      const stored = await saveAll(ctx, upload.files);
-      const id = newProductId();
-      try {
-        await catalog.insertProducts([
+      const given = withoutEmpty(upload.fields);
+      const fields = parseFormFields(ProductFieldsSchema, { fields: given, truncated: upload.truncated });
+      const publish = (): Promise<Published> =>
+        publishProduct(
+          ctx,
+          catalog,
           {
-            id,
+            id: fields.id,
             title: fields.title,
             description: fields.description ?? '',
             price: fields.price ?? null,
             currency: fields.currency ?? null,
             attributes: fields.attributes ?? {},
-            images: stored.map((file, i) => {
-              const found = garments?.[i];
-              return { path: file.path, contentHash: file.contentHash, analysis: analyses[i]!, ...(found && !(found instanceof GroknetError) ? { garments: found } : {}) };
-            }),
+            files: upload.files,
+            garments: segmentation ? (files) => segmentation.productGarments(files) : undefined,
           },
-        ]);
-      } finally {
-        // Committed (the catalog now references the files) or given up (at worst orphans).
-        for (const file of stored) ctx.images.release(file);
-      }
-      const product = await catalog.getProduct(id);
-      if (!product) throw new GroknetError('store_error', 'the product was not found right after writing it');
-      const seenWith = await linkSeenTogether(ctx, catalog, id, upload.files, stored, request.log);
-      request.log.info({ productId: id, images: stored.length, seenWith: seenWith?.length }, 'product published');
-      return reply.status(201).send({ product: productView(product, ctx.images), listing: suggestListing(analyses[0]!.heads), seenWith });
+          request.log,
+        );
+      const key = request.headers['idempotency-key'];
+      const outcome = key
+        ? await ctx.idempotency.run(key, publishFingerprint(request.query, given, upload.files), publish)
+        : { value: await publish(), replayed: false };
+      const answer = await publishAnswer(ctx, catalog, outcome.value, outcome.replayed);
+      if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.status(outcome.value.status).send(answer);
     },
   );
 
@@ -199,57 +210,4 @@ export function productRoutes(app: App, ctx: RouteContext): void {
       return { id, deleted: true as const };
     },
   );
-}
-
-/** Stores every photo of an upload; when one fails, the holds of the others are given back. */
-async function saveAll(ctx: RouteContext, files: readonly Buffer[]): Promise<StoredFile[]> {
-  const settled = await Promise.allSettled(files.map((bytes) => ctx.images.save(bytes, ctx.config.limits)));
-  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (!failure) return settled.map((result) => (result as PromiseFulfilledResult<StoredFile>).value);
-  for (const result of settled) if (result.status === 'fulfilled') ctx.images.release(result.value);
-  throw failure.reason;
-}
-
-/**
- * Removes a deleted product's uploaded photos that no other product uses. The product is
- * already gone: a file that cannot be removed is logged and left as an orphan, never a failed request.
- */
-async function removeUploads(ctx: RouteContext, catalog: CatalogStore, paths: readonly string[], log: FastifyBaseLogger): Promise<void> {
-  const result = await ctx.images.removeUnreferenced(paths, (contentHash) => catalog.hasImageHash(contentHash));
-  for (const { name, error } of result.failed) log.warn({ err: error, image: name }, 'could not remove the image of a deleted product');
-  if (result.removed.length > 0) log.info({ images: result.removed.length }, 'removed the images of a deleted product');
-}
-
-/**
- * Links the new product with the catalog products found in its photos. The product is
- * already published: a detection failure is logged and reported as null, never a failed request.
- */
-async function linkSeenTogether(
-  ctx: RouteContext,
-  catalog: CatalogStore,
-  id: string,
-  files: readonly Buffer[],
-  stored: readonly StoredFile[],
-  log: FastifyBaseLogger,
-): Promise<string[] | null> {
-  if (!ctx.detection) return null;
-  try {
-    const photos = files.map((bytes, i) => ({ bytes, contentHash: stored[i]!.contentHash }));
-    const linked = await ctx.detection.linkPublished(catalog, id, photos);
-    return [...new Set(linked.found.map((f) => f.productId))];
-  } catch (error) {
-    log.warn({ err: error, productId: id }, 'seen-together detection failed');
-    return null;
-  }
-}
-
-/** Analyses all photos of one upload together (they share a batch); the first failure names its photo. */
-async function analyzeAll(ctx: RouteContext, files: Buffer[]): Promise<Analysis[]> {
-  const settled = await Promise.allSettled(files.map((bytes) => ctx.queue.analyze(bytes)));
-  return settled.map((result, i) => {
-    if (result.status === 'fulfilled') return result.value;
-    const error = result.reason;
-    if (isGroknetError(error) && files.length > 1) throw new GroknetError(error.code, `photo ${i + 1}: ${error.details ?? error.message}`);
-    throw error;
-  });
 }

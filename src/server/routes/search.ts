@@ -1,11 +1,12 @@
 // Search: words, a photo, or a product ("more like this"), with filters and facets; plus
 // the per-product similar and seen-together lists.
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GroknetError } from '../../errors.ts';
 import type { App, RouteContext } from '../app.ts';
 import { ErrorBodySchema } from '../http-errors.ts';
 import { RegionSchema } from '../image-input.ts';
-import { FacetsSchema, ProductIdParams, SearchHitSchema, SeenTogetherItemSchema } from '../schemas.ts';
+import { FacetsSchema, MAX_ID_LENGTH, ProductIdParams, SearchHitSchema, SeenTogetherItemSchema } from '../schemas.ts';
 import type { FilterCondition, Filters } from '../../search/types.ts';
 import { admittedSearch, searchGate } from '../search-admission.ts';
 import { photoEmbedding } from '../search-by-photo.ts';
@@ -45,7 +46,7 @@ function searchBodySchema(maxImageBytes: number) {
       region: RegionSchema.optional().meta({
         description: 'Search by one product in the photo: its box x, y, w, h in pixels of the upright photo (e.g. a box from /v1/analyze products)',
       }),
-      productId: z.string().min(1).max(256).optional().meta({ description: 'Find products like this one' }),
+      productId: z.string().min(1).max(MAX_ID_LENGTH).optional().meta({ description: 'Find products like this one' }),
       filters: z
         .record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'filter names are lower-case identifiers'), FilterValueSchema)
         .refine((f) => Object.keys(f).length <= 20, 'at most 20 filters')
@@ -94,6 +95,16 @@ export function requireSearch(ctx: RouteContext): SearchService {
   return search;
 }
 
+/**
+ * Search reads JSON only. A form or a raw photo would reach validation as no object at all
+ * ("expected object, received null"): say what to send instead, before any of it is read.
+ */
+async function requireJson(request: FastifyRequest): Promise<void> {
+  const type = request.headers['content-type'];
+  if (type !== undefined && /^application\/json\s*(;|$)/i.test(type)) return;
+  throw new GroknetError('unsupported_media_type', 'search takes a JSON body (Content-Type: application/json); send a photo as its "image" field, base64');
+}
+
 function decodeBase64Image(text: string): Buffer {
   const payload = text.startsWith('data:') ? text.slice(text.indexOf(',') + 1) : text;
   const compact = payload.replace(/\s+/g, '');
@@ -109,6 +120,7 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
     '/v1/search',
     {
       bodyLimit: Math.ceil(maxImageBytes / 3) * 4 + 64 * 1024,
+      onRequest: requireJson,
       schema: {
         summary: 'Search the catalog by words, photo or product, with filters and facets',
         tags: ['search'],

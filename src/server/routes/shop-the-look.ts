@@ -12,7 +12,7 @@ import { readUpload } from '../image-input.ts';
 import { GarmentSchema, SearchHitSchema } from '../schemas.ts';
 import { NO_SEGMENTER, type ServerSegmentation } from '../segmentation.ts';
 import { hitView } from '../views.ts';
-import { parseInput } from '../validate.ts';
+import { parseFormFields, parseInput } from '../validate.ts';
 import { requireSearch } from './search.ts';
 
 /** Segmentation, or 503 unavailable when this server has no segmenter. */
@@ -90,7 +90,7 @@ export function shopTheLookRoutes(app: App, ctx: RouteContext): void {
       const segmentation = requireSegmentation(ctx);
       const search = requireSearch(ctx);
       const upload = await readUpload(request, ctx.config.limits, 1);
-      const options = { ...parseInput(OptionsSchema, parseInput(FieldsSchema, upload.fields, 'form'), 'form'), ...definedOnly(request.query) };
+      const options = { ...parseInput(OptionsSchema, parseFormFields(FieldsSchema, upload), 'form'), ...definedOnly(request.query) };
       const look = await shopTheLookInCatalog(
         upload.files[0]!,
         {

@@ -21,13 +21,20 @@ export async function multipart(fields: Record<string, string>, files: FilePart[
   return { payload: Buffer.from(await request.arrayBuffer()), headers: { 'content-type': request.headers.get('content-type')! } };
 }
 
-/** Asserts `{ error: { code, message } }` with the expected status and code, and no internals. */
-export function assertError(res: LightMyRequestResponse, status: number, code: string): { code: string; message: string } {
+export interface ErrorIssue {
+  in: string;
+  path: Array<string | number>;
+  message: string;
+}
+
+/** Asserts `{ error: { code, message, issues? } }` with the expected status and code, and no internals. */
+export function assertError(res: LightMyRequestResponse, status: number, code: string): { code: string; message: string; issues?: ErrorIssue[] } {
   assert.equal(res.statusCode, status, `expected ${status} ${code}, got ${res.statusCode}: ${res.body}`);
   assert.match(String(res.headers['content-type']), /application\/json/);
-  const body = JSON.parse(res.body) as { error: { code: string; message: string } };
+  const body = JSON.parse(res.body) as { error: { code: string; message: string; issues?: ErrorIssue[] } };
   assert.deepEqual(Object.keys(body), ['error']);
-  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message']);
+  const keys = Object.keys(body.error).sort();
+  assert.deepEqual(keys, body.error.issues ? ['code', 'issues', 'message'] : ['code', 'message']);
   assert.equal(body.error.code, code, body.error.message);
   assertNothingInternal(res.body);
   return body.error;
