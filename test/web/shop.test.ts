@@ -116,7 +116,7 @@ describe('web page', { skip: SKIP }, () => {
   test('sell: a file that is not a photo gets a message a person understands', async () => {
     await page.setInputFiles('#sell-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: TEXT_FILE });
     await page.waitForSelector('#sell-status.error');
-    assert.match(await page.textContent('#sell-status') ?? '', /isn't a photo we can read/);
+    assert.match(await page.textContent('#sell-status') ?? '', /not an image we can read/);
   });
 
   test('sell: an ambiguous photo gets suggestions marked for checking', async () => {
@@ -167,7 +167,9 @@ describe('web page', { skip: SKIP }, () => {
     await page.fill('#search-text', 'cotton');
     await page.press('#search-text', 'Enter');
     await page.waitForFunction(() => document.querySelectorAll('#results .card').length === 3);
-    await page.waitForSelector('#filter-colour');
+    // On this phone-sized screen the menus fold behind the Filters button.
+    await page.waitForSelector('#filter-colour', { state: 'attached' });
+    await page.getByRole('button', { name: /^Filters/ }).click();
     await shot('buy-words');
     await page.selectOption('#filter-colour', 'blue');
     await page.waitForFunction(() => document.querySelectorAll('#results .card').length === 1);
@@ -251,7 +253,7 @@ describe('web page', { skip: SKIP }, () => {
     // Errors are shown as text, and the old garments go.
     await page.setInputFiles('#look-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: TEXT_FILE });
     await page.waitForSelector('#look-status.error');
-    assert.match(await page.textContent('#look-status') ?? '', /isn't a photo we can read/);
+    assert.match(await page.textContent('#look-status') ?? '', /not an image we can read/);
     assert.equal(await page.locator('#look-garments .garment').count(), 0);
 
     // A photo with no garments in it says so.

@@ -82,12 +82,16 @@ export function shopTheLook(photo: File, options: { matchColour: boolean; k?: nu
   return call('/v1/shop-the-look', { method: 'POST', body: form });
 }
 
-export function similar(id: string): Promise<ListResponse> {
-  return call(`/v1/products/${encodeURIComponent(id)}/similar?k=24`);
+export function product(id: string): Promise<Product> {
+  return call(`/v1/products/${encodeURIComponent(id)}`);
 }
 
-export function seenTogether(id: string): Promise<SeenTogetherResponse> {
-  return call(`/v1/products/${encodeURIComponent(id)}/seen-together`);
+export function similar(id: string, k = 24): Promise<ListResponse> {
+  return call(`/v1/products/${encodeURIComponent(id)}/similar?k=${k}`);
+}
+
+export function seenTogether(id: string, k = 12): Promise<SeenTogetherResponse> {
+  return call(`/v1/products/${encodeURIComponent(id)}/seen-together?k=${k}`);
 }
 
 /** A file as base64 (without the data: prefix), for the JSON search body. */

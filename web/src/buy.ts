@@ -1,9 +1,14 @@
 // Buy: search by words or photo, refine with facet filters, "more like this" on any result,
 // and the seen-together strip (products found in the same photos, most photos first).
+// Every card opens its product's page (product.ts).
 import { fileToBase64, search, seenTogether, similar } from './api.ts';
+import { formatPrice, opensProduct, picture, stripCard, titleLink } from './cards.ts';
 import { byId, el, setStatus } from './dom.ts';
+import { nothingFoundText, sawProducts } from './empty-state.ts';
+import { fieldName, isListingField, valueText } from './fields.ts';
+import { TEXT } from './messages.ts';
 import { errorText } from './sell.ts';
-import type { Facets, FilterCondition, SearchHit, SeenTogetherItem } from './types.ts';
+import type { Facets, FilterCondition, SearchHit } from './types.ts';
 
 const MATCH_TEXT: Record<SearchHit['match'], string> = { exact: 'exact', similar: 'similar', text: 'words', filter: 'filter' };
 const MATCH_TITLE: Record<SearchHit['match'], string> = {
@@ -20,15 +25,6 @@ function conditionOf(field: string, value: string): FilterCondition {
   return high === undefined ? { gte: Number(low) } : { gte: Number(low), lt: Number(high) };
 }
 
-function formatPrice(hit: Pick<SearchHit, 'price' | 'currency'>): string {
-  if (hit.price === null) return '';
-  try {
-    return new Intl.NumberFormat(undefined, { style: 'currency', currency: hit.currency ?? 'EUR' }).format(hit.price);
-  } catch {
-    return `${hit.price} ${hit.currency ?? ''}`.trim();
-  }
-}
-
 export interface Buy {
   searchWords(text: string): void;
   /** A result card with its actions (more like this, seen together), for other parts of the page. */
@@ -39,8 +35,9 @@ export function initBuy(): Buy {
   const form = byId<HTMLFormElement>('search-form');
   const textInput = byId<HTMLInputElement>('search-text');
   const fileInput = byId<HTMLInputElement>('buy-file');
-  const photoNote = byId('photo-query-note');
+  const queryNote = byId('photo-query-note');
   const filtersBox = byId('filters');
+  const filtersToggle = byId<HTMLButtonElement>('filters-toggle');
   const status = byId('buy-status');
   const results = byId<HTMLUListElement>('results');
   const seenSection = byId('seen-together');
@@ -50,12 +47,14 @@ export function initBuy(): Buy {
   let image: string | null = null;
   /** Facet field -> the value chosen in its menu. */
   const chosen = new Map<string, string>();
+  /** Only the latest query's answer is shown (a slow photo search must not overwrite "more like this"). */
+  let latest = 0;
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     text = textInput.value.trim();
     image = null;
-    photoNote.textContent = '';
+    queryNote.textContent = '';
     void run();
   });
 
@@ -71,12 +70,22 @@ export function initBuy(): Buy {
       }
       text = '';
       textInput.value = '';
-      photoNote.textContent = `Searching by your photo: ${file.name}`;
+      queryNote.textContent = TEXT.photoQuery(file.name);
       await run();
     })();
   });
 
+  // On a phone the menus fold behind one button, so the first results show without scrolling
+  // (the button is hidden on wide screens by the style sheet, where the menus always show).
+  filtersToggle.addEventListener('click', () => setFiltersOpen(filtersToggle.getAttribute('aria-expanded') !== 'true'));
+
+  function setFiltersOpen(open: boolean): void {
+    filtersToggle.setAttribute('aria-expanded', String(open));
+    filtersBox.classList.toggle('collapsed', !open);
+  }
+
   async function run(): Promise<void> {
+    const ticket = ++latest;
     setStatus(status, 'Searching…');
     results.setAttribute('aria-busy', 'true');
     seenSection.hidden = true;
@@ -84,57 +93,66 @@ export function initBuy(): Buy {
     for (const [field, value] of chosen) filters[field] = conditionOf(field, value);
     try {
       const answer = await search({ ...(text ? { text } : {}), ...(image ? { image } : {}), filters, k: 24 });
+      if (ticket !== latest) return;
       renderFilters(answer.facets);
       renderResults(answer.results);
       const n = answer.results.length;
-      setStatus(status, n === 0 ? 'No products match. Try other words or remove a filter.' : `${n} result${n === 1 ? '' : 's'}`);
+      if (n > 0) {
+        sawProducts();
+        setStatus(status, `${n} result${n === 1 ? '' : 's'}`);
+      } else {
+        const words = await nothingFoundText({ words: Boolean(text), filters: chosen.size });
+        if (ticket === latest) setStatus(status, words);
+      }
     } catch (error) {
-      setStatus(status, errorText(error), 'error');
+      if (ticket === latest) setStatus(status, errorText(error), 'error');
     } finally {
-      results.setAttribute('aria-busy', 'false');
+      if (ticket === latest) results.setAttribute('aria-busy', 'false');
     }
   }
 
   function renderFilters(facets: Facets): void {
     filtersBox.replaceChildren();
-    const fields = new Set([...Object.keys(facets), ...chosen.keys()]);
+    const fields = [...new Set([...Object.keys(facets), ...chosen.keys()])].filter(isListingField);
     for (const field of fields) {
       const values = facets[field] ?? [];
       const id = `filter-${field}`;
-      const select = el('select', { id, 'data-field': field }, el('option', { value: '' }, `Any ${field.replace(/_/g, ' ')}`));
+      const name = fieldName(field);
+      const select = el('select', { id, 'data-field': field }, el('option', { value: '' }, TEXT.anyValue));
       const current = chosen.get(field);
-      for (const { value, count } of values) select.append(el('option', { value, selected: value === current }, `${value} (${count})`));
+      for (const { value, count } of values) select.append(el('option', { value, selected: value === current }, `${valueText(field, value)} (${count})`));
       // Keep the chosen value visible even when the facets no longer count it.
-      if (current && !values.some((v) => v.value === current)) select.append(el('option', { value: current, selected: true }, current));
+      if (current && !values.some((v) => v.value === current)) select.append(el('option', { value: current, selected: true }, valueText(field, current)));
       select.addEventListener('change', () => {
         if (select.value) chosen.set(field, select.value);
         else chosen.delete(field);
         void run();
       });
-      filtersBox.append(el('label', { for: id }, field.replace(/_/g, ' '), select));
+      filtersBox.append(el('label', { for: id }, name, select));
     }
+    filtersToggle.hidden = fields.length === 0;
+    filtersToggle.textContent = chosen.size > 0 ? `${TEXT.filters} (${chosen.size})` : TEXT.filters;
+  }
+
+  function clearFilters(): void {
+    chosen.clear();
+    filtersBox.replaceChildren();
+    filtersToggle.hidden = true;
   }
 
   function renderResults(hits: SearchHit[], into: HTMLElement = results): void {
     into.replaceChildren(...hits.map(card));
   }
 
-  function pictureOf(item: { image: string | null; title: string }): HTMLElement {
-    return item.image
-      ? el('img', { src: item.image, alt: item.title, loading: 'lazy' })
-      : el('div', { class: 'no-image', role: 'img', 'aria-label': `${item.title} (no photo)` }, 'no photo');
-  }
-
   function card(hit: SearchHit): HTMLElement {
-    const picture = pictureOf(hit);
     const more = el('button', { type: 'button', class: 'button small', 'aria-label': `More like ${hit.title}` }, 'More like this');
     more.addEventListener('click', () => void showSimilar(hit));
     const seen = el('button', { type: 'button', class: 'button small', 'aria-label': `Seen together with ${hit.title}` }, 'Seen together');
     seen.addEventListener('click', () => void showSeenTogether(hit));
-    return el('li', { class: 'card', 'data-id': hit.id, 'data-match': hit.match },
-      picture,
+    const node = el('li', { class: 'card', 'data-id': hit.id, 'data-match': hit.match },
+      picture(hit.image, hit.title),
       el('div', { class: 'body' },
-        el('h3', {}, hit.title),
+        el('h3', {}, titleLink(hit.id, hit.title)),
         el('p', {},
           el('span', { class: `badge ${hit.match}`, title: MATCH_TITLE[hit.match] }, MATCH_TEXT[hit.match]),
           el('span', { class: 'score' }, `score ${hit.score.toFixed(2)}`)),
@@ -142,29 +160,28 @@ export function initBuy(): Buy {
         ...(hit.why.length > 0 ? [el('p', { class: 'why' }, hit.why.join('; '))] : [])),
       el('div', { class: 'actions' }, more, seen),
     );
+    opensProduct(node, hit.id);
+    return node;
   }
 
   async function showSimilar(hit: SearchHit): Promise<void> {
+    const ticket = ++latest;
+    // A new query: the words, photo and filters of the last one no longer describe the results.
+    text = '';
+    image = null;
+    textInput.value = '';
+    clearFilters();
+    queryNote.textContent = TEXT.similarQuery(hit.title);
     setStatus(status, `Looking for products like “${hit.title}”…`);
     seenSection.hidden = true;
     try {
       const answer = await similar(hit.id);
+      if (ticket !== latest) return;
       renderResults(answer.results);
       setStatus(status, answer.results.length === 0 ? `Nothing else looks like “${hit.title}” yet.` : `${answer.results.length} product${answer.results.length === 1 ? '' : 's'} like “${hit.title}”`);
     } catch (error) {
-      setStatus(status, errorText(error), 'error');
+      if (ticket === latest) setStatus(status, errorText(error), 'error');
     }
-  }
-
-  function seenCard(item: SeenTogetherItem): HTMLElement {
-    const photos = `seen together in ${item.count} photo${item.count === 1 ? '' : 's'}`;
-    return el('div', { class: 'card seen', 'data-id': item.id },
-      pictureOf(item),
-      el('div', { class: 'body' },
-        el('h3', {}, item.title),
-        el('p', { class: 'count' }, photos),
-        ...(item.price !== null ? [el('p', { class: 'price' }, formatPrice(item))] : [])),
-    );
   }
 
   async function showSeenTogether(hit: SearchHit): Promise<void> {
@@ -174,7 +191,7 @@ export function initBuy(): Buy {
       if (answer.results.length === 0) {
         seenList.replaceChildren(el('p', { class: 'empty' }, `Nothing seen together with “${hit.title}” yet. ${answer.note ?? ''}`.trim()));
       } else {
-        seenList.replaceChildren(...answer.results.map(seenCard));
+        seenList.replaceChildren(...answer.results.map((item) => stripCard(item, TEXT.seenIn(item.count))));
       }
     } catch (error) {
       seenList.replaceChildren(el('p', { class: 'empty' }, errorText(error)));
@@ -182,11 +199,13 @@ export function initBuy(): Buy {
     seenSection.querySelector('h3')?.scrollIntoView({ block: 'nearest' });
   }
 
+  setFiltersOpen(false);
   return {
     searchWords(words: string): void {
       textInput.value = words;
       text = words;
       image = null;
+      queryNote.textContent = '';
       chosen.clear();
       void run();
     },

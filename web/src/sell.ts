@@ -1,7 +1,9 @@
 // Sell: a photo -> the suggested listing fills the form (unsure fields marked) -> publish.
+// Each photo starts from a clean form: nothing of the last photo's suggestions or of the
+// last published listing carries over to the next product.
 import { analyze, ApiError, publish, storedKey, storeKey } from './api.ts';
 import { byId, el, percent, setStatus } from './dom.ts';
-import { describeError } from './messages.ts';
+import { describeError, NOT_AN_IMAGE, UNREADABLE_CODES } from './messages.ts';
 import type { ListingField, Product, SuggestedListing } from './types.ts';
 
 type Suggestion = Pick<ListingField, 'score' | 'abstain'> | null;
@@ -37,7 +39,12 @@ export function initSell(showInBuy: (text: string) => void): void {
   const publishButton = byId<HTMLButtonElement>('publish');
   const garmentsBox = byId<HTMLInputElement>('f-garments');
   const done = byId('sell-done');
+  /** The photo to publish: set only once the server has read it. */
   let photo: File | null = null;
+  let previewUrl: string | null = null;
+  /** Only the latest photo's answer fills the form. */
+  let latest = 0;
+  publishButton.disabled = true;
 
   fileInput.addEventListener('change', () => {
     const file = fileInput.files?.[0];
@@ -56,23 +63,89 @@ export function initSell(showInBuy: (text: string) => void): void {
   });
 
   async function choose(file: File): Promise<void> {
-    photo = file;
-    if (preview.src) URL.revokeObjectURL(preview.src);
-    preview.src = URL.createObjectURL(file);
-    preview.alt = 'The photo you chose';
-    preview.hidden = false;
+    const ticket = ++latest;
+    photo = null;
+    publishButton.disabled = true;
+    clearSuggestions();
+    // The outfit box is about the photo: a boot must not go out with the last outfit's garments.
+    garmentsBox.checked = false;
     form.hidden = true;
     done.hidden = true;
+    hidePreview();
+    // A file the browser itself calls text, a PDF...: no need to ask the server.
+    if (file.type && !file.type.startsWith('image/')) {
+      setStatus(status, NOT_AN_IMAGE, 'error');
+      return;
+    }
+    let refused = false;
+    void showPreviewIfReadable(file, () => ticket === latest && !refused);
     setStatus(status, 'Looking at your photo…');
     try {
       const result = await analyze(file);
+      if (ticket !== latest) return;
+      photo = file;
       fill(result.listing);
       form.hidden = false;
+      publishButton.disabled = false;
       const unsure = form.querySelectorAll('.field.unsure').length;
       setStatus(status, unsure > 0 ? `Suggestions ready. Please check the ${unsure} field${unsure > 1 ? 's' : ''} marked "check".` : 'Suggestions ready. Edit anything, then publish.', 'ok');
     } catch (error) {
-      setStatus(status, errorText(error), 'error');
+      if (ticket !== latest) return;
+      refused = error instanceof ApiError && UNREADABLE_CODES.has(error.code);
+      if (refused) hidePreview();
+      setStatus(status, refused ? NOT_AN_IMAGE : errorText(error), 'error');
     }
+  }
+
+  /**
+   * Shows the photo only once the browser has decoded it, so a corrupt file never shows a
+   * broken image. A format the browser cannot show but the server reads just has no preview.
+   */
+  async function showPreviewIfReadable(file: File, stillWanted: () => boolean): Promise<void> {
+    const url = URL.createObjectURL(file);
+    const probe = new Image();
+    probe.src = url;
+    const readable = await probe.decode().then(() => true, () => false);
+    if (!readable || !stillWanted()) {
+      URL.revokeObjectURL(url);
+      return;
+    }
+    hidePreview();
+    previewUrl = url;
+    preview.src = url;
+    preview.alt = 'The photo you chose';
+    preview.hidden = false;
+  }
+
+  function hidePreview(): void {
+    preview.hidden = true;
+    preview.removeAttribute('src');
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
+  }
+
+  /** The model's suggestions and their notes go; what the seller typed (price, description) stays. */
+  function clearSuggestions(): void {
+    for (const name of ['title', 'category', 'colour']) {
+      const input = form.elements.namedItem(name);
+      if (input instanceof HTMLInputElement) input.value = '';
+    }
+    for (const wrapper of form.querySelectorAll<HTMLElement>('.field')) {
+      wrapper.classList.remove('unsure');
+      const note = wrapper.querySelector('.note');
+      if (note) note.textContent = '';
+    }
+    attributesBox.replaceChildren();
+  }
+
+  /** After a publish: the next product starts from an empty form (currency back to its default). */
+  function resetForm(): void {
+    form.reset();
+    clearSuggestions();
+    photo = null;
+    fileInput.value = '';
+    hidePreview();
+    publishButton.disabled = true;
   }
 
   function fill(listing: SuggestedListing): void {
@@ -161,17 +234,19 @@ export function initSell(showInBuy: (text: string) => void): void {
     }
     const fields = { title, description: fieldValue('description'), price, currency: fieldValue('currency'), attributes };
 
+    const garments = garmentsBox.checked;
     publishButton.disabled = true;
     setStatus(status, 'Publishing…');
     try {
-      const result = await publishAskingForKey(photo, fields, { garments: garmentsBox.checked });
-      showDone(result.product, garmentsBox.checked);
+      const result = await publishAskingForKey(photo, fields, { garments });
+      resetForm();
+      showDone(result.product, garments);
     } catch (error) {
       // A server without clothing segmentation refuses the outfit option and stores nothing.
-      const noSegmenter = garmentsBox.checked && error instanceof ApiError && error.status === 503;
+      const noSegmenter = garments && error instanceof ApiError && error.status === 503;
       setStatus(status, noSegmenter ? 'This service cannot find garments in photos right now. Untick “Outfit photo” to publish without them.' : errorText(error), 'error');
     } finally {
-      publishButton.disabled = false;
+      publishButton.disabled = photo === null;
     }
   }
 

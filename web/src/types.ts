@@ -21,12 +21,28 @@ export interface AnalyzeResponse {
   listing: SuggestedListing;
 }
 
+export interface ProductImage {
+  index: number;
+  /** Null when the server does not store the photo (a product indexed from a folder with the CLI). */
+  url: string | null;
+  /** Top label of each single-label head, e.g. { clothing: 'Dress', colour: 'blue' }. */
+  labels: Record<string, string>;
+  code: string;
+  /** Absent when the photo was not segmented. */
+  garments?: Array<{ label: string; colour: string | null; areaShare: number }>;
+}
+
+/** GET /v1/products/:id, and the product POST /v1/products answers. */
 export interface Product {
   id: string;
   title: string;
+  description: string;
   price: number | null;
   currency: string | null;
-  images: Array<{ url: string | null; garments?: Array<{ label: string; colour: string | null; areaShare: number }> }>;
+  /** Seller-given attributes (category, colour, tags, ...): strings or lists of strings. */
+  attributes: Record<string, unknown>;
+  modelVersion: string;
+  images: ProductImage[];
 }
 
 export type MatchKind = 'exact' | 'similar' | 'text' | 'filter';
