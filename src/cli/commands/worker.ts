@@ -13,6 +13,7 @@ import { startWorker } from '../../queue/index.ts';
 import { DEFAULT_MAX_BATCH } from '../../queue/ingest-batcher.ts';
 import { intOption, parse } from '../args.ts';
 import { GARMENT_OPTIONS, garmentChoice, openGarmentSegmenter } from '../garment-options.ts';
+import { watchInterrupts } from '../interrupt.ts';
 
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parse(
@@ -57,13 +58,12 @@ export async function workerCommand(args: string[]): Promise<number> {
       ...(values['queue-name'] ? { queueName: values['queue-name'] } : {}),
     });
     process.stderr.write(`groknet worker: processing ${values.queue}${detector ? `, seen together with ${detector.name}` : ''}${segmenter ? ', garments stored' : ''}; stop with Ctrl-C\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    // The first SIGINT/SIGTERM finishes the jobs in hand; a second exits at once (see cli/interrupt.ts).
+    const interrupt = watchInterrupts('worker', 'finishing the jobs in hand');
+    await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
     // Finish the jobs in hand (their batch and its links), then close; an unfinished job is retried by another worker.
     await worker.close();
+    interrupt.dispose();
     process.stderr.write(`groknet worker: stopped ${JSON.stringify(worker.stats)}\n`);
     return 0;
   } finally {
