@@ -9,38 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fitHeads, rng, type FitInput, type FitResult } from '../../src/train/fit-heads.ts';
+import { fitHeads } from '../../src/train/fit-heads.ts';
+import { fitWeights, smallFitInput } from '../helpers/fit-input.ts';
 
-function base(): Omit<FitInput, 'epochs'> {
-  const rows = 48;
-  const dim = 6;
-  const random = rng(4);
-  const labels = Int32Array.from({ length: rows }, (_, r) => r % 3);
-  const features = Float32Array.from({ length: rows * dim }, (_, i) => (Math.floor(i / dim) % 3 === i % dim % 3 ? 1.2 : 0.1) + random() - 0.5);
-  return {
-    features,
-    dim,
-    trainRows: Int32Array.from({ length: rows }, (_, i) => i),
-    tasks: [{ name: 'shape', labels: ['a', 'b', 'c'], targets: labels, weight: 1 }],
-    productIds: new Int32Array(rows).fill(-1),
-    productCount: 1,
-    pairs: { partner: Int32Array.from({ length: rows }, (_, i) => (i + 3) % rows), group: labels, positiveMargin: 0.8, negativeMargin: 0.3, weight: 0.5 },
-    sharedSizes: [16],
-    dropout: 0.2,
-    embeddingDim: 8,
-    batchSize: 8,
-    learningRate: 0.005,
-    weightDecay: 0.01,
-    warmupEpochs: 1,
-    labelSmoothing: 0.1,
-    arcface: { scale: 1, margin: 0, weight: 0 },
-    seed: 3,
-  };
-}
-
-function weights(fit: FitResult): Float32Array[] {
-  return [...fit.shared.flatMap((d) => [d.kernel, d.bias]), ...fit.heads.flatMap((h) => [h.dense.kernel, h.dense.bias]), fit.embedding.kernel, fit.embedding.bias];
-}
+const base = smallFitInput;
+const weights = fitWeights;
 
 test('a run stopped at any step and resumed from its checkpoint ends bit-for-bit like an uninterrupted run', { timeout: 60_000 }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'groknet-resume-'));

@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import { GroknetError } from '../../src/errors.ts';
 import { parseTrainConfig } from '../../src/train/config.ts';
 import { extractPooledFeatures, type ExtractOptions } from '../../src/train/extract-features.ts';
-import { fitHeads, rng, type FitInput, type FitResult } from '../../src/train/fit-heads.ts';
+import { fitHeads, type FitInput } from '../../src/train/fit-heads.ts';
+import { fitWeights, smallFitInput } from '../helpers/fit-input.ts';
 import { train } from '../../src/train/train.ts';
 import { cacheWithBackbones, shapesConfig, writeShapes } from '../helpers/train-data.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -69,29 +70,8 @@ test('train stopped by its signal between steps, then run with resume, ends bit 
 });
 
 test('fitHeads stopped by its signal mid-epoch writes a checkpoint that resumes bit for bit', { timeout: 60_000 }, async () => {
-  const rows = 48;
-  const random = rng(4);
-  const labels = Int32Array.from({ length: rows }, (_, r) => r % 3);
-  const base: Omit<FitInput, 'checkpoint' | 'signal'> = {
-    features: Float32Array.from({ length: rows * 6 }, (_, i) => (Math.floor(i / 6) % 3 === i % 6 % 3 ? 1.2 : 0.1) + random() - 0.5),
-    dim: 6,
-    trainRows: Int32Array.from({ length: rows }, (_, i) => i),
-    tasks: [{ name: 'shape', labels: ['a', 'b', 'c'], targets: labels, weight: 1 }],
-    productIds: new Int32Array(rows).fill(-1),
-    productCount: 1,
-    pairs: { partner: Int32Array.from({ length: rows }, (_, i) => (i + 3) % rows), group: labels, positiveMargin: 0.8, negativeMargin: 0.3, weight: 0.5 },
-    sharedSizes: [16],
-    dropout: 0.2,
-    embeddingDim: 8,
-    epochs: 6,
-    batchSize: 8,
-    learningRate: 0.005,
-    weightDecay: 0.01,
-    labelSmoothing: 0.1,
-    arcface: { scale: 1, margin: 0, weight: 0 },
-    seed: 3,
-  };
-  const weights = (fit: FitResult): Float32Array[] => [...fit.shared.flatMap((d) => [d.kernel, d.bias]), ...fit.heads.flatMap((h) => [h.dense.kernel, h.dense.bias]), fit.embedding.kernel, fit.embedding.bias];
+  const base: Omit<FitInput, 'checkpoint' | 'signal'> = { ...smallFitInput(), epochs: 6 };
+  const weights = fitWeights;
   const straight = await fitHeads(base);
   const expected = weights(straight);
   straight.dispose();
