@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { colourName, dominantColours, rgbToLab } from '../../src/image/colour-names.ts';
-import { measureColour } from '../../src/pipelines/measure-colour.ts';
+import type { HeadResult } from '../../src/model/types.ts';
+import { measureColour, tensorToRgb } from '../../src/pipelines/measure-colour.ts';
 
 test('palette names follow perception', () => {
   assert.equal(colourName(250, 250, 250), 'white');
@@ -35,18 +36,29 @@ test('the backdrop is left out and the product colour wins', () => {
   assert.deepEqual(masked.map((s) => s.name), ['blue']);
 });
 
+/** The measured colour as a single-label result; failing (not skipping) when it is anything else. */
+function single(result: HeadResult): Extract<HeadResult, { kind: 'single' }> {
+  assert.ok(result.kind === 'single', `colour is a single-label head, got ${result.kind}`);
+  return result;
+}
+
 test('measureColour reads the model tensor, in either layout and channel order', () => {
   const rgb = picture(32, 32, [245, 245, 245], [200, 30, 35]);
   const nhwc = Float32Array.from(rgb, (v) => v / 255);
   const spec = { size: [32, 32] as [number, number], mode: 'center-crop' as const, layout: 'NHWC' as const, channelOrder: 'RGB' as const, scale: 1 / 255, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number] };
-  const result = measureColour(nhwc, spec);
-  assert.equal(result.kind, 'single');
-  if (result.kind === 'single') {
-    assert.equal(result.top[0]!.label, 'red');
-    assert.equal(result.source, 'pixels');
-  }
+  const result = single(measureColour(nhwc, spec));
+  assert.equal(result.top[0]!.label, 'red');
+  assert.equal(result.source, 'pixels');
+
+  // Caffe-style input: planes in B, G, R order, each normalised by its own mean and std (listed in
+  // tensor order). Red read with the channels swapped would be blue (35, 30, 200).
+  const mean: [number, number, number] = [104, 117, 124];
+  const std: [number, number, number] = [57, 58, 59];
   const nchwBgr = new Float32Array(32 * 32 * 3);
-  for (let p = 0; p < 32 * 32; p++) for (let c = 0; c < 3; c++) nchwBgr[(2 - c) * 1024 + p] = (rgb[p * 3 + c]! - 100) / 50;
-  const bgr = measureColour(nchwBgr, { ...spec, layout: 'NCHW', channelOrder: 'BGR', scale: 1, mean: [100, 100, 100], std: [50, 50, 50] });
-  if (bgr.kind === 'single') assert.equal(bgr.top[0]!.label, 'red');
+  for (let p = 0; p < 32 * 32; p++) for (let c = 0; c < 3; c++) nchwBgr[(2 - c) * 1024 + p] = (rgb[p * 3 + c]! - mean[2 - c]!) / std[2 - c]!;
+  const bgrSpec = { ...spec, layout: 'NCHW' as const, channelOrder: 'BGR' as const, scale: 1, mean, std };
+  assert.deepEqual(tensorToRgb(nchwBgr, bgrSpec).rgb, rgb, 'the pixels come back exactly, in RGB order');
+  const bgr = single(measureColour(nchwBgr, bgrSpec));
+  assert.equal(bgr.top[0]!.label, 'red');
+  assert.equal(bgr.abstain, false);
 });

@@ -1,6 +1,7 @@
 // The inference queue: batching across concurrent requests, the bound (429 + Retry-After),
-// the deadline (504), and draining on shutdown. A stub analyzer that can be held makes
-// every case deterministic and quick.
+// the deadline (504), and draining on shutdown. A stub analyzer that can be held, and that
+// says when each batch reaches it, makes every case deterministic and quick: the tests wait
+// for those events, never for a guessed number of milliseconds.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,12 +15,16 @@ import { createServiceMetrics } from '../../src/server/metrics.ts';
 import { solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
 import { assertError } from './helpers/http.ts';
 
-/** Answers every image after `release()` is called (or at once when not held). */
+/**
+ * Answers every image after `release()` is called (or at once when not held). `started(n)`
+ * resolves once n batches have reached the model, with the sizes of those so far.
+ */
 function stubAnalyzer(options: { held?: boolean; fail?: (image: Buffer) => boolean } = {}) {
   const batches: number[] = [];
   let open = !options.held;
   let waiters: Array<() => void> = [];
-  const analyzer: Analyzer & { batches: number[]; release(): void } = {
+  let watchers: Array<{ count: number; resolve: (sizes: number[]) => void }> = [];
+  const analyzer: Analyzer & { batches: number[]; release(): void; started(count: number): Promise<number[]> } = {
     modelVersion: 'stub@1',
     exactMatchThreshold: 0.9,
     embeddingDim: 4,
@@ -29,8 +34,14 @@ function stubAnalyzer(options: { held?: boolean; fail?: (image: Buffer) => boole
       for (const wake of waiters) wake();
       waiters = [];
     },
+    started(count) {
+      if (batches.length >= count) return Promise.resolve([...batches]);
+      return new Promise((resolve) => watchers.push({ count, resolve }));
+    },
     async analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | GroknetError>> {
       batches.push(images.length);
+      for (const w of watchers.filter((w) => w.count <= batches.length)) w.resolve([...batches]);
+      watchers = watchers.filter((w) => w.count > batches.length);
       if (!open) await new Promise<void>((resolve) => waiters.push(resolve));
       return images.map((image) =>
         options.fail?.(image)
@@ -69,7 +80,7 @@ test('requests arriving during a run go together into the next batch', async () 
   const analyzer = stubAnalyzer({ held: true });
   const queue = new InferenceQueue(analyzer, settings);
   const first = queue.analyze(image(0));
-  await new Promise((r) => setTimeout(r, 20)); // the first batch is now running (held)
+  assert.deepEqual(await analyzer.started(1), [1], 'the first image runs alone (held) after its window');
   const rest = [1, 2, 3].map((n) => queue.analyze(image(n)));
   assert.equal(queue.depth, 4);
   analyzer.release();
@@ -94,8 +105,13 @@ test('drain finishes accepted work and refuses new work', async () => {
   const queue = new InferenceQueue(analyzer, settings);
   const pending = [queue.analyze(image(0)), queue.analyze(image(1))];
   const drained = queue.drain();
+  let done = false;
+  void drained.then(() => (done = true));
+  // Draining sends what was accepted at once, without the window: both images are in the held model.
+  assert.deepEqual(await analyzer.started(1), [2]);
   await assert.rejects(queue.analyze(image(2)), (e: unknown) => e instanceof GroknetError && e.code === 'unavailable');
-  setTimeout(() => analyzer.release(), 20);
+  assert.equal(done, false, 'drain waits for the batch the model still holds');
+  analyzer.release();
   await drained;
   assert.equal((await Promise.all(pending)).length, 2);
   assert.equal(queue.accepting, false);
@@ -114,18 +130,24 @@ async function appWith(analyzer: Analyzer, inference: Partial<typeof settings>) 
 
 test('over HTTP: queue full is 429 with Retry-After, a deadline is 504, shutdown drains', async () => {
   const analyzer = stubAnalyzer({ held: true });
-  const app = await appWith(analyzer, { maxQueue: 2, maxBatch: 2, timeoutMs: 2_000 });
+  // A long window: the first request waits for the second, and the two (a full batch) reach the model together.
+  const app = await appWith(analyzer, { maxQueue: 2, maxBatch: 2, windowMs: 1_000, timeoutMs: 2_000 });
   const png = await solidImage(TINY_COLOURS.red!);
   const send = () => app.inject({ method: 'POST', url: '/v1/analyze', payload: png, headers: { 'content-type': 'image/png' } });
   const inFlight = [send(), send()];
-  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(await analyzer.started(1), [2], 'both requests accepted: the queue is full');
   const refused = await send();
   assertError(refused, 429, 'overloaded');
   assert.match(String(refused.headers['retry-after']), /^\d+$/);
 
-  // Closing waits for the two accepted requests, which succeed once the model answers.
+  // Closing waits for the two accepted requests, which succeed once the model answers. The
+  // queue refusing new work as shutting down shows the drain has begun while they are held.
   const closing = app.close();
-  setTimeout(() => analyzer.release(), 30);
+  let closed = false;
+  void closing.then(() => (closed = true));
+  assertError(await send(), 503, 'unavailable');
+  assert.equal(closed, false, 'close waits for the requests the model still holds');
+  analyzer.release();
   await closing;
   assert.deepEqual((await Promise.all(inFlight)).map((r) => r.statusCode), [200, 200]);
 

@@ -1,6 +1,8 @@
 // Small pure pieces of the service: the suggested listing, the metrics text format, key checks.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import crypto from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
+import { describe, mock, test } from 'node:test';
 import type { HeadResult } from '../../src/model/types.ts';
 import { suggestListing } from '../../src/pipelines/suggest-listing.ts';
 import { keyMatches } from '../../src/server/auth.ts';
@@ -93,9 +95,33 @@ test('metrics render in the Prometheus text format', () => {
 });
 
 test('API keys compare by digest, whatever their lengths', () => {
-  assert.equal(keyMatches('secret', 'secret'), true);
-  assert.equal(keyMatches('secret!', 'secret'), false);
-  assert.equal(keyMatches('', 'secret'), false);
+  // auth.ts calls node:crypto's timingSafeEqual through an ESM import: spy on the builtin and
+  // re-sync its ESM bindings, so each comparison and what it compared are seen.
+  const compare = mock.method(crypto, 'timingSafeEqual');
+  syncBuiltinESMExports();
+  const sha256 = (key: string): Buffer => crypto.createHash('sha256').update(key, 'utf8').digest();
+  try {
+    const cases: Array<[given: string, expected: string, matches: boolean]> = [
+      ['secret', 'secret', true],
+      ['secret!', 'secret', false],
+      ['', 'secret', false],
+      // Same length, one character differs.
+      ['secreT', 'secret', false],
+    ];
+    for (const [given, expected, matches] of cases) {
+      const before = compare.mock.callCount();
+      assert.equal(keyMatches(given, expected), matches, `${given} vs ${expected}`);
+      assert.equal(compare.mock.callCount(), before + 1, `${given} vs ${expected}: compared once, in constant time`);
+      const { arguments: args, result } = compare.mock.calls.at(-1)!;
+      // The two SHA-256 digests (32 bytes whatever the keys' lengths), never the keys themselves.
+      const digests = args.map((a) => Buffer.from(a as Uint8Array).toString('hex')).sort();
+      assert.deepEqual(digests, [sha256(given), sha256(expected)].map((d) => d.toString('hex')).sort(), `${given} vs ${expected}`);
+      assert.equal(result, matches, 'the answer is the comparison\'s');
+    }
+  } finally {
+    compare.mock.restore();
+    syncBuiltinESMExports();
+  }
 });
 
 test('stored image names are generated hashes only', () => {
