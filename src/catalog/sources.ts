@@ -1,12 +1,12 @@
-// Turning an ingest SOURCE into listings: a folder of images (one product per image or per
-// sub-folder), a CSV or a JSONL file of listings; several of them and single image files
+// Turning an ingest SOURCE into listings: a folder of images (one product per top-level image
+// and per folder, at any depth, that holds images), a CSV or a JSONL file of listings; several of them and single image files
 // at once with readSources. Bad rows become failures with a reason; they never stop the
 // rest of the source from being read.
 
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { GroknetError, toGroknetError, type ErrorCode } from '../errors.ts';
+import { fromFsError, GroknetError, toGroknetError, type ErrorCode } from '../errors.ts';
 import { printablePath } from '../util/file-names.ts';
 import { parseCsv } from './csv.ts';
 import { MAX_IMAGES_PER_PRODUCT } from './rows.ts';
@@ -195,56 +195,146 @@ async function readJsonl(file: string, root: string): Promise<SourceEntry[]> {
 const isImageFile = (name: string) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
 const humanise = (id: string) => id.replace(/[-_]+/g, ' ').trim();
 
-async function imagesUnder(dir: string, root: string, counter: { ignored: number }): Promise<string[]> {
-  const found: string[] = [];
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const entry of entries) {
-    if (entry.name.startsWith('.')) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await imagesUnder(path, root, counter)));
-    else if (isImageFile(entry.name)) found.push(path);
-    else counter.ignored++;
-  }
-  return found;
+/** A folder's own text file that is plainly its listing's description: `description.txt`, `Apple_Description.txt`. */
+const isDescriptionFile = (name: string) => /(^|[-_ .])description\.txt$/i.test(name);
+const MAX_DESCRIPTION = 20_000;
+
+/** A product a folder source gives: one top-level image, or the images a folder holds directly. */
+interface Candidate {
+  /** How reports name it: the path relative to the source's root. */
+  item: string;
+  /** The id it takes when no other product of the source has the same one. */
+  name: string;
+  /** A folder's id when its name is not unique: its path relative to the root, with '/'. */
+  path: string;
+  folder: boolean;
+  /** Absolute paths. */
+  images: string[];
+  description: string;
 }
 
-async function readFolder(root: string): Promise<{ entries: SourceEntry[]; ignored: number }> {
-  const counter = { ignored: 0 };
-  const entries: SourceEntry[] = [];
-  const seen = new Set<string>();
-  const dirents = (await readdir(root, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const dirent of dirents) {
-    if (dirent.name.startsWith('.')) continue;
-    const path = join(root, dirent.name);
-    let isDir = dirent.isDirectory();
-    if (dirent.isSymbolicLink()) isDir = (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
-    if (!isDir && !isImageFile(dirent.name)) {
-      counter.ignored++;
-      continue;
+interface FolderWalk {
+  root: string;
+  candidates: Candidate[];
+  failures: FailedItem[];
+  ignored: number;
+  /** Real paths of the folders from the root down to the current one: meeting one again is a loop. */
+  onPath: Set<string>;
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** The description file of a folder, when it holds exactly one readable one of a listing's size. */
+async function readDescription(files: readonly string[]): Promise<{ text: string; used: string } | undefined> {
+  const found = files.filter((f) => isDescriptionFile(basename(f)));
+  if (found.length !== 1) return undefined;
+  const text = await readFile(found[0]!, 'utf8').then((t) => t.trim(), () => undefined);
+  if (!text || text.length > MAX_DESCRIPTION || text.includes('\u0000')) return undefined;
+  return { text, used: found[0]! };
+}
+
+/**
+ * Walks a folder of the source (`dir` is its real path, `rel` its path from the root). At the
+ * root each image is a product; below it, a folder that holds images directly is one product
+ * of those images, and its sub-folders are walked for products of their own. Symlinks are
+ * followed inside the root; one out of it is a failure, one back up the walk is skipped.
+ */
+async function walkFolder(dir: string, rel: string, w: FolderWalk): Promise<void> {
+  let dirents;
+  try {
+    dirents = (await readdir(dir, { withFileTypes: true })).sort(byName);
+  } catch (error) {
+    if (rel === '') throw fromFsError(error, dir);
+    w.failures.push(failureOf(rel, fromFsError(error, rel)));
+    return;
+  }
+  w.onPath.add(dir);
+  try {
+    const images: string[] = [];
+    const others: string[] = [];
+    const folders: Array<{ real: string; rel: string }> = [];
+    for (const dirent of dirents) {
+      if (dirent.name.startsWith('.')) continue;
+      const path = join(dir, dirent.name);
+      const childRel = rel === '' ? dirent.name : join(rel, dirent.name);
+      let isDir = dirent.isDirectory();
+      if (dirent.isSymbolicLink()) isDir = (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+      if (!isDir) {
+        if (!isImageFile(dirent.name)) others.push(path);
+        else if (rel === '') w.candidates.push({ item: childRel, name: basename(dirent.name, extname(dirent.name)), path: childRel, folder: false, images: [path], description: '' });
+        else images.push(path);
+        continue;
+      }
+      let real: string;
+      try {
+        real = dirent.isSymbolicLink() ? await resolveInside(w.root, childRel) : path;
+      } catch (error) {
+        w.failures.push(failureOf(childRel, error));
+        continue;
+      }
+      if (w.onPath.has(real)) continue; // a symlink to a folder it is in: walking it would never end
+      if (rel === '') await walkFolder(real, childRel, w); // top-level entries keep their order, as before
+      else folders.push({ real, rel: childRel });
     }
-    // One product per top-level image (id = file name without extension) or per sub-folder.
-    const id = isDir ? dirent.name : basename(dirent.name, extname(dirent.name));
-    const item = dirent.name;
+    let ignored = others.length;
+    if (images.length > 0) {
+      const description = await readDescription(others);
+      if (description) ignored--;
+      const path = rel.split(sep).join('/');
+      w.candidates.push({ item: rel, name: basename(rel), path, folder: true, images, description: description?.text ?? '' });
+    }
+    w.ignored += ignored;
+    for (const folder of folders) await walkFolder(folder.real, folder.rel, w);
+  } finally {
+    w.onPath.delete(dir);
+  }
+}
+
+/**
+ * A folder source: each top-level image is a product (id: its name without extension) and so
+ * is each folder, at any depth, that holds images directly (its own images; id: its name, or
+ * its path from the root where two folders of the source, or a folder and a top-level image,
+ * share the name). Folders without images of their own are only walked; empty ones give
+ * nothing. A folder's `description.txt` (or `NAME_Description.txt`) is its description.
+ */
+async function readFolder(root: string): Promise<{ entries: SourceEntry[]; ignored: number }> {
+  const w: FolderWalk = { root, candidates: [], failures: [], ignored: 0, onPath: new Set() };
+  await walkFolder(root, '', w);
+  const names = new Map<string, number>();
+  for (const c of w.candidates) names.set(c.name, (names.get(c.name) ?? 0) + 1);
+  const entries: SourceEntry[] = w.failures.map((failure) => ({ failure }));
+  const seen = new Set<string>();
+  for (const c of w.candidates) {
+    const id = c.folder && names.get(c.name)! > 1 ? c.path : c.name;
     try {
       if (seen.has(id)) throw new GroknetError('invalid_argument', `another file already gives the id "${id}"`);
       seen.add(id);
-      const images = isDir ? await imagesUnder(await resolveInside(root, dirent.name), root, counter) : [dirent.name];
-      if (images.length === 0) throw new GroknetError('invalid_argument', 'folder has no images');
+      const images = c.images.slice(0, MAX_IMAGES_PER_PRODUCT);
       const raw: RawListing = {
         id,
-        title: humanise(id),
-        description: '',
+        title: humanise(c.name),
+        description: c.description,
         price: null,
         currency: null,
         attributes: {},
-        images: images.map((image) => relative(root, resolve(root, image))),
+        images: images.map((image) => relative(root, image)),
       };
-      entries.push({ listing: { ...(await toListing(raw, root)), item } });
+      entries.push({ listing: { ...(await toListing(raw, root)), item: c.item } });
+      if (c.images.length > images.length) {
+        const left = c.images.length - images.length;
+        entries.push({
+          failure: {
+            item: c.item,
+            code: 'invalid_argument',
+            message: `${c.images.length} images in one folder: a product holds at most ${MAX_IMAGES_PER_PRODUCT}, so "${id}" has the first ${MAX_IMAGES_PER_PRODUCT} by name and ${left} are not indexed (put one product's photos per folder)`,
+          },
+        });
+      }
     } catch (error) {
-      entries.push({ failure: failureOf(item, error) });
+      entries.push({ failure: failureOf(c.item, error) });
     }
   }
-  return { entries, ignored: counter.ignored };
+  return { entries, ignored: w.ignored };
 }
 
 /** A listing file naming an id twice: the later rows are reported instead of silently overwriting. */

@@ -121,6 +121,7 @@ export function explainFilters(candidate: Candidate, filters: Filters, info: Cat
 }
 
 export function toResult(candidate: Candidate, score: number, match: MatchKind, why: string[]): SearchResult {
+  const imageIndex = candidate.row[COLUMNS.imageIndex];
   return {
     id: candidate.id,
     score: Math.round(score * 10_000) / 10_000,
@@ -128,6 +129,7 @@ export function toResult(candidate: Candidate, score: number, match: MatchKind, 
     why,
     title: candidate.title,
     image: candidate.image,
+    ...(typeof imageIndex === 'number' ? { imageIndex } : {}),
     price: candidate.price,
     currency: candidate.currency,
   };

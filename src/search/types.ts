@@ -21,6 +21,8 @@ export interface SearchResult {
   title: string;
   /** Path of the image that matched best. */
   image: string;
+  /** Its index among the product's images (what the API's photo URL names). */
+  imageIndex?: number;
   price: number | null;
   currency: string | null;
 }

@@ -26,6 +26,7 @@ import { InferenceQueue } from './inference-queue.ts';
 import { registerJsonBody } from './json-body.ts';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
+import { catalogRoutes } from './routes/catalog.ts';
 import { healthRoutes } from './routes/health.ts';
 import { imageRoutes } from './routes/images.ts';
 import { PublishedSchema, type Published } from './publish.ts';
@@ -179,6 +180,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   healthRoutes(app, ctx);
   analyzeRoutes(app, ctx);
   productRoutes(app, ctx);
+  catalogRoutes(app, ctx);
   searchRoutes(app, ctx);
   shopTheLookRoutes(app, ctx);
   imageRoutes(app, ctx);

@@ -32,7 +32,7 @@ export const SuggestedListingSchema = z
 
 export const ProductImageSchema = z.object({
   index: z.number().int(),
-  url: z.string().nullable().meta({ description: 'Null when the image is not stored by this server' }),
+  url: z.string().nullable().meta({ description: 'Where the photo is served: `/v1/images/NAME` for a photo uploaded through the API, `/v1/products/ID/images/INDEX` for one indexed from a file (`groknet index`)' }),
   labels: z.record(z.string(), z.string()),
   code: z.string(),
   garments: z
@@ -81,7 +81,7 @@ export const SearchHitSchema = z
     }),
     why: z.array(z.string()).meta({ description: 'Why this result matched, in words' }),
     title: z.string(),
-    image: z.string().nullable().meta({ description: 'URL of the best-matching image, null when this server does not store it' }),
+    image: z.string().nullable().meta({ description: 'URL of the best-matching image (as `images[].url` of a product); null when the search did not say which image it was' }),
     price: z.number().nullable(),
     currency: z.string().nullable(),
   })
@@ -109,7 +109,7 @@ export const SeenTogetherItemSchema = z
   .object({
     id: z.string(),
     title: z.string(),
-    image: z.string().nullable().meta({ description: "URL of the product's first image, null when this server does not store it" }),
+    image: z.string().nullable().meta({ description: "URL of the product's first image (as `images[].url` of a product)" }),
     price: z.number().nullable(),
     currency: z.string().nullable(),
     count: z.number().int().meta({ description: 'Photos the two products were seen in together' }),

@@ -1,5 +1,6 @@
 // Catalog and search shapes -> the JSON the API returns: image paths become URLs of this
-// server (or null for images it does not store), embeddings stay out.
+// server (/v1/images/NAME for uploads, /v1/products/ID/images/INDEX for photos indexed from
+// files), embeddings stay out.
 import type { Product, SeenTogetherLink } from '../catalog/types.ts';
 import { imageUrl, type ImageStore } from './image-store.ts';
 import type { Facets, SearchResult } from '../search/types.ts';
@@ -15,9 +16,15 @@ export interface ProductView {
   images: Array<{ index: number; url: string | null; labels: Record<string, string>; code: string }>;
 }
 
-function urlOf(path: string, store: ImageStore): string | null {
+/** Where a product's photo is served: an upload under its stored name, any other by product and index. */
+export function productImageUrl(productId: string, index: number): string {
+  return `/v1/products/${encodeURIComponent(productId)}/images/${index}`;
+}
+
+function urlOf(path: string, store: ImageStore, productId: string, index: number | undefined): string | null {
   const name = store.nameOf(path);
-  return name ? imageUrl(name) : null;
+  if (name) return imageUrl(name);
+  return index === undefined ? null : productImageUrl(productId, index);
 }
 
 export function productView(product: Product, store: ImageStore): ProductView {
@@ -31,7 +38,7 @@ export function productView(product: Product, store: ImageStore): ProductView {
     modelVersion: product.modelVersion,
     images: product.images.map((image) => ({
       index: image.index,
-      url: urlOf(image.path, store),
+      url: urlOf(image.path, store, product.id, image.index),
       labels: image.labels,
       code: image.code,
       ...(image.garments ? { garments: image.garments } : {}),
@@ -40,7 +47,7 @@ export function productView(product: Product, store: ImageStore): ProductView {
 }
 
 export function hitView(result: SearchResult, store: ImageStore) {
-  return hitShape(result, (imagePath) => urlOf(imagePath, store));
+  return hitShape(result, (imagePath) => urlOf(imagePath, store, result.id, result.imageIndex));
 }
 
 /** A search result as the API answers it, its image named by `image` (a URL; the CLI: the catalog's path). */
@@ -74,7 +81,7 @@ export function seenTogetherView(product: Product, link: SeenTogetherLink, store
   return {
     id: product.id,
     title: product.title,
-    image: first ? urlOf(first.path, store) : null,
+    image: first ? urlOf(first.path, store, product.id, first.index) : null,
     price: product.price,
     currency: product.currency,
     count: link.count,

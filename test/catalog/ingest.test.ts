@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ingest, type IngestProgress } from '../../src/catalog/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
+import { MAX_IMAGES_PER_PRODUCT } from '../../src/catalog/rows.ts';
+import { readSource } from '../../src/catalog/sources.ts';
 import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
 import { writeImage } from '../helpers/images.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -12,12 +14,12 @@ let tmp: Awaited<ReturnType<typeof tempDir>>;
 
 before(async () => {
   tmp = await tempDir();
-  // A folder source: top-level images are products, a sub-folder is one product.
+  // A folder source, one level: top-level images are products, a sub-folder of images is one product.
   const folder = join(tmp.path, 'folder');
   await writeImage(join(folder, 'red-mug.png'), { background: 'red' });
   await writeImage(join(folder, 'blue_cap.jpg'), { background: 'blue', format: 'jpeg' });
   await writeImage(join(folder, 'chair', 'front.png'), { background: 'green', shape: 'square', foreground: 'white' });
-  await writeImage(join(folder, 'chair', 'side', 'left.webp'), { background: 'green', format: 'webp' });
+  await writeImage(join(folder, 'chair', 'left.webp'), { background: 'green', format: 'webp' });
   await writeFile(join(folder, 'notes.txt'), 'not an image');
   await writeFile(join(folder, 'broken.png'), 'garbage bytes that are no png');
   await writeFile(join(folder, 'empty.png'), '');
@@ -38,7 +40,7 @@ async function freshCatalog(name: string) {
 }
 
 describe('ingest a folder', () => {
-  test('one product per image or sub-folder; bad images reported; re-run is unchanged', async () => {
+  test('one level: one product per image or sub-folder; bad images reported; re-run is unchanged', async () => {
     const analyzer = createColourAnalyzer();
     const catalog = await freshCatalog('folder');
     const progress: IngestProgress[] = [];
@@ -98,6 +100,82 @@ describe('ingest a folder', () => {
     assert.equal(summary.aborted, true);
     assert.equal(summary.indexed, 0);
     await catalog.close();
+  });
+});
+
+describe('ingest a folder of folders', () => {
+  // As ../shared/datasets/grocery/iconic-images-and-descriptions is laid out: categories of
+  // folders, a folder per product holding its photos (and a description beside them).
+  async function nestedTree(): Promise<string> {
+    const root = join(tmp.path, 'nested');
+    await writeImage(join(root, 'Fruit', 'Apple', 'Golden-Delicious', 'Golden-Delicious_Iconic.jpg'), { background: '#f0e040', format: 'jpeg' });
+    await writeImage(join(root, 'Fruit', 'Apple', 'Golden-Delicious', 'side.png'), { background: '#f0e040', shape: 'circle', foreground: 'white' });
+    await writeFile(join(root, 'Fruit', 'Apple', 'Golden-Delicious', 'Golden-Delicious_Description.txt'), '  A sweet yellow apple.\n');
+    await writeFile(join(root, 'Fruit', 'Apple', 'Golden-Delicious', 'Golden-Delicious_Information.txt'), 'Title: Golden Delicious\n');
+    await writeImage(join(root, 'Fruit', 'Apple', 'Granny_Smith', 'a.png'), { background: '#40c040' });
+    // Two folders named Red: each is named by its path from the root.
+    await writeImage(join(root, 'Fruit', 'Red', 'r.png'), { background: '#c00000' });
+    await writeImage(join(root, 'Vegetables', 'Pepper', 'Red', 'r.png'), { background: '#e02020', shape: 'triangle' });
+    // A folder with photos of its own and a sub-folder of another product's photos.
+    await writeImage(join(root, 'Chairs', 'overview.png'), { background: '#804000', shape: 'stripes' });
+    await writeImage(join(root, 'Chairs', 'Oak-Chair', 'front.png'), { background: '#a06020', shape: 'square' });
+    await writeImage(join(root, 'Chairs', 'Oak-Chair', 'back.png'), { background: '#a06020', shape: 'square', offset: 3 });
+    // Empty folders, and one with no photo, give no product and no failure.
+    await mkdir(join(root, 'Empty'), { recursive: true });
+    await mkdir(join(root, 'Vegetables', 'Nothing', 'Deeper'), { recursive: true });
+    await writeFile(join(root, 'Vegetables', 'Nothing', 'notes.txt'), 'no photo here');
+    // A top-level image stays one product.
+    await writeImage(join(root, 'lone-cup.png'), { background: '#2040c0', shape: 'circle' });
+    return root;
+  }
+
+  test('one product per folder that holds images, at any depth; repeated names become paths; empty folders ignored; re-run unchanged', async () => {
+    const root = await nestedTree();
+    const analyzer = createColourAnalyzer();
+    const catalog = await freshCatalog('nested');
+    const summary = await ingest(root, { catalog, analyzer });
+    assert.deepEqual(summary.failed, []);
+    assert.equal(summary.total, 7);
+    assert.equal(summary.indexed, 7);
+    assert.equal(summary.ignored, 2, 'Golden-Delicious_Information.txt and notes.txt; the description is used');
+    const products = await catalog.listProducts();
+    assert.deepEqual(products.map((p) => [p.id, p.title, p.images.map((i) => i.path.slice(root.length + 1)).sort()]).sort(), [
+      ['Chairs', 'Chairs', ['Chairs/overview.png']],
+      ['Fruit/Red', 'Red', ['Fruit/Red/r.png']],
+      ['Golden-Delicious', 'Golden Delicious', ['Fruit/Apple/Golden-Delicious/Golden-Delicious_Iconic.jpg', 'Fruit/Apple/Golden-Delicious/side.png']],
+      ['Granny_Smith', 'Granny Smith', ['Fruit/Apple/Granny_Smith/a.png']],
+      ['Oak-Chair', 'Oak Chair', ['Chairs/Oak-Chair/back.png', 'Chairs/Oak-Chair/front.png']],
+      ['Vegetables/Pepper/Red', 'Red', ['Vegetables/Pepper/Red/r.png']],
+      ['lone-cup', 'lone cup', ['lone-cup.png']],
+    ]);
+    assert.equal((await catalog.getProduct('Golden-Delicious'))?.description, 'A sweet yellow apple.');
+    assert.equal((await catalog.getProduct('Oak-Chair'))?.description, '');
+
+    const again = await ingest(root, { catalog, analyzer });
+    assert.deepEqual([again.total, again.indexed, again.unchanged, again.failed], [7, 0, 7, []]);
+    await catalog.close();
+  });
+
+  test('a folder name shared with a top-level image takes its path; a loop is walked once; a folder past the image limit keeps its first photos and says so', async () => {
+    const root = join(tmp.path, 'edges');
+    const png = await readFile(join(tmp.path, 'folder', 'red-mug.png'));
+    await mkdir(join(root, 'Mugs', 'red-mug'), { recursive: true });
+    await writeFile(join(root, 'red-mug.png'), png);
+    await writeFile(join(root, 'Mugs', 'red-mug', 'a.png'), png);
+    await symlink('..', join(root, 'Mugs', 'red-mug', 'up')); // back to Mugs: a loop
+    await mkdir(join(root, 'Bulk'), { recursive: true });
+    for (let i = 0; i < MAX_IMAGES_PER_PRODUCT + 2; i++) await writeFile(join(root, 'Bulk', `${String(i).padStart(3, '0')}.png`), png);
+    const source = await readSource(root);
+    const listings = source.entries.flatMap((e) => ('listing' in e ? [e.listing] : []));
+    assert.deepEqual(listings.map((l) => [l.id, l.item, l.images.length]), [
+      ['Bulk', 'Bulk', MAX_IMAGES_PER_PRODUCT],
+      ['Mugs/red-mug', join('Mugs', 'red-mug'), 1],
+      ['red-mug', 'red-mug.png', 1],
+    ]);
+    assert.equal(listings[0]!.images.at(-1), join(root, 'Bulk', `${String(MAX_IMAGES_PER_PRODUCT - 1).padStart(3, '0')}.png`));
+    const failures = source.entries.flatMap((e) => ('failure' in e ? [e.failure] : []));
+    assert.deepEqual(failures.map((f) => [f.item, f.code]), [['Bulk', 'invalid_argument']]);
+    assert.match(failures[0]!.message, /102 images in one folder: a product holds at most 100, so "Bulk" has the first 100 by name and 2 are not indexed/);
   });
 });
 

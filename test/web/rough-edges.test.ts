@@ -14,6 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { App } from '../../src/server/app.ts';
 import { TEXT_FILE } from '../helpers/bad-images.ts';
 import { productFrom } from '../helpers/catalog.ts';
+import { writeImage } from '../helpers/images.ts';
 import { boxesInside, scenePhoto, scriptedDetector, type Block } from '../helpers/scripted-detector.ts';
 import { scriptedSegmenter } from '../helpers/scripted-segmenter.ts';
 import { solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
@@ -41,8 +42,10 @@ const SHIPPED_FACETS: Record<string, Array<{ value: string; count: number }>> = 
   garment_tags: [{ value: 'dress', count: 1 }],
   garment_colour: [{ value: 'dress:blue', count: 1 }],
 };
-/** A product indexed from a folder with the CLI: its photo is not stored by the server (url null). */
+/** A product indexed from a folder with the CLI whose file is gone since: its photo URL answers 404. */
 const CLI_PRODUCT = { id: 'cli-boot', title: 'Walking boot' };
+/** A product indexed from a folder with the CLI whose file is there: the server serves it (an id with a slash, as a folder path gives). */
+const CLI_PHOTO_PRODUCT = { id: 'Bags/Tote bag', title: 'Tote bag' };
 
 interface Opened {
   page: Page;
@@ -80,6 +83,11 @@ describe('web page: rough edges of issue #24', { skip: SKIP }, () => {
     for (const [colour, title, price] of listings) await publish({ title, price, currency: 'EUR', description: `A ${colour} one.` }, await solidImage(TINY_COLOURS[colour]!));
     await publish({ title: 'Summer outfit', price: '50', currency: 'EUR' }, await scenePhoto(300, 200, [LAWN, ...OUTFIT]));
     await shop.catalog.insertProducts([await productFrom(shop.analyzer, CLI_PRODUCT.id, [{ background: '#202020' }], { title: CLI_PRODUCT.title, price: 80, currency: 'EUR', attributes: { material: 'leather', tags: ['hiking', 'winter'] } })]);
+    // As `groknet index` stores one: the absolute path of the photo it was indexed from.
+    const tote = await productFrom(shop.analyzer, CLI_PHOTO_PRODUCT.id, [{ background: '#c08040', shape: 'square', foreground: '#603010' }], { title: CLI_PHOTO_PRODUCT.title });
+    const totePhoto = path.join(shop.dataDir, 'my-photos', 'Bags', 'Tote bag', 'tote.png');
+    await writeImage(totePhoto, { background: '#c08040', shape: 'square', foreground: '#603010' });
+    await shop.catalog.insertProducts([{ ...tote, images: tote.images.map((image) => ({ ...image, path: totePhoto })) }]);
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     emptyBase = await emptyApp.listen({ port: 0, host: '127.0.0.1' });
     await mkdir(ARTIFACTS, { recursive: true });
@@ -257,9 +265,15 @@ describe('web page: rough edges of issue #24', { skip: SKIP }, () => {
     await page.context().close();
 
     const emptyShop = await open(`${emptyBase}/#buy`);
+    const requests: string[] = [];
+    emptyShop.page.on('request', (request) => {
+      if (new URL(request.url()).pathname.startsWith('/v1/')) requests.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    });
     await searchWords(emptyShop.page, 'cotton');
     const none = await statusOf(emptyShop.page, 'buy-status');
     assert.match(none, /catalog is empty/i);
+    // Told by the product count (GET /v1/catalog), not by a second search with a probe photo.
+    assert.deepEqual(requests, ['POST /v1/search', 'GET /v1/catalog']);
     assert.match(none, /Sell/, 'says how to add products');
     assert.doesNotMatch(none, /filter/);
     assert.deepEqual([...problems, ...emptyShop.problems], []);
@@ -282,7 +296,7 @@ describe('web page: rough edges of issue #24', { skip: SKIP }, () => {
     await page.context().close();
   });
 
-  test('5. product page: a card opens it; strips open their own pages; back; a gone product; a photo the server does not store', async () => {
+  test('5. product page: a card opens it; strips open their own pages; back; a gone product; a photo indexed from a file, and one whose file is gone', async () => {
     const { page, problems } = await open(`${base}/#buy`);
     await searchWords(page, 'cotton');
     const tee = page.locator('#results .card', { has: page.locator('h3', { hasText: /^Cotton tee$/ }) });
@@ -319,7 +333,19 @@ describe('web page: rough edges of issue #24', { skip: SKIP }, () => {
     await page.waitForFunction(() => /This product no longer exists/.test(document.getElementById('panel-product')?.textContent ?? ''));
     assert.equal(await page.getByRole('link', { name: /Back/ }).isVisible(), true);
 
-    // A product indexed with the CLI: no stored photo, a placeholder rather than a broken image.
+    // A product indexed with the CLI: its photo, served from the file it was indexed from.
+    await page.goto(`${base}/#/product/${encodeURIComponent(CLI_PHOTO_PRODUCT.id)}`);
+    await page.getByRole('heading', { level: 2, name: CLI_PHOTO_PRODUCT.title }).waitFor();
+    const photo = view.locator('.gallery img').first();
+    await photo.waitFor();
+    assert.equal(await photo.getAttribute('src'), `/v1/products/${encodeURIComponent(CLI_PHOTO_PRODUCT.id)}/images/0`);
+    await page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('#panel-product .gallery img');
+      return img !== null && img.complete && img.naturalWidth > 0;
+    });
+    assert.deepEqual(await brokenImages(page), []);
+
+    // A product indexed with the CLI whose file is gone: a placeholder rather than a broken image.
     await page.goto(`${base}/#/product/${CLI_PRODUCT.id}`);
     await page.getByRole('heading', { level: 2, name: CLI_PRODUCT.title }).waitFor();
     await view.locator('.similar .card').first().waitFor();

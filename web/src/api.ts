@@ -1,6 +1,6 @@
 // Calls to the groknet API. Every failure becomes an ApiError with the server's stable code,
 // so the page can say what happened in words (messages.ts) and react (ask for the key).
-import type { AnalyzeResponse, ListResponse, Product, SearchBody, SearchResponse, SeenTogetherResponse, ShopTheLookResponse, SuggestedListing } from './types.ts';
+import type { AnalyzeResponse, CatalogSummary, ListResponse, Product, SearchBody, SearchResponse, SeenTogetherResponse, ShopTheLookResponse, SuggestedListing } from './types.ts';
 
 const KEY_STORAGE = 'groknet.apiKey';
 
@@ -80,6 +80,11 @@ export function shopTheLook(photo: File, options: { matchColour: boolean; k?: nu
   form.append('matchColour', String(options.matchColour));
   if (options.k !== undefined) form.append('k', String(options.k));
   return call('/v1/shop-the-look', { method: 'POST', body: form });
+}
+
+/** How many products the catalog has, and the model: cheap, no search. */
+export function catalogSummary(): Promise<CatalogSummary> {
+  return call('/v1/catalog');
 }
 
 export function product(id: string): Promise<Product> {

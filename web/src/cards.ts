@@ -1,5 +1,5 @@
-// Pieces every product card shares: the picture (a placeholder when the server stores no
-// photo, or the photo fails to load: never a broken-image icon), the price, and the link to
+// Pieces every product card shares: the picture (a placeholder when there is no photo URL,
+// or the photo fails to load, e.g. its file is gone: never a broken-image icon), the price, and the link to
 // the product's own page.
 import { el } from './dom.ts';
 import { TEXT } from './messages.ts';

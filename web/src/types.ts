@@ -23,7 +23,7 @@ export interface AnalyzeResponse {
 
 export interface ProductImage {
   index: number;
-  /** Null when the server does not store the photo (a product indexed from a folder with the CLI). */
+  /** Where the photo is served (/v1/images/NAME or /v1/products/ID/images/INDEX); it may answer 404 (a file gone since indexing). Null: no URL known. */
   url: string | null;
   /** Top label of each single-label head, e.g. { clothing: 'Dress', colour: 'blue' }. */
   labels: Record<string, string>;
@@ -63,6 +63,12 @@ export type Facets = Record<string, Array<{ value: string; count: number }>>;
 export interface SearchResponse {
   results: SearchHit[];
   facets: Facets;
+}
+
+/** GET /v1/catalog. */
+export interface CatalogSummary {
+  products: number;
+  model: { name: string; version: string };
 }
 
 export interface ListResponse {

@@ -21,7 +21,12 @@ import { watchInterrupts } from '../interrupt.ts';
 import { hasInputs, inputHelp, INPUT_OPTIONS, INPUT_USAGE, listInputs } from '../inputs.ts';
 import { createProgress } from '../progress.ts';
 
-const USAGE = `usage: groknet index SOURCE|IMAGE... ${INPUT_USAGE} [--data DIR] [--model DIR] [--batch N] [--detector ${DETECTOR_NAMES.join('|')} | --no-detect] ${GARMENT_USAGE} [--queue redis://HOST:PORT]\n${inputHelp('index', false)}`;
+const USAGE =
+  `usage: groknet index SOURCE|IMAGE... ${INPUT_USAGE} [--data DIR] [--model DIR] [--batch N] [--detector ${DETECTOR_NAMES.join('|')} | --no-detect] ${GARMENT_USAGE} [--queue redis://HOST:PORT]\n` +
+  '  A folder: each image at its top is a product, and so is each folder, at any depth, that holds images (id: the folder\'s name,\n' +
+  '  or its path in the folder where two share a name; a NAME_Description.txt beside the images is the description).\n' +
+  '  A CSV or JSONL file: one listing per row (id, title, description, price, currency, image|images, other columns as attributes).\n' +
+  inputHelp('index', false);
 
 export async function indexCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {

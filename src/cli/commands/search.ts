@@ -72,7 +72,9 @@ export async function searchCommand(args: string[]): Promise<number> {
         response = await searchVector(catalog, embedding, { limit: k, filters, exactMatchThreshold: analyzer.exactMatchThreshold, excludeIds: [product.id] });
       }
     }
-    process.stdout.write(values.json ? `${JSON.stringify(response)}\n` : `${JSON.stringify(response, null, 2)}\n`);
+    // Results name their image by its path; the index is what the API's photo URLs use.
+    const printed = { ...response, results: response.results.map(({ imageIndex: _index, ...result }) => result) };
+    process.stdout.write(values.json ? `${JSON.stringify(printed)}\n` : `${JSON.stringify(printed, null, 2)}\n`);
     return 0;
   } finally {
     await catalog.close();
