@@ -117,7 +117,9 @@ async function run(command: CommandName, how: Run['how'], files: readonly string
     // the output of a shell wrapper instead.
     const list = Buffer.from(files.map((f) => `${f}\0`).join(''));
     const r = await runOnce('xargs', ['-0', '-s', String(XARGS_LINE), 'sh', '-c', 'printf "#xargs %s\\n" "$#" >&2; exec "$0" "$@"', process.execPath, ...base], list);
-    const calls = (r.stderr.match(/^#xargs \d+$/gm) ?? []).map((l) => Number(l.split(' ')[1]));
+    // $# counts the command's own arguments after $0 (the CLI and its options) too.
+    const fixed = base.length;
+    const calls = (r.stderr.match(/^#xargs \d+$/gm) ?? []).map((l) => Number(l.split(' ')[1]) - fixed);
     // Bytes of the largest process's command line: the fixed part plus its share of files.
     let offset = 0;
     let maxArgBytes = 0;
