@@ -5,21 +5,28 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { cacheDir } from '../../src/model/cache.ts';
 
+export type ShapeKind = 'circle' | 'square' | 'stripes';
+
+/** A 120x120 PNG of one shape on light grey; `seed` moves and sizes it. */
+export async function shapeImage(kind: ShapeKind, colour: string, seed: number): Promise<Buffer> {
+  const jitter = (seed * 7) % 20;
+  const body =
+    kind === 'circle'
+      ? `<circle cx="${60 + jitter}" cy="60" r="${35 + (seed % 10)}" fill="${colour}"/>`
+      : kind === 'square'
+        ? `<rect x="${25 + jitter}" y="25" width="70" height="70" fill="${colour}"/>`
+        : Array.from({ length: 6 }, (_, i) => `<rect x="0" y="${i * 20 + (seed % 5)}" width="120" height="8" fill="${colour}"/>`).join('');
+  return sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120"><rect width="120" height="120" fill="#f4f4f4"/>${body}</svg>`)).png().toBuffer();
+}
+
 /** Writes DIR/shapes/{circle,square,stripes}/N.png (10 each) and returns DIR/shapes. */
 export async function writeShapes(dir: string): Promise<string> {
   const colours = ['#d22', '#2a2', '#22d', '#da2'];
-  for (const [k, kind] of ['circle', 'square', 'stripes'].entries()) {
+  for (const [k, kind] of (['circle', 'square', 'stripes'] as const).entries()) {
     await mkdir(path.join(dir, 'shapes', kind), { recursive: true });
     for (let i = 0; i < 10; i++) {
-      const jitter = (i * 7) % 20;
-      const body =
-        kind === 'circle'
-          ? `<circle cx="${60 + jitter}" cy="60" r="${30 + i}" fill="${colours[i % 4]}"/>`
-          : kind === 'square'
-            ? `<rect x="${25 + jitter}" y="25" width="70" height="70" fill="${colours[i % 4]}"/>`
-            : Array.from({ length: 6 }, (_, j) => `<rect x="0" y="${j * 20 + (i % 5)}" width="120" height="8" fill="${colours[(i + k) % 4]}"/>`).join('');
-      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120"><rect width="120" height="120" fill="#f4f4f4"/>${body}</svg>`;
-      await sharp(Buffer.from(svg)).png().toFile(path.join(dir, 'shapes', kind, `${i}.png`));
+      const colour = colours[(kind === 'stripes' ? i + k : i) % 4]!;
+      await writeFile(path.join(dir, 'shapes', kind, `${i}.png`), await shapeImage(kind, colour, i));
     }
   }
   return path.join(dir, 'shapes');

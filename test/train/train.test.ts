@@ -6,7 +6,6 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import sharp from 'sharp';
 import { GroknetError } from '../../src/errors.ts';
 import { ModelAnalyzer } from '../../src/pipelines/analyze.ts';
 import { loadClothing } from '../../src/train/datasets/clothing.ts';
@@ -14,20 +13,12 @@ import { loadFolderDataset, loadListingDataset } from '../../src/train/datasets/
 import { parseIdx } from '../../src/train/datasets/fashion-mnist.ts';
 import { parseTrainConfig, readTrainConfig } from '../../src/train/config.ts';
 import { train } from '../../src/train/train.ts';
+import { shapeImage } from '../helpers/train-data.ts';
 
 const isCode = (code: string) => (e: unknown) => e instanceof GroknetError && e.code === code;
 let root: string;
 
-async function shape(kind: 'circle' | 'square' | 'stripes', colour: string, seed: number): Promise<Buffer> {
-  const jitter = (seed * 7) % 20;
-  const body =
-    kind === 'circle'
-      ? `<circle cx="${60 + jitter}" cy="60" r="${35 + (seed % 10)}" fill="${colour}"/>`
-      : kind === 'square'
-        ? `<rect x="${25 + jitter}" y="25" width="70" height="70" fill="${colour}"/>`
-        : Array.from({ length: 6 }, (_, i) => `<rect x="0" y="${i * 20 + (seed % 5)}" width="120" height="8" fill="${colour}"/>`).join('');
-  return sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120"><rect width="120" height="120" fill="#f4f4f4"/>${body}</svg>`)).png().toBuffer();
-}
+const shape = shapeImage;
 
 before(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'groknet-train-'));
