@@ -11,7 +11,7 @@ import type { ImageGarment, Product, ProductInput, StoredImage } from './types.t
 export type Row = Record<string, unknown>;
 
 export const MAX_IMAGES_PER_PRODUCT = 100;
-const MAX_ID_LENGTH = 256;
+export const MAX_ID_LENGTH = 256;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { fromFsError, GroknetError, toGroknetError, type ErrorCode } from '../errors.ts';
 import { printablePath } from '../util/file-names.ts';
 import { parseCsv } from './csv.ts';
-import { MAX_IMAGES_PER_PRODUCT } from './rows.ts';
+import { MAX_ID_LENGTH, MAX_IMAGES_PER_PRODUCT } from './rows.ts';
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff', '.bmp', '.svg']);
 
@@ -49,8 +49,16 @@ export function failureOf(item: string, error: unknown): FailedItem {
   return { item, code: e.code, message: e.message };
 }
 
+/** A listing's id: the one rule for ids from sources, the API (`id` on publish) and the catalog (rows.ts). */
+export const ListingIdSchema = z
+  .string()
+  .trim()
+  .min(1, 'id is required')
+  .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'id has control characters');
+
 const ListingSchema = z.object({
-  id: z.string().trim().min(1, 'id is required').max(256).regex(/^[^\u0000-\u001f\u007f]*$/, 'id has control characters'),
+  id: ListingIdSchema,
   title: z.string().max(500),
   description: z.string().max(20_000),
   price: z.number().finite().nonnegative().nullable(),

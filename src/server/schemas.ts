@@ -1,6 +1,10 @@
 // Zod schemas shared by several routes. Registered ids become named components in the
 // OpenAPI document.
 import { z } from 'zod';
+import { MAX_ID_LENGTH } from '../catalog/rows.ts';
+import { ListingIdSchema } from '../catalog/sources.ts';
+
+export { MAX_ID_LENGTH };
 
 export const LabelScoreSchema = z.object({ label: z.string(), score: z.number() });
 
@@ -55,18 +59,8 @@ export const ProductSchema = z
   .meta({ id: 'Product' });
 
 /** Longest product id the catalog takes (`groknet index` ids come from file names). */
-export const MAX_ID_LENGTH = 256;
-
-/**
- * A product id a client chooses (`id` of POST /v1/products): the rules of a listing's id in
- * src/catalog/sources.ts, so an id `groknet index` accepts is accepted here and the other way round.
- */
-export const ClientProductIdSchema = z
-  .string()
-  .trim()
-  .min(1, 'id is required')
-  .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
-  .regex(/^[^\u0000-\u001f\u007f]*$/, 'id has control characters');
+/** A product id a client chooses (`id` of POST /v1/products): the same rule as `groknet index`'s ids. */
+export const ClientProductIdSchema = ListingIdSchema;
 
 export const ProductIdParams = z.strictObject({
   id: z.string().min(1).max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`).meta({ description: `Product id (1 to ${MAX_ID_LENGTH} characters, URL-encoded)` }),
