@@ -133,12 +133,16 @@ describe('web page: rough edges of issue #24', { skip: SKIP }, () => {
   const statusOf = (page: Page, id: string) => page.evaluate((node) => document.getElementById(node)?.textContent ?? '', id);
 
   /** Images shown on the page that did not load (a broken-image icon). */
-  const brokenImages = (page: Page) =>
-    page.evaluate(() =>
+  // Waits for every visible image to finish loading (a strip's photos arrive after its cards),
+  // then names those that loaded nothing.
+  async function brokenImages(page: Page): Promise<string[]> {
+    await page.waitForFunction(() => [...document.querySelectorAll('img')].every((img) => !img.checkVisibility() || img.complete));
+    return page.evaluate(() =>
       [...document.querySelectorAll('img')]
-        .filter((img) => img.checkVisibility() && (!img.complete || img.naturalWidth === 0))
+        .filter((img) => img.checkVisibility() && img.naturalWidth === 0)
         .map((img) => img.getAttribute('src') ?? img.id),
     );
+  }
 
   async function searchWords(page: Page, words: string): Promise<void> {
     await page.fill('#search-text', words);
