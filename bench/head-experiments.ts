@@ -2,6 +2,7 @@
 // exponent, depth and regularisation generalise. Prints validation accuracy per setting.
 // Run: node --import tsx bench/head-experiments.ts grocery '[["name",p,[hidden],dropout,weightDecay,epochs],...]'
 import path from 'node:path';
+import { createProgress } from '../src/cli/progress.ts';
 import { loadGrocery } from '../src/train/datasets/grocery.ts';
 import { loadClothing } from '../src/train/datasets/clothing.ts';
 import { extractPooledFeatures } from '../src/train/extract-features.ts';
@@ -13,7 +14,7 @@ const clothing = await loadClothing(path.join(root, 'clothing'));
 const grocery = await loadGrocery(path.join(root, 'grocery'));
 const parsing = await loadClothingParsing(path.join(root, 'clothing-parsing'));
 const samples = [...clothing.samples, ...grocery.samples, ...parsing.samples];
-const feats = await extractPooledFeatures(samples.map((s) => s.path), { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [1, 3] });
+const feats = await extractPooledFeatures(samples.map((s) => s.path), { backboneId: 'nsfwjs/mobilenet_v2_mid', tensors: ['conv_1'], pValues: [1, 3], startProgress: createProgress });
 const which = process.argv[2] ?? 'grocery';
 const subset = (which === 'grocery' ? grocery.samples : clothing.samples);
 const task = which === 'grocery' ? 'grocery_fine' : 'clothing';

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { createProgress } from '../src/cli/progress.ts';
 import { buildRows } from '../src/train/build-rows.ts';
 import { readTrainConfig, type TrainConfig } from '../src/train/config.ts';
 import type { Sample } from '../src/train/datasets/types.ts';
@@ -48,7 +49,7 @@ const config: TrainConfig = {
 };
 if (config.datasets.length !== 1) throw new Error('the config needs exactly one grocery dataset');
 const started = Date.now();
-const full = await prepareTraining(config, log);
+const full = await prepareTraining(config, log, { startProgress: createProgress });
 const grocery = full.datasets[0]!;
 const root = grocery.config.path;
 

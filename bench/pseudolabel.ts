@@ -16,7 +16,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ingest, openCatalog } from '../src/catalog/index.ts';
+import { openCatalog } from '../src/catalog/index.ts';
+import { ingest } from '../src/ingest/ingest.ts';
 import { DEFAULT_DETECTOR, isDetectorName, openDetector } from '../src/detect/index.ts';
 import { GroknetError } from '../src/errors.ts';
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';

@@ -13,10 +13,10 @@ import { GroknetError } from '../src/errors.ts';
 import { garmentsFromSegmentation } from '../src/pipelines/garments.ts';
 import { Segmenter, type SegmentOptions } from '../src/pipelines/segment.ts';
 import { mergeMask } from '../src/segment/classes.ts';
-import { loadMaskedPhotos, readMask } from '../src/segment/dataset.ts';
+import { loadMaskedPhotos, readMask } from '../src/train/segmentation/dataset.ts';
 import { DEFAULT_SEGMENT_MODEL_DIR } from '../src/segment/load.ts';
 import { Confusion } from '../src/segment/metrics.ts';
-import { figures, type ValidationFigures } from '../src/segment/train.ts';
+import { figures, type ValidationFigures } from '../src/train/segmentation/validate.ts';
 import { machine, peakRssMiB, writeSection } from './report.ts';
 
 const { values } = parseArgs({
@@ -91,7 +91,7 @@ const row = (what: string, f: ValidationFigures): string =>
 const summary = [
   `Command: \`${command}\` (model: \`${path.relative(process.cwd(), modelDir) || modelDir}\`).`,
   `Machine: ${machine()} (shared with other work while measured: the times are indicative). ONNX Runtime CPU EP, batch 1.`,
-  `Model: trained by \`node --import tsx src/segment/train-main.ts\` (settings and what was tried: \`models/groknet-segment/EVAL.md\`).`,
+  `Model: trained by \`node --import tsx src/train/segmentation/train-main.ts\` (settings and what was tried: \`models/groknet-segment/EVAL.md\`).`,
   `Data: Clothing Co-Parsing, the ${dataset.photos.length} photos with pixel masks, split by a hash of the photo name`,
   `(85/15, the split the garment_tags head uses): ${training?.trainImages ?? '?'} to train the decoder, ${val.length} held out and scored here${failures ? ` (${failures} failed to decode)` : ''}.`,
   `Scored end to end: photo bytes -> letterbox ${manifest.input.size[0]}x${manifest.input.size[1]} -> trunk + decoder (${manifest.grid.height}x${manifest.grid.width} logits; ${ttaText})`,

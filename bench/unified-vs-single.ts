@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { createProgress } from '../src/cli/progress.ts';
 import { readTrainConfig } from '../src/train/config.ts';
 import type { Evaluation } from '../src/train/evaluate-fit.ts';
 import { prepareTraining, trainPrepared, type TrainOutcome } from '../src/train/train.ts';
@@ -20,7 +21,7 @@ const config = await readTrainConfig(configFile);
 if (values.epochs) config.optimizer.epochs = Number(values.epochs);
 const unifiedModel = values['unified-model'] ? await readUnifiedModel(values['unified-model']) : undefined;
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const prepared = await prepareTraining(config, log);
+const prepared = await prepareTraining(config, log, { startProgress: createProgress });
 
 const headTasks = config.tasks.filter((t) => t.head !== 'embedding').map((t) => t.head);
 const embeddingTasks = config.tasks.filter((t) => t.head === 'embedding').map((t) => t.head);

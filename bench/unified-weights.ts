@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { createProgress } from '../src/cli/progress.ts';
 import { readTrainConfig, type TrainConfig } from '../src/train/config.ts';
 import { prepareTraining, trainPrepared, type Prepared, type TrainOutcome } from '../src/train/train.ts';
 import { machine, writeSection } from './report.ts';
@@ -27,7 +28,7 @@ if (values.epochs) config.optimizer.epochs = Number(values.epochs);
 // so the same figures); --skip-baseline saves its training time.
 const variants: Variant[] = [...(values['skip-baseline'] ? [] : [{ name: 'as configured', tasks: {}, datasets: {} }]), ...values.variant!.map((v) => VariantSchema.parse(JSON.parse(v)))];
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const prepared = await prepareTraining(config, log);
+const prepared = await prepareTraining(config, log, { startProgress: createProgress });
 
 function apply(base: TrainConfig, variant: Variant): TrainConfig {
   for (const name of Object.keys(variant.tasks)) if (!base.tasks.some((t) => t.head === name && t.head !== 'embedding')) throw new Error(`no head ${name}`);

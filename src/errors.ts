@@ -58,6 +58,51 @@ export interface FieldIssue {
   message: string;
 }
 
+/** A problem a schema found in a value: the field's path (keys from the value's root) and what is wrong. */
+export interface SchemaIssue {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** What a failed schema parse reports: a ZodError has this shape (typed structurally: no Zod import here). */
+export interface SchemaProblems {
+  readonly issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>;
+}
+
+/** The first few problems say what to fix; more would only bury them. */
+export const MAX_REPORTED_ISSUES = 5;
+
+/** A failed parse's first problems, each with its field's path (a symbol key as its text). */
+export function schemaIssues(problems: SchemaProblems, limit = MAX_REPORTED_ISSUES): SchemaIssue[] {
+  return problems.issues.slice(0, limit).map((issue) => ({
+    path: issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key)),
+    message: issue.message,
+  }));
+}
+
+/** `size.0: Too small: …; mean: …` (`(root)` for the value itself): a failed parse in words, for messages. */
+export function zodIssuesText(problems: SchemaProblems, limit = MAX_REPORTED_ISSUES): string {
+  return schemaIssues(problems, limit)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** `form.title: Too big…; body.k: …`: request issues in words, each named by where it was and its path. */
+export function describeFieldIssues(issues: readonly FieldIssue[]): string {
+  return issues.map((issue) => `${[issue.in, ...issue.path].join('.')}: ${issue.message}`).join('; ');
+}
+
+/**
+ * A failed parse of request input as the error the API answers with: `invalid_argument`
+ * (400), the problems in the message and, for programs, `issues: [{ in, path, message }]`.
+ * `pathPrefix` places the parsed value inside the request (a filter's value: ['filters', name]).
+ */
+export function invalidInput(problems: SchemaProblems, where: FieldLocation, options: { pathPrefix?: ReadonlyArray<string | number> } = {}): GroknetError {
+  const prefix = options.pathPrefix ?? [];
+  const issues: FieldIssue[] = schemaIssues(problems).map((issue) => ({ in: where, path: [...prefix, ...issue.path], message: issue.message }));
+  return new GroknetError('invalid_argument', describeFieldIssues(issues), { issues });
+}
+
 export class GroknetError extends Error {
   readonly code: ErrorCode;
   readonly details: string | undefined;

@@ -25,7 +25,7 @@ import { parseModel } from '../../src/model/onnx/graph-builder.ts';
 import { ModelAnalyzer } from '../../src/pipelines/analyze.ts';
 import { redisOptions } from '../../src/queue/connection.ts';
 import { enqueueIngest } from '../../src/queue/enqueue.ts';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { createTinyModel } from '../../test/helpers/tiny-model.ts';
 import { redisAvailable, startRedis } from '../../test/helpers/redis.ts';
 import { CLI, intFlag, parseFlags, REPO, round, startChild, stopChild, tsxArgs, writeReportSection, type Child } from './lib/common.ts';

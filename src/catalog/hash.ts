@@ -1,6 +1,7 @@
 // Content hashes: what makes ingest idempotent and queue job ids stable.
 
 import { createHash } from 'node:crypto';
+import type { ListingFields, ListingFieldsInput } from './listing.ts';
 
 export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -18,30 +19,29 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export interface HashableListing {
-  id: string;
-  title: string;
-  description?: string;
-  price?: number | null;
-  currency?: string | null;
-  attributes?: Record<string, unknown>;
+/** A listing as hashed: its fields (the defaults of `listingFieldsOf` for those left out) and its images. */
+export interface HashableListing extends ListingFieldsInput {
   images: ReadonlyArray<{ path: string; contentHash: string }>;
 }
 
 /**
  * Identity of a listing's content: its fields plus the hashes (and paths) of its images.
  * Same hash = nothing to do on re-ingest; the model version is compared separately.
+ *
+ * Catalogs store this hash: changing what goes in (a field, a default, a spelling) makes
+ * every existing listing look changed and re-index. `fields` is typed as the listing's
+ * fields, so a field added to ListingFieldsSchema fails to compile here until the hash
+ * decides about it; its defaults are those of listingFieldsOf (written out here, not
+ * imported: rows.ts hashes, and listing.ts reads its limits from rows.ts).
  */
 export function productHash(listing: HashableListing): string {
-  return sha256(
-    canonicalJson({
-      id: listing.id,
-      title: listing.title,
-      description: listing.description ?? '',
-      price: listing.price ?? null,
-      currency: listing.currency ?? null,
-      attributes: listing.attributes ?? {},
-      images: listing.images.map((image) => [image.path, image.contentHash]),
-    }),
-  );
+  const fields: ListingFields = {
+    id: listing.id,
+    title: listing.title,
+    description: listing.description ?? '',
+    price: listing.price ?? null,
+    currency: listing.currency ?? null,
+    attributes: listing.attributes ?? {},
+  };
+  return sha256(canonicalJson({ ...fields, images: listing.images.map((image) => [image.path, image.contentHash]) }));
 }

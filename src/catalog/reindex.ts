@@ -9,6 +9,7 @@ import { analyzeDistinct } from './analyze.ts';
 import { productColumns } from './columns.ts';
 import type { CatalogContext } from './context.ts';
 import { readImageFile, type ImageBytes } from './image-file.ts';
+import { listingFieldsOf } from './listing.ts';
 import { mergeProducts } from './insert.ts';
 import { tableName } from './manifest.ts';
 import { rowsToProducts } from './rows.ts';
@@ -64,12 +65,7 @@ async function reanalyse(
     }
     for (const image of images) cache.set(image.contentHash, analyses.get(image.contentHash) as Analysis);
     inputs.push({
-      id: product.id,
-      title: product.title,
-      description: product.description,
-      price: product.price,
-      currency: product.currency,
-      attributes: product.attributes,
+      ...listingFieldsOf(product),
       // Garments come from the pixels, not the model: they are carried over, not measured again.
       images: images.map((image, i) => ({
         path: image.path,

@@ -6,12 +6,14 @@ import { GroknetError } from '../errors.ts';
 import type { HeadResult } from '../model/types.ts';
 import { COLUMNS, GARMENT_COLUMNS, garmentPair, headColumn, isGarmentName, scoreColumn, type TableLayout } from './schema.ts';
 import { productHash } from './hash.ts';
+import { MAX_ID_LENGTH } from './listing.ts';
 import type { ImageGarment, Product, ProductInput, StoredImage } from './types.ts';
+
+export { MAX_ID_LENGTH };
 
 export type Row = Record<string, unknown>;
 
 export const MAX_IMAGES_PER_PRODUCT = 100;
-export const MAX_ID_LENGTH = 256;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 

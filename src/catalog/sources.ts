@@ -6,22 +6,18 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { fromFsError, GroknetError, toGroknetError, type ErrorCode } from '../errors.ts';
+import { fromFsError, GroknetError, toGroknetError, zodIssuesText, type ErrorCode } from '../errors.ts';
 import { printablePath } from '../util/file-names.ts';
 import { parseCsv } from './csv.ts';
-import { MAX_ID_LENGTH, MAX_IMAGES_PER_PRODUCT } from './rows.ts';
+import { LISTING_FIELD_NAMES, ListingFieldsSchema, ListingIdSchema, type ListingFields } from './listing.ts';
+import { MAX_IMAGES_PER_PRODUCT } from './rows.ts';
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff', '.bmp', '.svg']);
 
-export interface Listing {
+/** A listing read from a source: its fields (src/catalog/listing.ts), where it came from, its images. */
+export interface Listing extends ListingFields {
   /** How reports name this listing: "shop.csv line 4", "chairs/12.jpg". */
   item: string;
-  id: string;
-  title: string;
-  description: string;
-  price: number | null;
-  currency: string | null;
-  attributes: Record<string, unknown>;
   /** Absolute paths, all inside the source's root folder. */
   images: string[];
 }
@@ -49,21 +45,10 @@ export function failureOf(item: string, error: unknown): FailedItem {
   return { item, code: e.code, message: e.message };
 }
 
-/** A listing's id: the one rule for ids from sources, the API (`id` on publish) and the catalog (rows.ts). */
-export const ListingIdSchema = z
-  .string()
-  .trim()
-  .min(1, 'id is required')
-  .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
-  .regex(/^[^\u0000-\u001f\u007f]*$/, 'id has control characters');
+/** Kept for the modules that import it from here: the rule lives with the listing's fields. */
+export { ListingIdSchema };
 
-const ListingSchema = z.object({
-  id: ListingIdSchema,
-  title: z.string().max(500),
-  description: z.string().max(20_000),
-  price: z.number().finite().nonnegative().nullable(),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be a 3-letter code').nullable(),
-  attributes: z.record(z.string(), z.unknown()),
+const ListingSchema = ListingFieldsSchema.extend({
   images: z.array(z.string().min(1)).min(1, 'at least one image is required').max(MAX_IMAGES_PER_PRODUCT),
 });
 
@@ -96,8 +81,8 @@ export async function resolveInside(root: string, path: string): Promise<string>
 async function toListing(raw: RawListing, root: string): Promise<Listing> {
   const parsed = ListingSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new GroknetError('invalid_argument', `${issue?.path.join('.') || 'listing'}: ${issue?.message ?? 'invalid'}`);
+    // The first problem only: one short line per bad row in the report.
+    throw new GroknetError('invalid_argument', zodIssuesText(parsed.error, 1));
   }
   const data = parsed.data;
   const images: string[] = [];
@@ -119,7 +104,8 @@ function splitImages(value: unknown): string[] {
   return value.split(/[|;]/).map((s) => s.trim()).filter(Boolean);
 }
 
-const KNOWN_FIELDS = new Set(['id', 'title', 'description', 'price', 'currency', 'image', 'images', 'attributes']);
+/** Columns (CSV) and keys (JSONL) that are not seller attributes: the listing's fields and its images. */
+const KNOWN_FIELDS = new Set<string>([...LISTING_FIELD_NAMES, 'image', 'images']);
 
 /** Shared by CSV and JSONL: known fields by name, everything else becomes a seller attribute. */
 function rawFromRecord(record: Record<string, unknown>): RawListing {

@@ -3,6 +3,7 @@
 
 import type { Table } from '@lancedb/lancedb';
 import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
+import type { ListingFields, ListingFieldsInput } from './listing.ts';
 
 /** A garment clothing segmentation found in an indexed photo (`groknet index --garments`). */
 export interface ImageGarment {
@@ -29,15 +30,8 @@ export interface ImageInput {
   garments?: readonly ImageGarment[] | null;
 }
 
-/** A product as written to the catalog. Writing an id that exists replaces that product. */
-export interface ProductInput {
-  id: string;
-  title: string;
-  description?: string;
-  price?: number | null;
-  currency?: string | null;
-  /** Seller-supplied attributes, stored as JSON. */
-  attributes?: Record<string, unknown>;
+/** A product as written to the catalog: its listing's fields and analysed images. Writing an id that exists replaces that product. */
+export interface ProductInput extends ListingFieldsInput {
   images: ImageInput[];
 }
 
@@ -55,13 +49,8 @@ export interface StoredImage {
   embedding?: Float32Array;
 }
 
-export interface Product {
-  id: string;
-  title: string;
-  description: string;
-  price: number | null;
-  currency: string | null;
-  attributes: Record<string, unknown>;
+/** A stored product: its listing's fields (src/catalog/listing.ts), what the catalog adds, its images. */
+export interface Product extends ListingFields {
   /** Hash of the listing fields and image hashes: equal hash means nothing to re-ingest. */
   productHash: string;
   modelVersion: string;

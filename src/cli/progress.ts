@@ -1,10 +1,7 @@
 // Progress for long work: items, rate and ETA, redrawn in place on a TTY; silent when
-// stderr is not a terminal or CI is set, so logs stay clean.
-
-export interface Progress {
-  tick(done: number): void;
-  finish(): void;
-}
+// stderr is not a terminal or CI is set, so logs stay clean. createProgress is a
+// StartProgress: commands pass it to library work that takes one (training, evaluation).
+import type { Progress } from '../util/progress.ts';
 
 export function createProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   const enabled = Boolean(stream.isTTY) && !process.env.CI;

@@ -2,19 +2,10 @@
 // wrong or hand-edited manifest fails with a clear message instead of wrong answers.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { GroknetError } from '../errors.ts';
+import { GroknetError, zodIssuesText } from '../errors.ts';
+import { PreprocessSpecSchema } from '../image/spec.ts';
 
 export const MANIFEST_FORMAT_VERSION = 1;
-
-const preprocessSchema = z.strictObject({
-  size: z.tuple([z.number().int().min(16).max(2048), z.number().int().min(16).max(2048)]),
-  mode: z.enum(['center-crop', 'letterbox', 'stretch']),
-  layout: z.enum(['NHWC', 'NCHW']),
-  channelOrder: z.enum(['RGB', 'BGR']),
-  scale: z.number().positive(),
-  mean: z.tuple([z.number(), z.number(), z.number()]),
-  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
-});
 
 const headSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -57,7 +48,7 @@ export const manifestSchema = z.strictObject({
     /** TF.js node names of the backbone whose values feed the trained part. */
     tensors: z.array(z.string().min(1)).min(1),
   }),
-  input: preprocessSchema,
+  input: PreprocessSpecSchema,
   /** The trained part (pooling + shared layers + heads) as an ONNX graph, relative to the manifest. */
   headsFile: z.string().min(1),
   /** Present when the directory holds the complete graph (backbone included). */
@@ -70,16 +61,13 @@ export const manifestSchema = z.strictObject({
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
 export type HeadSpec = z.infer<typeof headSchema>;
-export type PreprocessSpec = z.infer<typeof preprocessSchema>;
+/** Kept for the modules that import it from here: the one schema is src/image/spec.ts. */
+export type { PreprocessSpec } from '../image/spec.ts';
 
 export function parseManifest(value: unknown, where = 'model.json'): ModelManifest {
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .slice(0, 5)
-      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-      .join('; ');
-    throw new GroknetError('model_invalid', `${where}: ${problems}`);
+    throw new GroknetError('model_invalid', `${where}: ${zodIssuesText(parsed.error)}`);
   }
   const names = new Set<string>();
   for (const head of parsed.data.heads) {

@@ -8,13 +8,13 @@
 // each crop goes through the trunk again. Each image is decoded once, at full
 // resolution; the detector gets its letterboxed tensor from those pixels and the crops
 // are cut from them, so boxes and crops share one frame (EXIF orientation applied).
-import sharp from 'sharp';
 import { GroknetError, toGroknetError } from '../errors.ts';
 import type { CocoClass } from '../detect/coco-classes.ts';
 import { DEFAULT_DETECT_OPTIONS, resolveDetectOptions, type Detection, type Detector } from '../detect/detector.ts';
 import type { XywhBox } from '../detect/nms.ts';
 import { categorise, type ProductVertical } from '../detect/taxonomy.ts';
 import { decodeImage, type DecodedImage } from '../image/decode.ts';
+import { cropDecodedToPng } from '../image/encode.ts';
 import type { Rect, Size } from '../image/geometry.ts';
 import type { ImageLimits } from '../image/limits.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
@@ -165,12 +165,7 @@ export function cropRect(box: XywhBox, margin: number, size: Size): Rect {
 
 async function cropProduct(image: DecodedImage, box: XywhBox, margin: number): Promise<Buffer> {
   const rect = cropRect(box, margin, image);
-  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .extract(rect)
-    .resize(CROP_MAX_SIDE, CROP_MAX_SIDE, { fit: 'inside', withoutEnlargement: true })
-    // Lossless, and fast: these bytes only live until the analyzer decodes them.
-    .png({ compressionLevel: 1 })
-    .toBuffer();
+  return cropDecodedToPng(image, rect, CROP_MAX_SIDE);
 }
 
 function clampInt(v: number, lo: number, hi: number): number {

@@ -4,7 +4,7 @@
 // One candidate per label: two shoes or two gloves are one product, a pair.
 import { dominantColours } from '../image/colour-names.ts';
 import { NOT_GARMENTS } from '../segment/classes.ts';
-import type { Segmentation } from './segment.ts';
+import type { Segmentation } from './segmentation.ts';
 
 export interface GarmentCandidate {
   label: string;

@@ -11,10 +11,9 @@
 // part of the product's photo and can be fairly similar to it, but its own listing is
 // nearer; while the main subject of a photo ties with a duplicate listing of the same item,
 // which is then not linked through it.
-import { readImageFile } from '../catalog/image-file.ts';
 import type { CatalogStore, PhotoSighting } from '../catalog/types.ts';
 import type { Detector } from '../detect/detector.ts';
-import { GroknetError, toGroknetError } from '../errors.ts';
+import { GroknetError } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
 import { nearestProduct } from '../search/nearest.ts';
 import { detectProducts, type DetectedProduct } from './detect.ts';
@@ -101,59 +100,4 @@ export async function recordSeenTogether(productId: string, photos: readonly Pho
   const result = await findSeenTogether(productId, photos, options);
   const { pairs } = await options.catalog.recordSeenTogether(productId, result.sightings);
   return { ...result, pairs };
-}
-
-export interface LinkSummary {
-  products: number;
-  photos: number;
-  /** Pieces of evidence written: product pairs per photo. */
-  pairs: number;
-  failed: Array<{ item: string; code: string; message: string }>;
-}
-
-/**
- * Records links for products already in the catalog (after `groknet index`), reading their
- * photos from where the catalog says they are. Run after the whole ingest, so a photo
- * can show a product that was indexed after its own listing. With `signal`, stops between
- * products once it is aborted; the summary counts the products done.
- */
-export async function linkStoredProducts(
-  ids: readonly string[],
-  options: SeenTogetherOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
-): Promise<LinkSummary> {
-  const summary: LinkSummary = { products: 0, photos: 0, pairs: 0, failed: [] };
-  for (const [n, id] of ids.entries()) {
-    // Between products: each one's links are one write, so a stop leaves no product half-linked.
-    if (options.signal?.aborted) break;
-    try {
-      await linkStoredProduct(id, options, summary);
-    } catch (error) {
-      const e = toGroknetError(error);
-      summary.failed.push({ item: id, code: e.code, message: e.message });
-    }
-    options.onProgress?.(n + 1, ids.length);
-  }
-  return summary;
-}
-
-async function linkStoredProduct(id: string, options: SeenTogetherOptions, summary: LinkSummary): Promise<void> {
-  const product = await options.catalog.getProduct(id);
-  if (!product) return; // deleted meanwhile
-  const photos: Photo[] = [];
-  for (const image of product.images) {
-    try {
-      const read = await readImageFile(image.path);
-      // Bytes that changed since indexing are not the photo the listing was analysed from.
-      if (read.contentHash !== image.contentHash) throw new GroknetError('invalid_argument', `${image.path} changed since it was indexed`);
-      photos.push({ bytes: read.bytes, contentHash: read.contentHash });
-    } catch (error) {
-      const e = toGroknetError(error);
-      summary.failed.push({ item: `${id}: ${image.path}`, code: e.code, message: e.message });
-    }
-  }
-  const recorded = await recordSeenTogether(id, photos, options);
-  for (const { photo, error } of recorded.failed) summary.failed.push({ item: `${id}: photo ${photo.slice(0, 12)}`, code: error.code, message: error.message });
-  summary.products++;
-  summary.photos += recorded.sightings.length;
-  summary.pairs += recorded.pairs;
 }

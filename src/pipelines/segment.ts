@@ -11,15 +11,10 @@ import { labelMapFromLogits } from '../segment/grid.ts';
 import { loadSegmentModel, type LoadedSegmentModel } from '../segment/load.ts';
 import { combineFlip, mirrorNHWC, TTA_ALIGNS, TTA_AVERAGES, TTA_MODES, type TtaAlign, type TtaAverage, type TtaMode } from '../segment/tta.ts';
 import { garmentsFromSegmentation, type GarmentCandidate, type GarmentOptions } from './garments.ts';
+import type { Segmentation } from './segmentation.ts';
 
-export interface Segmentation {
-  width: number;
-  height: number;
-  /** Label index per pixel, row-major (0 = background). */
-  mask: Uint8Array;
-  /** The label list the mask values index. */
-  labels: readonly string[];
-}
+// The segmenter's output type, nameable from the segmenter's module as before.
+export type { Segmentation } from './segmentation.ts';
 
 export interface SegmentedImage {
   segmentation: Segmentation;

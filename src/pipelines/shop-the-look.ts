@@ -15,9 +15,9 @@
 //
 // Two halves, so a server can bound the segmentation alone: findGarments (decode +
 // segment + garments) and searchGarments (one region search per garment).
-import sharp from 'sharp';
 import { GroknetError } from '../errors.ts';
 import { decodeImage, type DecodedImage } from '../image/decode.ts';
+import { shrinkToFit } from '../image/raw.ts';
 import type { ImageLimits } from '../image/limits.ts';
 import type { Filters, SearchResult } from '../search/types.ts';
 import { DEFAULT_MIN_GARMENT_SHARE, garmentsFromSegmentation, type GarmentCandidate } from './garments.ts';
@@ -150,16 +150,8 @@ export function garmentJson(garment: Garment): { label: string; box: number[]; a
   };
 }
 
-/** The image with its long side at most `maxSide` (the same image when it already fits). */
-export async function shrink(image: DecodedImage, maxSide: number): Promise<DecodedImage> {
-  if (Math.max(image.width, image.height) <= maxSide) return image;
-  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize({ width: maxSide, height: maxSide, fit: 'inside' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new GroknetError('internal', `resize returned ${info.channels} channels`);
-  return { data, width: info.width, height: info.height, format: image.format };
-}
+/** The image with its long side at most `maxSide` (the same image when it already fits): src/image/raw.ts's shrinkToFit. */
+export const shrink = shrinkToFit;
 
 /** A box on the segmented image -> the same box in the photo's pixels, whole pixels, inside the photo. */
 function scaleBox(box: readonly [number, number, number, number], sx: number, sy: number, width: number, height: number): [number, number, number, number] {

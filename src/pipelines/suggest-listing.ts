@@ -2,8 +2,9 @@
 // that does not abstain, refined by a finer head of the same vertical when that one is
 // sure too), colour and other attributes, and title words. Every field carries its score
 // and whether the model abstained, so a seller is asked to check the unsure ones.
+import { COLOUR_HEADS } from '../model/heads/colour-heads.ts';
 import type { HeadResult } from '../model/types.ts';
-import { COLOUR_HEADS, humanize, LISTING_IGNORED_HEADS, MULTI_HEAD_VERTICAL, VERTICALS } from './verticals.ts';
+import { humanize, LISTING_IGNORED_HEADS, MULTI_HEAD_VERTICAL, VERTICALS } from './verticals.ts';
 
 export interface ListingField {
   value: string;

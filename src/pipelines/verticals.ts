@@ -98,9 +98,6 @@ export const VERTICALS: Record<string, Vertical> = {
   },
 };
 
-/** Heads that describe a colour; their label becomes the listing's colour field. */
-export const COLOUR_HEADS = new Set(['colour', 'color']);
-
 /**
  * Heads left out of suggested listings: fashion_mnist learned 28x28 greyscale thumbnails, a
  * different image statistic on purpose (it shapes the shared layers); on photos the

@@ -1,41 +1,32 @@
-// IngestBatcher: gathers the listings of a worker's concurrent jobs into one ingestListings
-// call. One listing per call costs one analyzer run and one catalog commit per listing
+// IngestBatcher: gathers the listings of a worker's concurrent jobs into one publish call.
+// One listing per call costs one analyzer run and one catalog commit per listing
 // (measured on real photos: 3.1 listings/s per worker against 16/s for a local
 // `groknet index`, which batches); a batch pays those once for up to `maxBatch` listings.
 //
 // Each submission still gets its own outcome: `indexed`, `unchanged`, or a rejection with
 // its own whole-listing failure, so BullMQ keeps retrying or failing jobs one by one.
 
-import { ingestListings, type FailedItem, type Listing } from '../catalog/ingest.ts';
-import type { CatalogStore } from '../catalog/types.ts';
+import type { FailedItem, Listing } from '../catalog/sources.ts';
 import { GroknetError } from '../errors.ts';
-import type { Analyzer } from '../model/types.ts';
-import type { PhotoSegmenter } from '../pipelines/shop-the-look.ts';
+import type { ListingOutcome, PublishSummary } from '../ingest/publish.ts';
 import type { IngestJobResult } from './jobs.ts';
 
 export const DEFAULT_MAX_BATCH = 16;
 export const DEFAULT_MAX_WAIT_MS = 50;
 
 export interface IngestBatcherOptions {
-  catalog: CatalogStore;
-  analyzer: Analyzer;
-  /** When given, each photo's garments are stored too (ingest.ts IngestOptions.segmenter). */
-  segmenter?: PhotoSegmenter;
-  /** Listings per ingestListings call (default 16). */
+  /**
+   * Publishes one batch (the worker: src/ingest's publish with the queue policy, which links
+   * what it wrote before returning, so a job settles with its links recorded).
+   */
+  publish: (listings: readonly Listing[]) => Promise<PublishSummary>;
+  /** Listings per publish call (default 16). */
   maxBatch?: number;
   /** How long the first listing of a batch waits for others before the batch runs anyway (default 50 ms). */
   maxWaitMs?: number;
-  /**
-   * Runs after each batch that wrote products, with their ids, before the batch's
-   * submissions settle (the worker records seen-together links here). Its errors go to
-   * `onError`; they never fail the submissions, whose products are written.
-   */
-  afterWrite?: (ids: readonly string[]) => Promise<void>;
-  /** Errors of `afterWrite`. Default: a process warning. */
-  onError?: (error: Error) => void;
 }
 
-/** A listing that failed as a whole (no usable image, refused write...): code and message as ingest reported them. */
+/** A listing that failed as a whole (no usable image, refused write...): code and message as publish reported them. */
 export class ListingFailure extends GroknetError {
   readonly item: string;
 
@@ -48,7 +39,7 @@ export class ListingFailure extends GroknetError {
 }
 
 export interface BatcherStats {
-  /** ingestListings calls made. */
+  /** publish calls made. */
   batches: number;
   /** Listings those calls took. */
   listings: number;
@@ -158,19 +149,9 @@ export class IngestBatcher {
   }
 
   private async run(batch: Entry[]): Promise<void> {
-    // Failures are matched to listings by `item`, but items are labels, not keys: jobs from
-    // two sources can both be "shop.csv line 4". Each listing gets a tag unique in the batch.
-    const tagged = batch.map((entry, i) => ({ ...entry.listing, item: `#${i}` }));
-    const written = new Set<string>();
-    let result: Awaited<ReturnType<typeof ingestListings>>;
+    let summary: PublishSummary;
     try {
-      result = await ingestListings(tagged, {
-        catalog: this.options.catalog,
-        analyzer: this.options.analyzer,
-        ...(this.options.segmenter ? { segmenter: this.options.segmenter } : {}),
-        batchSize: tagged.length,
-        onWritten: (ids) => ids.forEach((id) => written.add(id)),
-      });
+      summary = await this.options.publish(batch.map((entry) => entry.listing));
     } catch (error) {
       // The store or the model failed, not a listing: every job of the batch gets the error.
       for (const entry of batch) entry.reject(error);
@@ -179,28 +160,21 @@ export class IngestBatcher {
       this.stats.batches++;
       this.stats.listings += batch.length;
     }
-    this.stats.segmented += result.segmented;
-    if (written.size > 0 && this.options.afterWrite) {
-      try {
-        await this.options.afterWrite([...written]);
-      } catch (error) {
-        const report = this.options.onError ?? ((e: Error) => process.emitWarning(e.message, 'GroknetQueueWarning'));
-        report(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-    batch.forEach((entry, i) => {
-      const tag = `#${i}`;
-      const own = (f: FailedItem): FailedItem => ({ ...f, item: entry.listing.item + f.item.slice(tag.length) });
-      const whole = result.failed.find((f) => f.item === tag);
-      if (whole) {
-        entry.reject(new ListingFailure(own(whole)));
-        return;
-      }
-      entry.resolve({
-        status: written.has(entry.listing.id) ? 'indexed' : 'unchanged',
-        id: entry.listing.id,
-        failed: result.failed.filter((f) => f.item.startsWith(`${tag}: `)).map(own),
-      });
-    });
+    this.stats.segmented += summary.segmented;
+    batch.forEach((entry, i) => settle(entry, summary.outcomes[i]));
   }
+}
+
+/** A submission's own outcome: its listing published (with what was left out of it), or its failure. */
+function settle(entry: Entry, outcome: ListingOutcome | undefined): void {
+  if (outcome?.status === 'indexed' || outcome?.status === 'unchanged') {
+    entry.resolve({ status: outcome.status, id: outcome.id, failed: outcome.notes });
+    return;
+  }
+  if (outcome?.status === 'failed') {
+    entry.reject(new ListingFailure(outcome.failure));
+    return;
+  }
+  // A batch publishes every listing it is given: anything else is a bug, retried like a store error.
+  entry.reject(new GroknetError('internal', `no outcome for ${entry.listing.item}`));
 }

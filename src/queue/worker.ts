@@ -4,20 +4,26 @@
 //    stored is simply "unchanged";
 //  - a worker killed mid-job stops renewing its lock; BullMQ's stalled-job check in the
 //    other workers moves the job back to the queue and one of them runs it again.
-// Jobs in hand are ingested together (ingest-batcher.ts): one analyzer run and one commit
-// per batch rather than per listing. With a detector, the products in the photos of each
-// written batch are linked as seen together, as a local `groknet index` does; a photo
-// written before the products it shows were is linked again once the worker goes idle
-// (links are evidence rows keyed per photo, so linking twice never counts twice). With a
-// segmenter, each photo's garments are stored with it, as `groknet index --garments` does.
+// Jobs in hand are published together (ingest-batcher.ts) through the one publish pipeline
+// (src/ingest) with the queue policy: one analyzer run and one commit per batch, skip and
+// report per listing, the failures that are not the listing's retried by the queue. With a
+// detector, each written batch is linked as seen together before its jobs complete; a
+// worker's run ends when it goes idle (or closes), and then, as at the end of `groknet
+// index`, the products linked before its last batch are linked again and the catalog is
+// optimized (src/ingest/run.ts). With a segmenter, each photo's garments are stored with it.
 
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { assertCompatible } from '../catalog/ingest.ts';
+import { assertCompatible } from '../catalog/compatible.ts';
+import type { Listing } from '../catalog/sources.ts';
 import type { CatalogStore } from '../catalog/types.ts';
 import type { Detector } from '../detect/detector.ts';
-import { GroknetError, type ErrorCode } from '../errors.ts';
+import { GroknetError } from '../errors.ts';
+import { garmentsBy } from '../ingest/garments.ts';
+import { SeenTogetherLinker, type LinkSummary } from '../ingest/link.ts';
+import { queuePolicy, retriedByQueue } from '../ingest/policy.ts';
+import { publish, type PublishSummary } from '../ingest/publish.ts';
+import { endRun } from '../ingest/run.ts';
 import type { Analyzer } from '../model/types.ts';
-import { linkStoredProducts } from '../pipelines/seen-together.ts';
 import type { PhotoSegmenter } from '../pipelines/shop-the-look.ts';
 import { checkQueueName, DEFAULT_QUEUE_NAME, readyOrFail, redisOptions } from './connection.ts';
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, IngestBatcher, ListingFailure, type BatcherStats } from './ingest-batcher.ts';
@@ -33,7 +39,7 @@ export interface WorkerOptions {
    * the batches at this, since a batch only holds jobs in hand.
    */
   concurrency?: number;
-  /** Listings ingested together (default 16). */
+  /** Listings published together (default 16). */
   batchSize?: number;
   /** How long a job waits for others to fill its batch (default 50 ms). */
   batchWaitMs?: number;
@@ -50,7 +56,7 @@ export interface WorkerOptions {
    * (default true). Without it a catalog filled only by workers has no full-text index.
    */
   optimizeWhenIdle?: boolean;
-  /** How long without a write counts as idle, for the optimize and the relinking (default 2000 ms). */
+  /** How long without a write counts as idle, the end of the worker's run (default 2000 ms). */
   idleOptimizeMs?: number;
   /** How long a job's lock lasts without renewal; a dead worker's job is retried after it (default 30 s). */
   lockDuration?: number;
@@ -65,30 +71,27 @@ export interface WorkerOptions {
 }
 
 export interface WorkerStats extends BatcherStats {
-  /** Products whose photos were searched for seen-together links. */
+  /** Products whose photos were searched for seen-together links (a second look at a run's end included). */
   linkedProducts: number;
   /** Product pairs recorded (per photo). */
   linkedPairs: number;
-  /** Products or photos that could not be linked, and linking runs that failed as a whole. */
+  /** Products or photos that could not be linked. */
   linkFailures: number;
-  /** Products linked again when idle, since products written after them may be in their photos. */
+  /** Products linked again at the end of a run, since products written after them may be in their photos. */
   relinkedProducts: number;
-  /** catalog.optimize() runs after going idle or at close. */
+  /** catalog.optimize() runs at the end of a run. */
   optimizations: number;
 }
 
 export interface IngestWorker {
   readonly worker: Worker;
   readonly stats: Readonly<WorkerStats>;
-  /** Stops taking jobs, finishes the jobs in hand (their batches and links included), then closes. */
+  /** Stops taking jobs, finishes the jobs in hand (their batches and links included), ends the run, then closes. */
   close(): Promise<void>;
 }
 
-/** Products remembered for linking again when idle; older ones keep only their first links. */
+/** Products a worker's run remembers for its second look; older ones keep their first links. */
 const MAX_RELINK = 10_000;
-
-/** Failures worth retrying: the store or the machine had a problem, not the listing. */
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['store_error', 'internal', 'overloaded', 'queue_error']);
 
 export async function processIngestJob(job: Job, batcher: IngestBatcher): Promise<IngestJobResult> {
   const parsed = IngestJobSchema.safeParse(job.data);
@@ -99,7 +102,7 @@ export async function processIngestJob(job: Job, batcher: IngestBatcher): Promis
     if (error instanceof ListingFailure) {
       const message = `${error.code}: ${error.message}`;
       // Bad data fails for good; a store hiccup is retried with backoff.
-      throw TRANSIENT.has(error.code) ? new Error(message) : new UnrecoverableError(message);
+      throw retriedByQueue(error.code) ? new Error(message) : new UnrecoverableError(message);
     }
     // The whole batch failed (store, model): nothing says this listing is bad, retry it.
     throw error;
@@ -109,63 +112,119 @@ export async function processIngestJob(job: Job, batcher: IngestBatcher): Promis
 export async function startWorker(options: WorkerOptions): Promise<IngestWorker> {
   // A worker with the wrong model would fail every job it takes: refuse to start instead.
   await assertCompatible(options.catalog, options.analyzer);
+  const { batchSize, concurrency } = jobsInHand(options);
+  const report = options.onError ?? ((error: Error) => process.emitWarning(error.message, 'GroknetQueueWarning'));
+  const stats: WorkerStats = { batches: 0, listings: 0, segmented: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0, relinkedProducts: 0, optimizations: 0 };
+  const seenTogether = options.detector && new SeenTogetherLinker({ catalog: options.catalog, analyzer: options.analyzer, detector: options.detector, remember: MAX_RELINK });
+  const run = new IdleRunEnd(options, seenTogether, stats, report);
+  const batcher = new IngestBatcher({
+    publish: (listings) => publishJobs(listings, options, seenTogether, run, stats, report),
+    // A batch can only hold jobs in hand: waiting for more than `concurrency` would wait in vain.
+    maxBatch: Math.min(batchSize, concurrency),
+    maxWaitMs: options.batchWaitMs ?? DEFAULT_MAX_WAIT_MS,
+  });
+  const worker = await openQueueWorker(options, batcher, concurrency, report);
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    get stats() {
+      return { ...stats, ...batcher.stats };
+    },
+    close: () => (closing ??= closeWorker(worker, batcher, run)),
+  };
+}
+
+function jobsInHand(options: WorkerOptions): { batchSize: number; concurrency: number } {
   const batchSize = options.batchSize ?? DEFAULT_MAX_BATCH;
   const concurrency = options.concurrency ?? batchSize;
   if (!(Number.isInteger(batchSize) && batchSize >= 1 && Number.isInteger(concurrency) && concurrency >= 1)) {
     throw new GroknetError('invalid_argument', 'batchSize and concurrency must be positive integers');
   }
-  const report = options.onError ?? ((error: Error) => process.emitWarning(error.message, 'GroknetQueueWarning'));
-  const stats: WorkerStats = { batches: 0, listings: 0, segmented: 0, linkedProducts: 0, linkedPairs: 0, linkFailures: 0, relinkedProducts: 0, optimizations: 0 };
-  /** Whether this worker wrote since its last optimize, and the timer that waits for it to go idle. */
-  let wroteSinceOptimize = false;
-  let idleTimer: NodeJS.Timeout | undefined;
-  let onWrote = (): void => undefined;
-  const { detector } = options;
-  /**
-   * Products linked since the worker was last idle, oldest first, and the last batch linked:
-   * every product before that batch may be in photos linked before a later product existed.
-   */
-  const linkedSinceIdle = new Set<string>();
-  let lastLinked = new Set<string>();
-  const link = async (ids: readonly string[]) => {
-    if (!detector) return;
-    const links = await linkStoredProducts(ids, { catalog: options.catalog, detector, analyzer: options.analyzer });
-    stats.linkedProducts += links.products;
-    stats.linkedPairs += links.pairs;
-    stats.linkFailures += links.failed.length;
-    if (links.failed.length > 0) {
-      const first = links.failed[0]!;
-      report(new Error(`seen-together: ${links.failed.length} product(s) or photo(s) not linked; first: ${first.item}: ${first.code}: ${first.message}`));
-    }
-    return links;
-  };
-  const batcher = new IngestBatcher({
+  return { batchSize, concurrency };
+}
+
+/** One batch of jobs through the publish pipeline; what it wrote and linked is counted, and the run goes on. */
+async function publishJobs(
+  listings: readonly Listing[],
+  options: WorkerOptions,
+  seenTogether: SeenTogetherLinker | undefined,
+  run: IdleRunEnd,
+  stats: WorkerStats,
+  report: (error: Error) => void,
+): Promise<PublishSummary> {
+  const summary = await publish(listings, {
     catalog: options.catalog,
     analyzer: options.analyzer,
-    ...(options.segmenter ? { segmenter: options.segmenter } : {}),
-    // A batch can only hold jobs in hand: waiting for more than `concurrency` would wait in vain.
-    maxBatch: Math.min(batchSize, concurrency),
-    maxWaitMs: options.batchWaitMs ?? DEFAULT_MAX_WAIT_MS,
-    onError: report,
-    // Links are recorded before the batch's jobs complete, so a completed job's links exist;
-    // a linking problem is reported, never a job failure (the product is written).
-    afterWrite: async (ids: readonly string[]) => {
-      wroteSinceOptimize = true;
-      onWrote();
-      if (!detector) return;
-      await link(ids);
-      lastLinked = new Set(ids);
-      for (const id of ids) {
-        linkedSinceIdle.delete(id); // moved to the end: linked again just now
-        linkedSinceIdle.add(id);
-      }
-      // A queue that never runs dry would grow this without end: keep the most recent products.
-      for (const id of linkedSinceIdle) {
-        if (linkedSinceIdle.size <= MAX_RELINK) break;
-        linkedSinceIdle.delete(id);
-      }
-    },
+    policy: queuePolicy(Math.max(1, listings.length)),
+    ...(options.segmenter ? { garments: garmentsBy(options.segmenter) } : {}),
+    ...(seenTogether ? { seenTogether } : {}),
   });
+  if (summary.links) countLinks(summary.links, stats, report);
+  if (summary.indexed > 0) run.wrote();
+  return summary;
+}
+
+/** Adds a linking to the stats; products or photos it could not link are reported (never a job failure: the product is written). */
+function countLinks(links: LinkSummary, stats: WorkerStats, report: (error: Error) => void): void {
+  stats.linkedProducts += links.products;
+  stats.linkedPairs += links.pairs;
+  stats.linkFailures += links.failed.length;
+  const first = links.failed[0];
+  if (first) report(new Error(`seen-together: ${links.failed.length} product(s) or photo(s) not linked; first: ${first.item}: ${first.code}: ${first.message}`));
+}
+
+/**
+ * A worker's run ends when it has not written for `idleOptimizeMs` (the queue ran dry or
+ * paused) and when it closes. Several workers may end runs at once; LanceDB resolves their
+ * commits, and an index another worker built is skipped.
+ */
+class IdleRunEnd {
+  private wroteSinceEnd = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Ends one after the other. */
+  private ending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly options: WorkerOptions,
+    private readonly seenTogether: SeenTogetherLinker | undefined,
+    private readonly stats: WorkerStats,
+    private readonly report: (error: Error) => void,
+  ) {}
+
+  /** A batch was written: the run's end waits for the next idle spell. */
+  wrote(): void {
+    this.wroteSinceEnd = true;
+    if (this.options.optimizeWhenIdle === false && !this.seenTogether) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.end(), this.options.idleOptimizeMs ?? 2000);
+  }
+
+  /** Ends the run now; a failure is reported and the next run starts all the same. */
+  end(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const wrote = this.wroteSinceEnd;
+    this.wroteSinceEnd = false;
+    this.ending = this.ending.then(() => this.endRun(wrote)).catch((error: unknown) => this.report(error instanceof Error ? error : new Error(String(error))));
+    return this.ending;
+  }
+
+  private async endRun(wrote: boolean): Promise<void> {
+    const end = await endRun({
+      catalog: this.options.catalog,
+      wrote,
+      optimize: this.options.optimizeWhenIdle !== false,
+      ...(this.seenTogether ? { seenTogether: this.seenTogether } : {}),
+    });
+    if (end.links) {
+      countLinks(end.links.relinked, this.stats, this.report);
+      this.stats.relinkedProducts += end.links.relinked.products;
+    }
+    if (end.optimized) this.stats.optimizations++;
+  }
+}
+
+async function openQueueWorker(options: WorkerOptions, batcher: IngestBatcher, concurrency: number, report: (error: Error) => void): Promise<Worker> {
   const worker = new Worker(checkQueueName(options.queueName ?? DEFAULT_QUEUE_NAME), (job) => processIngestJob(job, batcher), {
     connection: redisOptions(options.redisUrl),
     concurrency,
@@ -176,41 +235,6 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
   });
   // An unhandled 'error' event would crash the process; surface it instead.
   worker.on('error', report);
-  // No write for `idleOptimizeMs`: the queue has run dry (or paused), so fold this worker's
-  // writes into the indexes. Several workers may do it at once; LanceDB resolves their
-  // commits, and an index another worker built is skipped.
-  let optimizing: Promise<void> = Promise.resolve();
-  const optimize = () => {
-    clearTimeout(idleTimer);
-    idleTimer = undefined;
-    // The last batch was linked after every other write: its photos saw all there is.
-    const relink = [...linkedSinceIdle].filter((id) => !lastLinked.has(id));
-    linkedSinceIdle.clear();
-    lastLinked = new Set();
-    const shouldOptimize = wroteSinceOptimize && options.optimizeWhenIdle !== false;
-    wroteSinceOptimize = false;
-    if (relink.length === 0 && !shouldOptimize) return optimizing;
-    optimizing = optimizing
-      .then(async () => {
-        if (relink.length > 0) {
-          // A failed relink is reported and leaves the earlier links; it does not stop the optimize.
-          await link(relink)
-            .then((links) => void (stats.relinkedProducts += links?.products ?? 0))
-            .catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
-        }
-        if (shouldOptimize) {
-          await options.catalog.optimize();
-          stats.optimizations++;
-        }
-      })
-      .catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
-    return optimizing;
-  };
-  onWrote = () => {
-    if (options.optimizeWhenIdle === false && !detector) return;
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(optimize, options.idleOptimizeMs ?? 2000);
-  };
   try {
     await readyOrFail(worker.waitUntilReady(), options.redisUrl, options.connectTimeoutMs ?? 5000);
   } catch (error) {
@@ -218,21 +242,15 @@ export async function startWorker(options: WorkerOptions): Promise<IngestWorker>
     await batcher.close();
     throw error;
   }
-  let closing: Promise<void> | undefined;
-  return {
-    worker,
-    get stats() {
-      return { ...stats, ...batcher.stats };
-    },
-    close: () =>
-      (closing ??= (async () => {
-        const stopped = worker.close();
-        // No new jobs come once closing: run the jobs in hand now rather than after batchWaitMs.
-        batcher.drain();
-        await stopped;
-        await batcher.close();
-        // Written but not yet optimized (or relinked): do it now rather than leave it behind.
-        await optimize();
-      })()),
-  };
+  return worker;
+}
+
+async function closeWorker(worker: Worker, batcher: IngestBatcher, run: IdleRunEnd): Promise<void> {
+  const stopped = worker.close();
+  // No new jobs come once closing: run the jobs in hand now rather than after batchWaitMs.
+  batcher.drain();
+  await stopped;
+  await batcher.close();
+  // Written but not yet at a run's end (linked again, optimized): do it now rather than leave it behind.
+  await run.end();
 }

@@ -1,7 +1,9 @@
-// Public surface of search: one response shape for every kind of query.
+// Public surface of search: one entry (searchCatalog) and one response shape for every kind
+// of query; the per-kind functions below it are its building blocks.
 
+export { searchCatalog, searchByImage, MIN_SIMILARITY, type SearchRequest, type SearchSubject, type SearchTarget, type WordsQuery, type PhotoQuery, type MoreLikeThisQuery } from './search.ts';
 export { searchText, TEXT_CANDIDATES, type TextSearchOptions } from './search-text.ts';
-export { searchVector, searchByImage, type VectorSearchOptions } from './search-vector.ts';
+export { searchVector, type VectorSearchOptions } from './search-vector.ts';
 export { searchBinary, type BinarySearchOptions } from './search-binary.ts';
 export { nearestProduct, type NearestProduct } from './nearest.ts';
 export { parseQuery, type ParsedQuery } from './parse-query.ts';

@@ -6,8 +6,8 @@
 import type { CatalogStore } from '../catalog/types.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import { GroknetError } from '../errors.ts';
+import { filteredNearest } from './filtered-nearest.ts';
 import { groupByProduct, resultColumns, type Row } from './results.ts';
-import { withIndexKnobs } from '../catalog/indexes.ts';
 
 export interface NearestProduct {
   id: string;
@@ -27,11 +27,8 @@ export async function nearestProduct(catalog: CatalogStore, embedding: Float32Ar
   }
   const table = await catalog.table();
   if (!table) return undefined;
-  // Same recall settings as searchVector once a vector index exists (ignored before).
-  const rows: Row[] = await withIndexKnobs(table.vectorSearch(Array.from(embedding)).column(COLUMNS.vector).distanceType('cosine'))
-    .select(resultColumns(info, ['_distance']))
-    .limit(1)
-    .toArray();
+  // The plan searchVector runs for an unfiltered query (one place builds LanceDB's vector queries).
+  const { rows } = await filteredNearest<Row>(table, { vector: embedding, column: COLUMNS.vector, limit: 1, select: resultColumns(info, ['_distance']) });
   // Cosine distance is 1 - similarity.
   const [best] = groupByProduct(rows, info, (row) => 1 - Number(row._distance));
   if (!best) return undefined;

@@ -4,7 +4,6 @@
 
 import { GroknetError } from '../errors.ts';
 import type { CatalogStore } from '../catalog/types.ts';
-import type { Analysis, Analyzer } from '../model/types.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import { computeFacets } from './facets.ts';
 import { buildWhere, validateFilters } from './filters.ts';
@@ -76,23 +75,4 @@ export async function searchVector(
     return toResult(candidate, candidate.raw, exact ? 'exact' : 'similar', why);
   });
   return { query, results, facets: computeFacets(candidates) };
-}
-
-/** Search by an image: analyse it, then search by its embedding. Echoes the predicted labels. */
-export async function searchByImage(
-  catalog: CatalogStore,
-  analyzer: Analyzer,
-  image: Buffer,
-  options: Omit<VectorSearchOptions, 'exactMatchThreshold'> & { exactMatchThreshold?: number } = {},
-): Promise<SearchResponse & { analysis: Analysis }> {
-  const [analysis] = await analyzer.analyzeBuffers([image]);
-  if (!analysis) throw new GroknetError('internal', 'the analyzer returned nothing');
-  if (analysis instanceof GroknetError) throw analysis;
-  const response = await searchVector(
-    catalog,
-    analysis.embedding,
-    { ...options, exactMatchThreshold: options.exactMatchThreshold ?? analyzer.exactMatchThreshold },
-    'image',
-  );
-  return { ...response, analysis };
 }

@@ -2,20 +2,14 @@
 // it reads, the input preparation, the decoder file and output, the output grid, and the
 // label list the masks index. Validated with Zod, like the product model's manifest.
 import { z } from 'zod';
-import { GroknetError } from '../errors.ts';
+import { GroknetError, zodIssuesText } from '../errors.ts';
+import { PreprocessSpecSchema } from '../image/spec.ts';
 import { readManifestJson } from '../model/manifest.ts';
 
 export const SEGMENT_FORMAT_VERSION = 1;
 
-const preprocessSchema = z.strictObject({
-  size: z.tuple([z.number().int().min(16).max(2048), z.number().int().min(16).max(2048)]),
-  mode: z.enum(['center-crop', 'letterbox', 'stretch']),
-  layout: z.literal('NHWC'),
-  channelOrder: z.enum(['RGB', 'BGR']),
-  scale: z.number().positive(),
-  mean: z.tuple([z.number(), z.number(), z.number()]),
-  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
-});
+// The trunk is TF's graph, which takes NHWC: a manifest asking for NCHW would feed it transposed pixels.
+const segmentInputSchema = PreprocessSpecSchema.extend({ layout: z.literal('NHWC') });
 
 export const segmentManifestSchema = z.strictObject({
   formatVersion: z.literal(SEGMENT_FORMAT_VERSION),
@@ -28,7 +22,7 @@ export const segmentManifestSchema = z.strictObject({
     /** TF node names of the trunk tensors the decoder reads, coarse to fine. */
     tensors: z.array(z.string().min(1)).min(1),
   }),
-  input: preprocessSchema,
+  input: segmentInputSchema,
   /** The decoder as ONNX (inputs: the backbone tensors by name), relative to the manifest. */
   decoderFile: z.string().min(1),
   /** Decoder output: logits [batch, grid.height, grid.width, classes]. */
@@ -56,11 +50,7 @@ export type SegmentManifest = z.infer<typeof segmentManifestSchema>;
 export function parseSegmentManifest(value: unknown, where = 'model.json'): SegmentManifest {
   const parsed = segmentManifestSchema.safeParse(value);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .slice(0, 5)
-      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-      .join('; ');
-    throw new GroknetError('model_invalid', `${where}: ${problems}`);
+    throw new GroknetError('model_invalid', `${where}: ${zodIssuesText(parsed.error)}`);
   }
   const m = parsed.data;
   const bad = m.classLabels.find((i) => i >= m.labels.length);

@@ -2,19 +2,15 @@
 // Clothing Co-Parsing masks), written atomically and only into a folder that exists.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { GroknetError } from '../errors.ts';
+import { encodeLabelMaskPng } from '../image/encode.ts';
 import { writeAtomic } from '../model/cache.ts';
 
 export async function encodeMaskPng(mask: Uint8Array, width: number, height: number): Promise<Buffer> {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || mask.length !== width * height) {
     throw new GroknetError('invalid_argument', `a ${width}x${height} mask needs ${width * height} values, got ${mask.length}`);
   }
-  // One raw channel gives a greyscale PNG: values stay indices, no palette or colour profile.
-  return sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width, height, channels: 1 } })
-    .toColourspace('b-w')
-    .png({ compressionLevel: 9, palette: false })
-    .toBuffer();
+  return encodeLabelMaskPng(mask, width, height);
 }
 
 /**

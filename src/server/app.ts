@@ -5,16 +5,16 @@ import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CatalogStore } from '../catalog/types.ts';
 import { GroknetError } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
 import { requireWriteAccess } from './auth.ts';
-import { resolveConfig, type InferenceSettings, type ServerConfig, type ServerConfigInput } from './config.ts';
+import { resolveConfig, type InferenceSettings, type ServerConfigInput } from './config.ts';
+import type { App, RouteContext } from './context.ts';
 import { ServerDetection, type DetectorSource } from './detection.ts';
 import { registerDocs } from './docs.ts';
 import { registerFavicon } from './favicon.ts';
@@ -24,17 +24,16 @@ import { RAW_IMAGE_TYPES } from './image-input.ts';
 import { ImageStore } from './image-store.ts';
 import { InferenceQueue } from './inference-queue.ts';
 import { registerJsonBody } from './json-body.ts';
-import { createServiceMetrics, type ServiceMetrics } from './metrics.ts';
+import { createServiceMetrics } from './metrics.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { healthRoutes } from './routes/health.ts';
 import { imageRoutes } from './routes/images.ts';
-import { PublishedSchema, type Published } from './publish.ts';
+import { PublishedSchema, type Published } from './published.ts';
 import { productRoutes } from './routes/products.ts';
 import { searchRoutes } from './routes/search.ts';
 import { shopTheLookRoutes } from './routes/shop-the-look.ts';
-import { createCatalogSearch } from './search-adapter.ts';
-import type { SearchService } from './search-port.ts';
+import { createCatalogSearch, type SearchService } from './search-port.ts';
 import { MAX_ID_LENGTH } from './schemas.ts';
 import { ServerSegmentation, type SegmentationSettings, type SegmenterSource } from './segmentation.ts';
 import { registerWeb } from './web.ts';
@@ -42,7 +41,7 @@ import { registerWeb } from './web.ts';
 /** Longest path parameter the router matches at all; far beyond any id (MAX_ID_LENGTH). */
 export const MAX_PARAM_LENGTH = 8 * MAX_ID_LENGTH;
 
-export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+export type { App } from './context.ts';
 
 export interface BuildAppOptions {
   analyzer: Analyzer;
@@ -62,25 +61,6 @@ export interface BuildAppOptions {
    */
   segmenter?: SegmenterSource;
   config?: ServerConfigInput;
-}
-
-/** Everything a route group needs, built once per app. */
-export interface RouteContext {
-  config: ServerConfig;
-  analyzer: Analyzer;
-  queue: InferenceQueue;
-  images: ImageStore;
-  catalog: CatalogStore | undefined;
-  search: SearchService | undefined;
-  /** Undefined when the server does not detect products. */
-  detection: ServerDetection | undefined;
-  /** Undefined when the server does not segment clothing. */
-  segmentation: ServerSegmentation | undefined;
-  metrics: ServiceMetrics;
-  /** Idempotency-Key of POST /v1/products: what each key's publish did. */
-  idempotency: IdempotencyKeys<Published>;
-  /** preHandler for endpoints that change data. */
-  writeAccess: ReturnType<typeof requireWriteAccess>;
 }
 
 // Sent on every response; the page additionally gets a strict Content-Security-Policy.

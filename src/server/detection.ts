@@ -1,18 +1,17 @@
-// Detection for the HTTP routes: products in an uploaded photo (POST /v1/analyze) and the
-// seen-together links made when a product is published. The detector is given ready or
+// Detection for the HTTP routes: products in an uploaded photo (POST /v1/analyze), and the
+// detector and crop analyzer that publishing links seen-together products with
+// (src/ingest/link.ts). The detector is given ready or
 // opened on first use (converting CenterNet takes a while the very first time); it runs
 // one photo at a time, since ONNX Runtime already spreads one run over every core. Crops
 // are analysed through the inference queue, so they share batches with other requests
 // and obey its bounds (429 when full, 504 past the deadline).
-import type { CatalogStore } from '../catalog/types.ts';
 import type { DetectOptions, Detection, Detector, DetectorName } from '../detect/detector.ts';
 import type { DecodedImage } from '../image/decode.ts';
 import type { ImageLimits } from '../image/limits.ts';
-import { GroknetError, toGroknetError } from '../errors.ts';
-import type { Analysis, Analyzer } from '../model/types.ts';
+import { GroknetError } from '../errors.ts';
+import type { Analyzer } from '../model/types.ts';
 import { detectProducts, type ImageProducts } from '../pipelines/detect.ts';
-import { recordSeenTogether, type Photo, type SeenTogetherResult } from '../pipelines/seen-together.ts';
-import type { InferenceQueue } from './inference-queue.ts';
+import { queuedAnalyzer, type InferenceQueue } from './inference-queue.ts';
 import { OnDemand, type OnDemandState, type Source } from './on-demand.ts';
 
 /** A detector, or how to open one when it is first needed. */
@@ -20,7 +19,8 @@ export type DetectorSource = Source<Detector>;
 
 export class ServerDetection {
   private readonly held: OnDemand<Detector>;
-  private readonly cropAnalyzer: Analyzer;
+  /** Analyses crops through the inference queue: must be used with this detector's detections. */
+  readonly cropAnalyzer: Analyzer;
 
   constructor(
     source: DetectorSource,
@@ -46,17 +46,13 @@ export class ServerDetection {
     return { ...result, detector: detector.name };
   }
 
-  /** Finds catalog products in the photos of a just-published product and records the links. */
-  async linkPublished(catalog: CatalogStore, productId: string, photos: readonly Photo[]): Promise<SeenTogetherResult & { pairs: number }> {
-    return recordSeenTogether(productId, photos, { catalog, detector: await this.detector(), analyzer: this.cropAnalyzer });
-  }
-
   /** Closes the detector if this object opened it; one handed over ready belongs to its owner. */
   close(): Promise<void> {
     return this.held.close();
   }
 
-  private detector(): Promise<Detector> {
+  /** The detector, run one photo at a time; opened on first use (503 unavailable when it cannot be). */
+  detector(): Promise<Detector> {
     return this.held.get();
   }
 }
@@ -73,20 +69,5 @@ function oneAtATime(detector: Detector): Detector {
       return run;
     },
     close: () => detector.close(),
-  };
-}
-
-/** The analyzer seen through the inference queue: each crop is a queued request. */
-function queuedAnalyzer(analyzer: Analyzer, queue: InferenceQueue): Analyzer {
-  return {
-    modelVersion: analyzer.modelVersion,
-    exactMatchThreshold: analyzer.exactMatchThreshold,
-    embeddingDim: analyzer.embeddingDim,
-    async analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | GroknetError>> {
-      const settled = await Promise.allSettled(images.map((image) => queue.analyze(image)));
-      return settled.map((s) => (s.status === 'fulfilled' ? s.value : toGroknetError(s.reason)));
-    },
-    // The queue's analyzer is the app's; closing it is not this view's business.
-    async close(): Promise<void> {},
   };
 }

@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { App } from './app.ts';
+import type { App } from './context.ts';
 
 /**
  * Routes that read multipart or raw image bodies parse them in the handler (Zod runs there

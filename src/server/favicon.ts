@@ -4,8 +4,8 @@
 // which every browser shows (not all take an SVG from /favicon.ico).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
-import type { App } from './app.ts';
+import { renderSvgPng } from '../image/encode.ts';
+import type { App } from './context.ts';
 import { WEB_PUBLIC_DIR } from './web.ts';
 
 export const FAVICON_SVG = path.join(WEB_PUBLIC_DIR, 'favicon.svg');
@@ -33,7 +33,8 @@ export function icoOf(pngs: ReadonlyArray<{ size: number; png: Buffer }>): Buffe
 
 async function renderIcon(): Promise<Buffer> {
   const svg = await readFile(FAVICON_SVG);
-  const pngs = await Promise.all(SIZES.map(async (size) => ({ size, png: await sharp(svg, { density: 72 * (size / 16) }).resize(size, size).png().toBuffer() })));
+  // The SVG is drawn for 16 px: 72 DPI renders it at 16, so each size scales the density.
+  const pngs = await Promise.all(SIZES.map(async (size) => ({ size, png: await renderSvgPng(svg, size, 72 * (size / 16)) })));
   return icoOf(pngs);
 }
 

@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { GroknetError, isGroknetError, type ErrorCode, type FieldIssue, type FieldLocation } from '../errors.ts';
+import { describeFieldIssues as describeIssues, GroknetError, isGroknetError, type ErrorCode, type FieldIssue, type FieldLocation } from '../errors.ts';
 import { MAX_ID_LENGTH } from './schemas.ts';
 
 const FIELD_LOCATIONS = ['form', 'body', 'querystring', 'params', 'headers'] as const satisfies readonly FieldLocation[];
@@ -123,10 +123,8 @@ export function toHttpError(error: unknown): GroknetError {
   return new GroknetError('internal', undefined, { cause: error });
 }
 
-/** `form.title: Too big…; body.k: …`: the issues in words, for the message. */
-export function describeIssues(issues: readonly FieldIssue[]): string {
-  return issues.map((issue) => `${[issue.in, ...issue.path].join('.')}: ${issue.message}`).join('; ');
-}
+/** `form.title: Too big…; body.k: …`: the issues in words, for the message (one wording for every request error). */
+export { describeIssues };
 
 export function errorBody(error: GroknetError): ErrorBody {
   return { error: { code: error.code, message: error.message, ...(error.issues?.length ? { issues: [...error.issues] } : {}) } };

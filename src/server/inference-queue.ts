@@ -127,3 +127,18 @@ export class InferenceQueue {
     else job.resolve(result);
   }
 }
+
+/** The analyzer seen through the inference queue: each image is a queued request (its refusals and deadlines included). */
+export function queuedAnalyzer(analyzer: Analyzer, queue: InferenceQueue): Analyzer {
+  return {
+    modelVersion: analyzer.modelVersion,
+    exactMatchThreshold: analyzer.exactMatchThreshold,
+    embeddingDim: analyzer.embeddingDim,
+    async analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | GroknetError>> {
+      const settled = await Promise.allSettled(images.map((image) => queue.analyze(image)));
+      return settled.map((s) => (s.status === 'fulfilled' ? s.value : toGroknetError(s.reason)));
+    },
+    // The queue's analyzer is the app's; closing it is not this view's business.
+    async close(): Promise<void> {},
+  };
+}

@@ -3,7 +3,7 @@
 // valid JSON. This one parses with JSON.parse (which makes `__proto__` a plain own key,
 // never the prototype) and then refuses such keys by name and path.
 import { GroknetError, type FieldIssue } from '../errors.ts';
-import type { App } from './app.ts';
+import type { App } from './context.ts';
 import { describeIssues } from './http-errors.ts';
 
 /** The first key path that Fastify's default parser would refuse (`__proto__`, or `constructor.prototype`). */

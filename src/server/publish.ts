@@ -1,28 +1,23 @@
-// Publishing a product through the API: photos analysed (and on request segmented), stored,
-// written to the catalog under the client's id or a new one, linked with what is seen
-// together with it. What it returns is small enough to keep per idempotency key; the
-// answer is built from it and the catalog (publishAnswer), for the first request and its
-// repeats alike.
+// Publishing a product through the API: the HTTP side of the one publish pipeline
+// (src/ingest/publish.ts). The request's photos go through it with the request policy (all
+// or none), uploads are kept in the image store, the product is written under the client's
+// id or a new one and linked with what is seen together with it. What it returns is small
+// enough to keep per idempotency key; the answer is built from it and the catalog
+// (publishAnswer), for the first request and its repeats alike.
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { z } from 'zod';
-import type { CatalogStore, ImageGarment } from '../catalog/types.ts';
-import { GroknetError, isGroknetError } from '../errors.ts';
-import type { Analysis } from '../model/types.ts';
+import type { CatalogStore } from '../catalog/types.ts';
+import { GroknetError } from '../errors.ts';
+import type { MeasureGarments } from '../ingest/garments.ts';
+import { SeenTogetherLinker } from '../ingest/link.ts';
+import { REQUEST_POLICY } from '../ingest/policy.ts';
+import { publish, type PhotoStore, type PublishListing } from '../ingest/publish.ts';
 import { suggestListing } from '../pipelines/suggest-listing.ts';
-import type { RouteContext } from './app.ts';
-import type { StoredFile } from './image-store.ts';
+import type { RouteContext } from './context.ts';
+import type { ServerDetection } from './detection.ts';
+import { queuedAnalyzer } from './inference-queue.ts';
+import type { Published } from './published.ts';
 import { productView } from './views.ts';
-
-/** What a publish did: enough to answer it again. */
-export const PublishedSchema = z.object({
-  productId: z.string(),
-  /** 201: a new product; 200: it replaced the product that had the client's id. */
-  status: z.union([z.literal(200), z.literal(201)]),
-  seenWith: z.array(z.string()).nullable(),
-});
-
-export type Published = z.infer<typeof PublishedSchema>;
 
 export interface PublishInput {
   /** The client's id; undefined: a new id is made. */
@@ -33,8 +28,8 @@ export interface PublishInput {
   currency: string | null;
   attributes: Record<string, unknown>;
   files: Buffer[];
-  /** Segments each photo's clothing first (?garments=true). */
-  garments: ((files: readonly Buffer[]) => Promise<Array<ImageGarment[] | GroknetError>>) | undefined;
+  /** Measures each photo's garments (?garments=true); its refusal (busy, no model) fails the request before anything is stored. */
+  garments: MeasureGarments | undefined;
 }
 
 function newProductId(): string {
@@ -52,41 +47,49 @@ export function publishFingerprint(query: unknown, fields: Record<string, string
   return hash.digest('hex');
 }
 
+/**
+ * Publishes through the one pipeline (src/ingest) with the request policy: the photos all
+ * or none, analysed through the inference queue (its 429 and 504 included), stored in the
+ * image store once analysed, linked with what is seen in them. A client id that exists is
+ * replaced, as `groknet index` replaces a listing it indexes again.
+ */
 export async function publishProduct(ctx: RouteContext, catalog: CatalogStore, input: PublishInput, log: FastifyBaseLogger): Promise<Published> {
-  const analyses = await analyzeAll(ctx, input.files);
-  // Before anything is stored: a busy or missing segmenter fails the request and loses nothing.
-  const garments = input.garments ? await input.garments(input.files) : undefined;
-  garments?.forEach((found, i) => {
-    if (found instanceof GroknetError) log.warn({ err: found, image: i }, 'published without garments: the photo could not be segmented');
-  });
   const id = input.id ?? newProductId();
-  // A client id that exists is replaced, as `groknet index` replaces a listing it indexes again.
   const previous = input.id === undefined ? undefined : await catalog.getProduct(id);
-  const stored = await saveAll(ctx, input.files);
-  try {
-    await catalog.insertProducts([
-      {
-        id,
-        title: input.title,
-        description: input.description,
-        price: input.price,
-        currency: input.currency,
-        attributes: input.attributes,
-        images: stored.map((file, i) => {
-          const found = garments?.[i];
-          return { path: file.path, contentHash: file.contentHash, analysis: analyses[i]!, ...(found && !(found instanceof GroknetError) ? { garments: found } : {}) };
-        }),
-      },
-    ]);
-  } finally {
-    // Committed (the catalog now references the files) or given up (at worst orphans).
-    for (const file of stored) ctx.images.release(file);
-  }
+  const listing: PublishListing = { item: id, id, title: input.title, description: input.description, price: input.price, currency: input.currency, attributes: input.attributes, images: input.files };
+  const { outcomes } = await publish([listing], {
+    catalog,
+    analyzer: queuedAnalyzer(ctx.analyzer, ctx.queue),
+    policy: REQUEST_POLICY,
+    photoStore: uploads(ctx),
+    ...(input.garments ? { garments: input.garments } : {}),
+    ...(ctx.detection ? { seenTogether: requestLinker(ctx.detection, catalog) } : {}),
+  });
+  const outcome = outcomes[0];
+  if (outcome?.status === 'failed') throw outcome.error;
+  if (outcome?.status !== 'indexed') throw new GroknetError('internal', `publishing ${id} ended ${outcome?.status ?? 'without an outcome'}`);
+  for (const note of outcome.notes) log.warn({ code: note.code, image: note.item }, `published without garments: ${note.message}`);
+  for (const failure of outcome.linkFailures) log.warn({ code: failure.code, productId: id, item: failure.item }, `seen-together: ${failure.message}`);
   // The replaced product's photos that nothing uses any more, as a delete would.
   if (previous) await removeUploads(ctx, catalog, previous.images.map((image) => image.path), log);
-  const seenWith = await linkSeenTogether(ctx, catalog, id, input.files, stored, log);
-  log.info({ productId: id, images: stored.length, seenWith: seenWith?.length, replaced: Boolean(previous) }, 'product published');
-  return { productId: id, status: previous ? 200 : 201, seenWith };
+  log.info({ productId: id, images: input.files.length, seenWith: outcome.seenWith?.length, replaced: Boolean(previous) }, 'product published');
+  return { productId: id, status: previous ? 200 : 201, seenWith: outcome.seenWith };
+}
+
+/** The image store as the pipeline keeps uploads: each saved copy held until its batch's write is over. */
+function uploads(ctx: RouteContext): PhotoStore {
+  return {
+    async save(bytes) {
+      const file = await ctx.images.save(bytes, ctx.config.limits);
+      // Committed (the catalog now references the file) or given up (at worst an orphan).
+      return { path: file.path, contentHash: file.contentHash, release: () => ctx.images.release(file) };
+    },
+  };
+}
+
+/** A request is a run of one batch: the linker's second look has nothing to look at again. */
+function requestLinker(detection: ServerDetection, catalog: CatalogStore): SeenTogetherLinker {
+  return new SeenTogetherLinker({ catalog, analyzer: detection.cropAnalyzer, detector: () => detection.detector() });
 }
 
 /** The answer to a publish, from what it did and the product as the catalog has it now. */
@@ -105,15 +108,6 @@ export async function publishAnswer(ctx: RouteContext, catalog: CatalogStore, pu
   };
 }
 
-/** Stores every photo of an upload; when one fails, the holds of the others are given back. */
-async function saveAll(ctx: RouteContext, files: readonly Buffer[]): Promise<StoredFile[]> {
-  const settled = await Promise.allSettled(files.map((bytes) => ctx.images.save(bytes, ctx.config.limits)));
-  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (!failure) return settled.map((result) => (result as PromiseFulfilledResult<StoredFile>).value);
-  for (const result of settled) if (result.status === 'fulfilled') ctx.images.release(result.value);
-  throw failure.reason;
-}
-
 /**
  * Removes a deleted (or replaced) product's uploaded photos that no other product uses. The
  * product is already gone: a file that cannot be removed is logged and left as an orphan,
@@ -123,38 +117,4 @@ export async function removeUploads(ctx: RouteContext, catalog: CatalogStore, pa
   const result = await ctx.images.removeUnreferenced(paths, (contentHash) => catalog.hasImageHash(contentHash));
   for (const { name, error } of result.failed) log.warn({ err: error, image: name }, 'could not remove the image of a deleted product');
   if (result.removed.length > 0) log.info({ images: result.removed.length }, 'removed the images of a deleted product');
-}
-
-/**
- * Links the new product with the catalog products found in its photos. The product is
- * already published: a detection failure is logged and reported as null, never a failed request.
- */
-async function linkSeenTogether(
-  ctx: RouteContext,
-  catalog: CatalogStore,
-  id: string,
-  files: readonly Buffer[],
-  stored: readonly StoredFile[],
-  log: FastifyBaseLogger,
-): Promise<string[] | null> {
-  if (!ctx.detection) return null;
-  try {
-    const photos = files.map((bytes, i) => ({ bytes, contentHash: stored[i]!.contentHash }));
-    const linked = await ctx.detection.linkPublished(catalog, id, photos);
-    return [...new Set(linked.found.map((f) => f.productId))];
-  } catch (error) {
-    log.warn({ err: error, productId: id }, 'seen-together detection failed');
-    return null;
-  }
-}
-
-/** Analyses all photos of one upload together (they share a batch); the first failure names its photo. */
-async function analyzeAll(ctx: RouteContext, files: Buffer[]): Promise<Analysis[]> {
-  const settled = await Promise.allSettled(files.map((bytes) => ctx.queue.analyze(bytes)));
-  return settled.map((result, i) => {
-    if (result.status === 'fulfilled') return result.value;
-    const error = result.reason;
-    if (isGroknetError(error) && files.length > 1) throw new GroknetError(error.code, `photo ${i + 1}: ${error.details ?? error.message}`);
-    throw error;
-  });
 }

@@ -2,9 +2,24 @@
 // OpenAPI document.
 import { z } from 'zod';
 import { MAX_ID_LENGTH } from '../catalog/rows.ts';
-import { ListingIdSchema } from '../catalog/sources.ts';
+import { ListingIdSchema, type ListingFieldName, type ListingFields } from '../catalog/listing.ts';
 
 export { MAX_ID_LENGTH };
+
+/** What a yes/no query-string or form field takes: true/1 or false/0; anything else is a 400 naming the field. */
+const FLAG_VALUES = ['true', 'false', '1', '0'] as const;
+const isYes = (value: (typeof FLAG_VALUES)[number]): boolean => value === 'true' || value === '1';
+
+/** A yes/no field as a boolean; `.optional()` keeps an absent one undefined (a form field then still counts). */
+export const FlagSchema = z.enum(FLAG_VALUES).transform(isYes);
+
+/** A yes/no field that is `whenAbsent` when not given. */
+export function flagDefaulting(whenAbsent: boolean) {
+  return z
+    .enum(FLAG_VALUES)
+    .optional()
+    .transform((value) => (value === undefined ? whenAbsent : isYes(value)));
+}
 
 export const LabelScoreSchema = z.object({ label: z.string(), score: z.number() });
 
@@ -45,14 +60,23 @@ export const ProductImageSchema = z.object({
     .meta({ description: 'Garments found in the photo at indexing time (`groknet index --garments`), largest first; absent when it was not segmented' }),
 });
 
+/**
+ * A listing's fields as the API answers them: one per field of src/catalog/listing.ts, of its
+ * type (`satisfies` fails to compile when the two differ). Plain types, not the input
+ * limits: an answer is what the catalog holds.
+ */
+const ListingFieldsAnswer = {
+  id: z.string(),
+  title: z.string(),
+  description: z.string(),
+  price: z.number().nullable(),
+  currency: z.string().nullable(),
+  attributes: z.record(z.string(), z.unknown()),
+} satisfies { [K in ListingFieldName]: z.ZodType<ListingFields[K]> };
+
 export const ProductSchema = z
   .object({
-    id: z.string(),
-    title: z.string(),
-    description: z.string(),
-    price: z.number().nullable(),
-    currency: z.string().nullable(),
-    attributes: z.record(z.string(), z.unknown()),
+    ...ListingFieldsAnswer,
     modelVersion: z.string(),
     images: z.array(ProductImageSchema),
   })

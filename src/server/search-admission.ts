@@ -5,7 +5,7 @@
 // wait in arrival order, and anything beyond is refused at once with 429 `overloaded` and
 // a Retry-After estimated from recent query times.
 import { GroknetError } from '../errors.ts';
-import type { RouteContext } from './app.ts';
+import type { RouteContext } from './context.ts';
 import type { SearchAdmissionSettings } from './config.ts';
 import type { Counter } from './metrics.ts';
 import type { SearchRequest, SearchService } from './search-port.ts';
@@ -125,5 +125,12 @@ export function searchGate(ctx: RouteContext): AdmissionGate {
  */
 export function admittedSearch(ctx: RouteContext): SearchService | undefined {
   return admissionOf(ctx).search;
+}
+
+/** The app's search service behind its gate (429 when its waiting line is full), or 503 unavailable when this server has no search index. */
+export function requireSearch(ctx: RouteContext): SearchService {
+  const search = admittedSearch(ctx);
+  if (!search) throw new GroknetError('unavailable', 'this server has no search index');
+  return search;
 }
 

@@ -1,19 +1,18 @@
-// What the HTTP routes need from search, as one small interface over src/search's shapes:
-// the routes can be tested with any implementation, and search-adapter.ts wires the real
-// search module to it.
-import type { Filters, SearchResponse } from '../search/types.ts';
+// What the HTTP routes need from search, as one small interface: the routes can be tested
+// with any implementation, and createCatalogSearch answers it with src/search's one entry
+// (searchCatalog), the same the CLI and the library call. Photos are analysed by the
+// server's inference queue before they get here, so they share batches with other requests.
+import type { CatalogStore } from '../catalog/types.ts';
+import { searchCatalog, type SearchRequest } from '../search/search.ts';
+import type { SearchResponse } from '../search/types.ts';
 
-export interface SearchRequest {
-  /** Words typed by a buyer; words naming labels ("red shirt") may become filters. */
-  text?: string;
-  /** Embedding of a query photo, analysed by the server's inference queue. */
-  embedding?: Float32Array;
-  /** "More like this": the product's own images are the query. */
-  productId?: string;
-  filters: Filters;
-  limit: number;
-}
+export type { SearchRequest };
 
 export interface SearchService {
   search(request: SearchRequest): Promise<SearchResponse>;
+}
+
+/** The catalog's search, for a model whose exact-match threshold is `exactMatchThreshold`. */
+export function createCatalogSearch(catalog: CatalogStore, exactMatchThreshold: number): SearchService {
+  return { search: (request) => searchCatalog({ catalog, exactMatchThreshold }, request) };
 }

@@ -2,18 +2,17 @@
 // handler), failing with the same invalid_argument error as schema validation does: the
 // problems in the message and, for programs, as `issues` with each field's path.
 import type { z } from 'zod';
-import { GroknetError, type FieldIssue, type FieldLocation } from '../errors.ts';
-import { describeIssues } from './http-errors.ts';
+import { describeFieldIssues, GroknetError, invalidInput, type FieldIssue, type FieldLocation } from '../errors.ts';
 import { MAX_FIELD_BYTES, type Upload } from './image-input.ts';
 
 function invalid(issues: FieldIssue[]): GroknetError {
-  return new GroknetError('invalid_argument', describeIssues(issues), { issues });
+  return new GroknetError('invalid_argument', describeFieldIssues(issues), { issues });
 }
 
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: FieldLocation): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw invalid(result.error.issues.slice(0, 5).map((issue) => ({ in: where, path: issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key)), message: issue.message })));
+  throw invalidInput(result.error, where);
 }
 
 /**

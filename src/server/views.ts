@@ -1,20 +1,18 @@
 // Catalog and search shapes -> the JSON the API returns: image paths become URLs of this
 // server (/v1/images/NAME for uploads, /v1/products/ID/images/INDEX for photos indexed from
 // files), embeddings stay out.
+import type { z } from 'zod';
+import { listingFieldsOf } from '../catalog/listing.ts';
 import type { Product, SeenTogetherLink } from '../catalog/types.ts';
 import { imageUrl, type ImageStore } from './image-store.ts';
+import type { FacetsSchema, ProductSchema, SearchHitSchema, SeenTogetherItemSchema } from './schemas.ts';
 import type { Facets, SearchResult } from '../search/types.ts';
 
-export interface ProductView {
-  id: string;
-  title: string;
-  description: string;
-  price: number | null;
-  currency: string | null;
-  attributes: Record<string, unknown>;
-  modelVersion: string;
-  images: Array<{ index: number; url: string | null; labels: Record<string, string>; code: string }>;
-}
+/** A product as the API answers it: the type of its response schema, so the two cannot drift. */
+export type ProductView = z.output<typeof ProductSchema>;
+export type SearchHitView = z.output<typeof SearchHitSchema>;
+export type SeenTogetherView = z.output<typeof SeenTogetherItemSchema>;
+export type FacetsView = z.output<typeof FacetsSchema>;
 
 /** Where a product's photo is served: an upload under its stored name, any other by product and index. */
 export function productImageUrl(productId: string, index: number): string {
@@ -29,12 +27,7 @@ function urlOf(path: string, store: ImageStore, productId: string, index: number
 
 export function productView(product: Product, store: ImageStore): ProductView {
   return {
-    id: product.id,
-    title: product.title,
-    description: product.description,
-    price: product.price,
-    currency: product.currency,
-    attributes: product.attributes,
+    ...listingFieldsOf(product),
     modelVersion: product.modelVersion,
     images: product.images.map((image) => ({
       index: image.index,
@@ -46,12 +39,12 @@ export function productView(product: Product, store: ImageStore): ProductView {
   };
 }
 
-export function hitView(result: SearchResult, store: ImageStore) {
+export function hitView(result: SearchResult, store: ImageStore): SearchHitView {
   return hitShape(result, (imagePath) => urlOf(imagePath, store, result.id, result.imageIndex));
 }
 
 /** A search result as the API answers it, its image named by `image` (a URL; the CLI: the catalog's path). */
-export function hitShape(result: SearchResult, image: (path: string) => string | null) {
+export function hitShape(result: SearchResult, image: (path: string) => string | null): SearchHitView {
   return {
     id: result.id,
     score: Math.round(result.score * 1e4) / 1e4,
@@ -65,7 +58,7 @@ export function hitShape(result: SearchResult, image: (path: string) => string |
 }
 
 /** `{ colour: { red: 3 } }` -> `{ colour: [{ value: 'red', count: 3 }] }`, most frequent first. */
-export function facetsView(facets: Facets): Record<string, Array<{ value: string; count: number }>> {
+export function facetsView(facets: Facets): FacetsView {
   return Object.fromEntries(
     Object.entries(facets).map(([field, counts]) => [
       field,
@@ -76,7 +69,7 @@ export function facetsView(facets: Facets): Record<string, Array<{ value: string
   );
 }
 
-export function seenTogetherView(product: Product, link: SeenTogetherLink, store: ImageStore) {
+export function seenTogetherView(product: Product, link: SeenTogetherLink, store: ImageStore): SeenTogetherView {
   const first = product.images[0];
   return {
     id: product.id,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { cacheDir } from '../model/cache.ts';
-import type { App } from './app.ts';
+import type { App } from './context.ts';
 import type { ServerConfig } from './config.ts';
 
 const WEB_DIR = fileURLToPath(new URL('../../web', import.meta.url));

@@ -6,9 +6,9 @@
 // ("<ref>@flip+jitter": one cached view that is both, so a dataset gets colour variety
 // without more rows per epoch).
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
 import { decodeImage } from '../image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../image/limits.ts';
+import { changeColours } from '../image/raw.ts';
 import { loadForModel, preprocessDecoded } from '../image/preprocess.ts';
 import type { PreprocessSpec } from '../image/spec.ts';
 import { readIdxSample, readSampleBytes } from './datasets/read.ts';
@@ -74,18 +74,9 @@ export function jitterAmounts(key: string): { brightness: number; contrast: numb
   return { brightness: uniform(0, 0.75, 1.25), contrast: uniform(1, 0.75, 1.25), saturation: uniform(2, 0.6, 1.4), hue: Math.round(uniform(3, -12, 12)) };
 }
 
-// sharp does the colour work (modulate: brightness, saturation, hue rotation in its LCh space;
-// linear: contrast about mid-grey) on the raw pixels, so no hand-written colour-space code.
+// src/image's changeColours does the colour work (sharp's modulate and linear on the raw pixels).
 async function jitterColour(data: Buffer, width: number, height: number, key: string): Promise<{ data: Buffer; width: number; height: number }> {
-  const { brightness, contrast, saturation, hue } = jitterAmounts(key);
-  const out = await sharp(data, { raw: { width, height, channels: 3 } })
-    .modulate({ brightness, saturation, hue })
-    .linear(contrast, 128 * (1 - contrast))
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (out.info.width !== width || out.info.height !== height || out.info.channels !== 3) throw new Error(`colour jitter changed the image's shape (${out.info.width}x${out.info.height}x${out.info.channels})`);
-  return { data: out.data, width, height };
+  return changeColours({ data, width, height }, jitterAmounts(key));
 }
 
 function mirror(data: Buffer, width: number, height: number): { data: Buffer; width: number; height: number } {

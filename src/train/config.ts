@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { GroknetError } from '../errors.ts';
+import { GroknetError, zodIssuesText } from '../errors.ts';
+import { COLOUR_HEADS } from '../model/heads/colour-heads.ts';
 import { hasUpperTrunk, upperTrunkBackbones } from '../model/upper-trunk/block16.ts';
-import { COLOUR_HEADS } from '../pipelines/verticals.ts';
 import { COUNTED_VIEWS, isView, TRANSFORMS, type View } from './augment.ts';
 import { CACHED_GEM_P } from './gem-pool.ts';
 
@@ -111,8 +111,7 @@ export type TaskConfig = z.infer<typeof taskConfigSchema>;
 export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig {
   const parsed = trainConfigSchema.safeParse(value);
   if (!parsed.success) {
-    const problems = parsed.error.issues.slice(0, 6).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new GroknetError('invalid_config', `${where}: ${problems}`);
+    throw new GroknetError('invalid_config', `${where}: ${zodIssuesText(parsed.error, 6)}`);
   }
   const config = parsed.data;
   const names = new Set<string>();

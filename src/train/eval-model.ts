@@ -2,10 +2,10 @@
 // graph) on the held-out rows of the datasets its heads were trained on, so the figures
 // describe exactly what users run, not the training-time TF.js copy.
 import path from 'node:path';
-import { createProgress } from '../cli/progress.ts';
 import { loadForModel } from '../image/preprocess.ts';
 import { hexToBytes, signsToHex } from '../model/binary-code.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
+import { silentProgress, type StartProgress } from '../util/progress.ts';
 import { loadClothing } from './datasets/clothing.ts';
 import { loadClothingParsing } from './datasets/clothing-parsing.ts';
 import { FASHION_MNIST_DIR, loadFashionMnist } from './datasets/fashion-mnist.ts';
@@ -27,7 +27,12 @@ interface Outputs {
   ok: boolean[];
 }
 
-async function runModel(model: LoadedModel, samples: readonly Sample[], batchSize = 16): Promise<Outputs> {
+export interface EvalOptions {
+  /** Reports the pass of the model over the held-out images ('eval'); silent without one. */
+  startProgress?: StartProgress;
+}
+
+async function runModel(model: LoadedModel, samples: readonly Sample[], startProgress: StartProgress, batchSize = 16): Promise<Outputs> {
   const { manifest, session } = model;
   const [h, w] = manifest.input.size;
   const n = samples.length;
@@ -35,7 +40,7 @@ async function runModel(model: LoadedModel, samples: readonly Sample[], batchSiz
   const embedding = new Float32Array(n * manifest.embedding.dim);
   const code = new Float32Array(n * manifest.embedding.codeBits);
   const ok = new Array<boolean>(n).fill(false);
-  const progress = createProgress('eval', n);
+  const progress = startProgress('eval', n);
   for (let start = 0; start < n; start += batchSize) {
     const batch = samples.slice(start, start + batchSize);
     const tensors = await Promise.all(batch.map(async (s) => loadForModel(await readSampleBytes(s.path), manifest.input).then((r) => r.tensor).catch(() => undefined)));
@@ -64,7 +69,7 @@ async function runModel(model: LoadedModel, samples: readonly Sample[], batchSiz
   return { probs, embedding, code, ok };
 }
 
-export async function evaluateModel(modelDir: string | undefined, datasetsRoot: string): Promise<EvalReport> {
+export async function evaluateModel(modelDir: string | undefined, datasetsRoot: string, options: EvalOptions = {}): Promise<EvalReport> {
   const model = await loadModel(modelDir);
   const { manifest } = model;
   const headNames = new Set(manifest.heads.map((h) => h.name));
@@ -81,7 +86,7 @@ export async function evaluateModel(modelDir: string | undefined, datasetsRoot: 
   if (headNames.has('fashion_mnist')) val.push(...(await loadFashionMnist(FASHION_MNIST_DIR, { limit: 0 })).samples.filter((s) => s.split === 'val'));
   if (headNames.has('garment_tags')) val.push(...(await loadClothingParsing(path.join(datasetsRoot, 'clothing-parsing'))).samples.filter((s) => s.split === 'val'));
 
-  const out = await runModel(model, [...val, ...catalog]);
+  const out = await runModel(model, [...val, ...catalog], options.startProgress ?? silentProgress);
   const failed = out.ok.filter((v) => !v).length;
   for (const head of manifest.heads) {
     const L = head.labels.length;

@@ -8,13 +8,13 @@
 // upper trunk, which the trainer runs itself.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createProgress } from '../cli/progress.ts';
 import { GroknetError, isGroknetError } from '../errors.ts';
 import { OnnxSession } from '../model/backend/onnxruntime.ts';
 import { backboneOnnx } from '../model/backbones/convert-backbone.ts';
 import { backboneSpec } from '../model/backbones/registry.ts';
 import { cacheDir, cacheKey, writeAtomic } from '../model/cache.ts';
 import { packHalf } from '../util/float16.ts';
+import { silentProgress, type StartProgress } from '../util/progress.ts';
 import { loadViewTensor } from './augment.ts';
 import { CACHED_GEM_P, gemPoolNHWC } from './gem-pool.ts';
 
@@ -46,6 +46,8 @@ export interface ExtractOptions {
    * batches as an uninterrupted run would (stops fall on batch boundaries), so its features are the same bits.
    */
   signal?: AbortSignal;
+  /** Reports the backbone pass over the images not cached yet ('backbone features'); silent without one. */
+  startProgress?: StartProgress;
 }
 
 /** Exponents every shard stores, so a later run may choose p without re-running the backbone. */
@@ -156,7 +158,7 @@ async function extractMissing(
   const session = await OnnxSession.create(graph.bytes);
   const batchSize = options.batchSize ?? 16;
   const shardSize = options.shardSize ?? 2048;
-  const progress = createProgress('backbone features', todo.length);
+  const progress = (options.startProgress ?? silentProgress)('backbone features', todo.length);
   let stopped = false;
   let extracted = 0;
   const [h, w] = spec.input.size;

@@ -5,7 +5,7 @@
 // the operand first and multiplying without flags gives the same numbers at 7-18x the
 // speed. Used by the product heads (src/train/fit-heads.ts: a training step 341 -> 61 ms,
 // BENCHMARKS.md "Training throughput") and the segmentation decoder's 1x1 and 3x3 convs
-// (src/segment/decoder-tf.ts).
+// (src/train/segmentation/decoder-tf.ts).
 import { tf } from './tf.ts';
 
 type Saved = tf.Tensor[];

@@ -242,7 +242,7 @@ export interface StackForward {
 /**
  * The trained blocks as one stack, shared by the product trainer (pooled upstream,
  * upperTrunkTraining below) and the segmentation trainer (map upstream,
- * src/segment/trunk-training.ts): block 16 + Conv_1 and, where trained, block 15 below it,
+ * src/train/segmentation/trunk-training.ts): block 16 + Conv_1 and, where trained, block 15 below it,
  * each with its own AdamW. A forward pass runs block 15, then the upper trunk, over the cached
  * input maps; a step carries the upper trunk's input gradient down to block 15 and moves both.
  */

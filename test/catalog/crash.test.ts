@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import type { CatalogStore } from '../../src/catalog/types.ts';
 import { COOCCURRENCE_TABLE } from '../../src/catalog/cooccurrence.ts';

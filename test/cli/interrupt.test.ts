@@ -129,6 +129,25 @@ test('index: SIGTERM mid-run stops the same way, exit 143', { timeout: 60_000 },
   assert.equal(await productsIn(data), stopped.summary.indexed);
 });
 
+test('index: a run stopped by SIGINT has searched the photos of every listing it wrote for products seen together', { timeout: 90_000 }, async () => {
+  const data = path.join(tmp.path, 'data-linked');
+  // Detection on (the real CenterNet): each written batch is linked before the next starts.
+  const cli = start(['index', listings, '--data', data, '--model', modelDir, '--batch', '1']);
+  await until(() => commits(data) >= 2, cli, 'its first commit');
+  cli.child.kill('SIGINT');
+  const { code } = await cli.exited;
+  assert.equal(code, 130, cli.stderr());
+  const summary = JSON.parse(cli.stdout()) as IndexSummary & { seenTogether?: { products: number; failed: unknown[] } };
+  assert.ok(summary.indexed >= 1 && summary.indexed < PRODUCTS, `indexed ${summary.indexed} of ${PRODUCTS}`);
+  assert.deepEqual(summary.seenTogether && [summary.seenTogether.products, summary.seenTogether.failed], [summary.indexed, []], 'every listing written was linked');
+  assert.doesNotMatch(cli.stderr(), /were not searched for products seen together/);
+
+  const rerun = start(['index', listings, '--data', data, '--model', modelDir]);
+  assert.equal((await rerun.exited).code, 0, rerun.stderr());
+  const again = JSON.parse(rerun.stdout()) as IndexSummary & { seenTogether?: { products: number } };
+  assert.deepEqual([again.indexed, again.seenTogether?.products], [PRODUCTS - summary.indexed, PRODUCTS - summary.indexed]);
+});
+
 test('train: SIGINT stops after a checkpoint (exit 130, no model written); --resume goes on from it; SIGTERM: 143', { timeout: 90_000 }, async () => {
   const cache = await cacheWithBackbones(path.join(tmp.path, 'cache'));
   const env = { ...process.env, GROKNET_CACHE: cache };

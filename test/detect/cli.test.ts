@@ -4,16 +4,15 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { detectCommand, detectJsonLine } from '../../src/cli/commands/detect.ts';
 import { GroknetError } from '../../src/errors.ts';
 import type { ImageProducts } from '../../src/pipelines/detect.ts';
+import { GROKNET_BIN as BIN } from '../helpers/cli.ts';
 import { createTinyModel } from '../helpers/tiny-model.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 const run = promisify(execFile);
 
 const found: ImageProducts = {

@@ -5,6 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 export const GROKNET_BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 
+// bin/groknet.js runs the compiled dist/ when there is one; GROKNET_SOURCES=1 makes it run
+// src/ through tsx, so the tests test the sources, never a dist/ built before them. `npm test`
+// sets it; this sets it for a test file run alone (every child of this process inherits it).
+// Tests that run the command import GROKNET_BIN from here.
+process.env.GROKNET_SOURCES = '1';
+
 export interface CliRun {
   code: number;
   stdout: string;

@@ -1,7 +1,7 @@
 // Child process for the crash test: ingests SOURCE into DATA and gets killed with SIGKILL
 // at a random moment by the parent. Usage: ingest-child.ts DATA SOURCE BATCH DELAY_MS
 
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import { createColourAnalyzer } from './colour-analyzer.ts';
 

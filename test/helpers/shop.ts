@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../src/catalog/hash.ts';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import type { CatalogStore } from '../../src/catalog/types.ts';
 import type { Analyzer, HeadResult } from '../../src/model/types.ts';

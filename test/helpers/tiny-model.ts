@@ -2,12 +2,13 @@
 // is the 32x32 RGB image itself, GeM-pooled, then a shared layer, a `colour` head and an
 // ArcFace embedding, trained here in a second on generated colours. The artifact is a
 // complete graph (modelFile), loaded by the same code as the shipped model.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../../src/model/heads/heads-graph.ts';
+import { CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../../src/model/heads/heads-graph.ts';
 import { MANIFEST_FORMAT_VERSION, type ModelManifest } from '../../src/model/manifest.ts';
+import { exportArtifact } from '../../src/train/export.ts';
 import { fitHeads, rng } from '../../src/train/fit-heads.ts';
 
 export const TINY_COLOURS: Record<string, [number, number, number]> = {
@@ -60,31 +61,24 @@ export async function createTinyModel(dir?: string): Promise<{ dir: string; mani
     seed: 5,
   });
   const identity = new Float32Array(16 * 16).map((_, i) => (i % 17 === 0 ? 1 : 0));
-  const graph = buildHeadsGraph({
-    inputNode: TINY_INPUT_NODE,
-    channels: 3,
-    gemP: 1,
-    featureMean: fit.featureMean,
-    featureStd: fit.featureStd,
-    shared: fit.shared,
-    heads: fit.heads,
-    embedding: { dense: fit.embedding, codeMean: new Float32Array(16), rotation: identity, bits: 16 },
+  // The trainer's own export, over the raw image: the heads graph is the complete model (modelFile).
+  const manifest = await exportArtifact(target, {
+    manifest: {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      name: 'tiny-colour',
+      version: '0.0.1',
+      description: 'test model: GeM over raw pixels, trained on generated colours',
+      backbone: { id: 'none', tensors: [TINY_INPUT_NODE] },
+      input: { size: [32, 32], mode: 'center-crop', layout: 'NHWC', channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
+      headsFile: 'model.onnx',
+      modelFile: 'model.onnx',
+      heads: [{ name: 'colour', kind: 'single', output: headOutputName('colour'), labels, abstainBelow: 0.3 }],
+      embedding: { output: EMBEDDING_OUTPUT, dim: 16, codeOutput: CODE_OUTPUT, codeBits: 16, exactMatchThreshold: 0.95 },
+    },
+    graphInput: { inputNode: TINY_INPUT_NODE, channels: 3, gemP: 1 },
+    fit,
+    codes: { mean: new Float32Array(16), rotation: identity },
   });
   fit.dispose();
-  const bytes = graph.toModel();
-  const manifest: ModelManifest = {
-    formatVersion: MANIFEST_FORMAT_VERSION,
-    name: 'tiny-colour',
-    version: '0.0.1',
-    description: 'test model: GeM over raw pixels, trained on generated colours',
-    backbone: { id: 'none', tensors: [TINY_INPUT_NODE] },
-    input: { size: [32, 32], mode: 'center-crop', layout: 'NHWC', channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
-    headsFile: 'model.onnx',
-    modelFile: 'model.onnx',
-    heads: [{ name: 'colour', kind: 'single', output: headOutputName('colour'), labels, abstainBelow: 0.3 }],
-    embedding: { output: EMBEDDING_OUTPUT, dim: 16, codeOutput: CODE_OUTPUT, codeBits: 16, exactMatchThreshold: 0.95 },
-  };
-  await writeFile(path.join(target, 'model.onnx'), bytes);
-  await writeFile(path.join(target, 'model.json'), JSON.stringify(manifest, null, 2));
   return { dir: target, manifest };
 }

@@ -1,15 +1,16 @@
 // Seen together from photos: products detected in a listing's photos (scripted detector)
 // are matched to the catalog (colour analyzer: a crop of a plain block is the same picture
-// as a plain photo of it) and linked; a listing's own product and unknown products are not.
+// as a plain photo of it); a listing's own product and unknown products are not. How
+// publishing records the links: test/ingest/link.test.ts.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { sha256 } from '../../src/catalog/hash.ts';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import type { CatalogStore } from '../../src/catalog/types.ts';
-import { findSeenTogether, linkStoredProducts } from '../../src/pipelines/seen-together.ts';
+import { findSeenTogether } from '../../src/pipelines/seen-together.ts';
 import { TEXT_FILE } from '../helpers/bad-images.ts';
 import { BASIC_COLOURS, createColourAnalyzer } from '../helpers/colour-analyzer.ts';
 import { boxesInside, scenePhoto, scriptedDetector, type Block } from '../helpers/scripted-detector.ts';
@@ -47,51 +48,11 @@ before(async () => {
   // The outfit comes first: its companions are indexed after it and must still be found.
   const lines = ['outfit', 'jeans', 'cap', 'bag'].map((id) => JSON.stringify({ id, title: id, image: `${id}.png` }));
   await writeFile(join(tmp.path, 'shop.jsonl'), lines.join('\n'));
+  assert.equal((await ingest(join(tmp.path, 'shop.jsonl'), { catalog, analyzer })).indexed, 4);
 });
 after(async () => {
   await catalog.close();
   await tmp.cleanup();
-});
-
-test('index, then link: the products in each photo are linked with the listing and with each other', async () => {
-  const written: string[] = [];
-  const summary = await ingest(join(tmp.path, 'shop.jsonl'), { catalog, analyzer, onWritten: (ids) => written.push(...ids) });
-  assert.equal(summary.indexed, 4);
-  assert.deepEqual(written.sort(), ['bag', 'cap', 'jeans', 'outfit']);
-
-  // bag's file changes after indexing: it is reported, the others are linked.
-  await writeFile(join(tmp.path, 'bag.png'), await plain(BASIC_COLOURS.purple!));
-  const progress: number[] = [];
-  const linked = await linkStoredProducts(['outfit', 'jeans', 'cap', 'bag', 'gone'], { catalog, detector, analyzer, onProgress: (done) => progress.push(done) });
-  assert.deepEqual(progress, [1, 2, 3, 4, 5]);
-  assert.equal(linked.products, 4, 'an id no longer in the catalog is skipped');
-  assert.equal(linked.photos, 3);
-  assert.equal(linked.pairs, 3, 'outfit-jeans, outfit-cap, jeans-cap; plain photos only show their own product');
-  assert.deepEqual(linked.failed.map((f) => [f.item.split(':')[0], f.code]), [['bag', 'invalid_argument']]);
-
-  const around = async (id: string) => (await catalog.seenTogether(id)).map((l) => `${l.id}:${l.count}`).sort();
-  assert.deepEqual(await around('outfit'), ['cap:1', 'jeans:1']);
-  assert.deepEqual(await around('jeans'), ['cap:1', 'outfit:1']);
-  assert.deepEqual(await around('bag'), []);
-});
-
-test('linking stops between products once its signal is aborted (Ctrl-C during `groknet index`)', async () => {
-  const stop = new AbortController();
-  const calls = detector.calls;
-  const progress: number[] = [];
-  const linked = await linkStoredProducts(['outfit', 'jeans', 'cap'], {
-    catalog,
-    detector,
-    analyzer,
-    signal: stop.signal,
-    onProgress: (done) => {
-      progress.push(done);
-      if (done === 1) stop.abort();
-    },
-  });
-  assert.deepEqual(progress, [1]);
-  assert.equal(linked.products, 1);
-  assert.equal(detector.calls - calls, 1, "only the outfit's photo went through detection");
 });
 
 test('what was found: the crop, its product and the similarity; the scarf and the bird are not linked', async () => {

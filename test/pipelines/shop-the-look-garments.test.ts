@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import { GARMENT_COLUMNS } from '../../src/catalog/schema.ts';
 import type { CatalogStore } from '../../src/catalog/types.ts';

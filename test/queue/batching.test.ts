@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { openCatalog } from '../../src/catalog/open.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { redisOptions } from '../../src/queue/connection.ts';
 import { enqueueIngest } from '../../src/queue/enqueue.ts';
 import { startWorker } from '../../src/queue/worker.ts';
@@ -109,6 +110,23 @@ describe('batching queue workers', { skip }, () => {
         await worker.close();
         await catalog.close();
       }
+    }
+  });
+
+  test('a worker that writes nothing still builds the text index a killed run left missing, when its run ends', { timeout: 30_000 }, async () => {
+    const analyzer = createColourAnalyzer();
+    const catalog = await openCatalog(join(tmp.path, 'data-unindexed'), { embeddingDim: analyzer.embeddingDim });
+    // Written, then killed before its run's end: no text index.
+    await ingest(join(tmp.path, 'folder'), { catalog, analyzer, optimize: false });
+    assert.equal(await catalog.hasTextIndex(), false);
+    const worker = await startWorker({ redisUrl: redis.url, queueName: 'batch-test-unindexed', catalog, analyzer });
+    try {
+      await worker.close();
+      assert.equal(await catalog.hasTextIndex(), true);
+      assert.equal(worker.stats.optimizations, 1);
+    } finally {
+      await worker.close();
+      await catalog.close();
     }
   });
 

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import { sqlString } from '../../src/catalog/sql.ts';
 import { GroknetError } from '../../src/errors.ts';

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { openCatalog } from '../../src/catalog/open.ts';
 import type { CatalogStore } from '../../src/catalog/types.ts';
 import { searchText } from '../../src/search/search-text.ts';
-import { searchByImage } from '../../src/search/search-vector.ts';
+import { searchByImage } from '../../src/search/search.ts';
 import type { Filters } from '../../src/search/types.ts';
 import { createColourAnalyzer } from '../helpers/colour-analyzer.ts';
 import { outfitPhoto, outfitSegmenter, OUTFITS, writeOutfits } from '../helpers/outfits.ts';

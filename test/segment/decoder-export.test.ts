@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { parseModel } from '../../src/model/onnx/graph-builder.ts';
 import { buildDecoderGraph, DECODER_OUTPUT, initDecoder, type DecoderWeights } from '../../src/segment/decoder.ts';
-import { decoderForward, decoderVars, disposeVars } from '../../src/segment/decoder-tf.ts';
+import { decoderForward, decoderVars, disposeVars } from '../../src/train/segmentation/decoder-tf.ts';
 import { rng } from '../../src/train/fit-heads.ts';
 import { readyTf } from '../../src/train/tf.ts';
 

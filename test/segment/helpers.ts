@@ -1,13 +1,14 @@
 // A segmentation artifact for tests: the real trunk (converted from the npm package, as
 // the shipped model) with a generated decoder whose logits do not depend on the photo:
 // every pixel gets `winner`. Enough to test the pipeline, the mask and the CLI exactly.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildDecoderGraph, DECODER_OUTPUT, initDecoder, type DecoderWeights } from '../../src/segment/decoder.ts';
+import { DECODER_OUTPUT, initDecoder, type DecoderWeights } from '../../src/segment/decoder.ts';
 import { sameConvGrid } from '../../src/segment/grid.ts';
 import { SEGMENT_FORMAT_VERSION, type SegmentManifest } from '../../src/segment/manifest.ts';
 import { SEGMENT_BACKBONE_ID, SEGMENT_INPUT, SEGMENT_TAPS, tapSize } from '../../src/segment/taps.ts';
+import { exportSegmentArtifact } from '../../src/train/segmentation/export.ts';
 
 export const TEST_LABELS = ['null', 'dress', 'skin', 'hair', 'shoes'];
 
@@ -22,7 +23,7 @@ export function testDecoder(random: () => number): DecoderWeights {
   );
 }
 
-/** Writes a segmentation artifact (decoder.onnx + model.json) for TEST_LABELS into `dir`. */
+/** Writes a segmentation artifact (decoder.onnx + model.json) for TEST_LABELS into `dir`, through the trainer's export. */
 export async function writeSegmentModel(dir: string, weights: DecoderWeights, name: string): Promise<SegmentManifest> {
   const manifest: SegmentManifest = {
     formatVersion: SEGMENT_FORMAT_VERSION,
@@ -39,8 +40,7 @@ export async function writeSegmentModel(dir: string, weights: DecoderWeights, na
     merged: {},
     notGarments: ['null', 'skin', 'hair'],
   };
-  await writeFile(path.join(dir, 'decoder.onnx'), buildDecoderGraph(weights).toModel());
-  await writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
+  await exportSegmentArtifact(dir, { manifest, weights });
   return manifest;
 }
 

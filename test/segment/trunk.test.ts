@@ -11,7 +11,7 @@ import { GraphBuilder } from '../../src/model/onnx/graph-builder.ts';
 import { appendBlock15 } from '../../src/model/upper-trunk/block15.ts';
 import { BLOCK16, pretrainedUpperTrunk, UPPER_TRUNK_PARAMS, upperTrunkInputNode, type UpperTrunkWeights } from '../../src/model/upper-trunk/block16.ts';
 import { buildDecoderGraph, DECODER_OUTPUT, initDecoder } from '../../src/segment/decoder.ts';
-import { decoderForward, decoderVars, disposeVars } from '../../src/segment/decoder-tf.ts';
+import { decoderForward, decoderVars, disposeVars } from '../../src/train/segmentation/decoder-tf.ts';
 import { UPPER_CONV1_NODE, upperTrunkFromHeads, upperTrunkGraph } from '../../src/segment/trunk.ts';
 import { rng } from '../../src/train/fit-heads.ts';
 import { readyTf } from '../../src/train/tf.ts';

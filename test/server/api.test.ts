@@ -205,6 +205,16 @@ describe('products', () => {
     assert.deepEqual(await readdir(path.join(shop.dataDir, 'images')).catch(() => []), before);
   });
 
+  test('photos are published all or none: one unreadable photo of two is refused naming it, and neither is stored', async () => {
+    const products = await shop.catalog.countProducts();
+    const files = await readdir(path.join(shop.dataDir, 'images')).catch(() => []);
+    const body = await multipart({ title: 'Two photos' }, [{ data: red }, { data: TEXT_FILE }]);
+    const error = assertError(await app.inject({ method: 'POST', url: '/v1/products', payload: body.payload, headers: { ...body.headers, ...auth } }), 415, 'not_an_image');
+    assert.match(error.message, /: photo 2: /);
+    assert.equal(await shop.catalog.countProducts(), products);
+    assert.deepEqual(await readdir(path.join(shop.dataDir, 'images')).catch(() => []), files);
+  });
+
   test('writes are refused without a configured key, unless anonymous writes are allowed', async () => {
     const closed = await shop.app({ apiKey: undefined });
     const body = await multipart({ title: 'x' }, [{ data: red }]);

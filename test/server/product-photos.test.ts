@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ingest } from '../../src/catalog/ingest.ts';
+import { ingest } from '../../src/ingest/ingest.ts';
 import { buildApp, type App } from '../../src/server/app.ts';
 import { solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
 import { tempDir } from '../helpers/tmp.ts';

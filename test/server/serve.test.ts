@@ -5,11 +5,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { GROKNET_BIN as BIN } from '../helpers/cli.ts';
 import { createTinyModel, solidImage, TINY_COLOURS } from '../helpers/tiny-model.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/groknet.js', import.meta.url));
 let modelDir: string;
 let dataDir: string;
 

@@ -203,7 +203,7 @@ test('train with a learned GeM exponent: the exponent moves from 3, is exported,
 });
 
 test('train with a fused backbone: CenterNet pooled features beside the fine-tuned trunk, frozen, exported, agreeing with the trainer', async () => {
-  const { withFrozenTail } = await import('../../src/train/train.ts');
+  const { withFrozenTail } = await import('../../src/train/trainable-trunk.ts');
   const manifest = await trainUpperTrunk(false, 1, 'model-fused', true);
   assert.equal(manifest.backbone.id, 'fused/mobilenet_v2_mid+centernet');
   assert.match(manifest.backbone.tensors[1]!, /^centernet\//);

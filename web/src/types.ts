@@ -1,4 +1,6 @@
 // The API shapes the page uses (the server's OpenAPI document at /openapi.json has them all).
+// Written by hand (the page's bundle does not take Zod), and checked against the server's
+// response schemas at compile time by test/web/api-types.check.ts: change both together.
 
 export interface ListingField {
   value: string;

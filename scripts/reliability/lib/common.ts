@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = path.join(REPO, 'bin', 'groknet.js');
+// The harnesses judge this checkout's code: bin/groknet.js runs src/ (through tsx) rather than
+// a dist/ that may be older. Children inherit it.
+process.env.GROKNET_SOURCES = '1';
 export const RELIABILITY_MD = path.join(REPO, 'RELIABILITY.md');
 export const DEFAULT_DATASETS = path.resolve(REPO, '..', 'shared', 'datasets');
 

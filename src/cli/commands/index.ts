@@ -1,25 +1,26 @@
 // `groknet index SOURCE|IMAGE... [--files-from LIST [-0]] [--data DIR] [--model DIR] [--batch N] [--detector NAME | --no-detect] [--garments [--segment-model DIR]] [--queue redis://HOST:PORT]`
 // Ingests folders of images, CSV/JSONL files of listings and single images (one product
-// each) into the catalog, or enqueues the listings for `groknet worker` processes when
-// --queue is given. After a local
-// ingest, the products in each newly written listing's photos are detected and matched
-// to the catalog, and products found in one photo are linked as seen together. With
+// each) into the catalog (src/ingest/ingest.ts: the publish pipeline with the local
+// policy, skip and report), or enqueues the listings for `groknet worker` processes when
+// --queue is given. The products in the photos of each batch written are detected and
+// matched to the catalog, and products found in one photo are linked as seen together;
+// at the end, the listings written before the last batch are looked at again. With
 // --garments, each photo's garments (label, colour) are stored for the `garment` and
 // `garment_colour` filters.
 import path from 'node:path';
-import { DEFAULT_DATA_DIR, ingest, openCatalog } from '../../catalog/index.ts';
-import type { CatalogStore } from '../../catalog/types.ts';
+import { DEFAULT_DATA_DIR, openCatalog } from '../../catalog/index.ts';
 import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector, type DetectorName } from '../../detect/index.ts';
 import { GroknetError } from '../../errors.ts';
-import type { Analyzer } from '../../model/types.ts';
+import { ingest, type IngestSummary } from '../../ingest/ingest.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
-import { linkStoredProducts, type LinkSummary } from '../../pipelines/seen-together.ts';
 import { enqueueIngest } from '../../queue/index.ts';
 import { intOption, parse } from '../args.ts';
-import { GARMENT_OPTIONS, GARMENT_USAGE, garmentChoice, openGarmentSegmenter } from '../garment-options.ts';
-import { watchInterrupts } from '../interrupt.ts';
+import { GARMENT_OPTIONS, GARMENT_USAGE, garmentChoice, openGarmentSegmenter, type GarmentChoice } from '../garment-options.ts';
+import { watchInterrupts, type Interrupt } from '../interrupt.ts';
 import { hasInputs, inputHelp, INPUT_OPTIONS, INPUT_USAGE, listInputs } from '../inputs.ts';
 import { createProgress } from '../progress.ts';
+import type { FsPath } from '../../util/file-names.ts';
+import type { Progress } from '../../util/progress.ts';
 
 const USAGE =
   `usage: groknet index SOURCE|IMAGE... ${INPUT_USAGE} [--data DIR] [--model DIR] [--batch N] [--detector ${DETECTOR_NAMES.join('|')} | --no-detect] ${GARMENT_USAGE} [--queue redis://HOST:PORT]\n` +
@@ -51,57 +52,63 @@ export async function indexCommand(args: string[]): Promise<number> {
   if (values.queue && garments) throw new GroknetError('invalid_argument', '--garments is for the processes that ingest: with --queue, give it to `groknet worker`');
   // Folders, CSV/JSONL files and image files, read together: an id given twice is a failure (see readSources).
   const source = (await listInputs(positionals, values)).map((input) => input.path);
-  if (values.queue) {
-    const summary = await enqueueIngest(source, { redisUrl: values.queue, ...(values['queue-name'] ? { queueName: values['queue-name'] } : {}) });
-    process.stdout.write(`${JSON.stringify({ total: summary.total, enqueued: summary.enqueued, duplicates: summary.duplicates, retried: summary.retried, failed: summary.failed })}\n`);
-    return summary.failed.length > 0 ? 1 : 0;
-  }
-  // A first SIGINT/SIGTERM stops between batches (and between products while linking), a second exits at once.
+  if (values.queue) return enqueue(source, values.queue, values['queue-name']);
+  return indexLocally(source, {
+    model: values.model,
+    data: values.data,
+    batchSize: intOption(values.batch, 'batch', 1, 256, 32),
+    detector: values['no-detect'] ? undefined : detectorName,
+    garments,
+  });
+}
+
+/** `--queue`: one job per listing for `groknet worker` processes. */
+async function enqueue(source: FsPath[], redisUrl: string, queueName: string | undefined): Promise<number> {
+  const summary = await enqueueIngest(source, { redisUrl, ...(queueName ? { queueName } : {}) });
+  process.stdout.write(`${JSON.stringify({ total: summary.total, enqueued: summary.enqueued, duplicates: summary.duplicates, retried: summary.retried, failed: summary.failed })}\n`);
+  return summary.failed.length > 0 ? 1 : 0;
+}
+
+interface LocalSettings {
+  model: string | undefined;
+  data: string | undefined;
+  batchSize: number;
+  /** Undefined: --no-detect. */
+  detector: DetectorName | undefined;
+  garments: GarmentChoice | undefined;
+}
+
+/** Ingests into the catalog in this process, prints the summary line, answers the exit status. */
+async function indexLocally(source: FsPath[], settings: LocalSettings): Promise<number> {
+  // A first SIGINT/SIGTERM stops between batches (and between products while linking again), a second exits at once.
   const interrupt = watchInterrupts('index', 'no new batch starts, what is written stays written');
-  const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
-  const segmenter = await openGarmentSegmenter(garments).catch(async (error: unknown) => {
+  const analyzer = await ModelAnalyzer.open(settings.model ? path.resolve(settings.model) : undefined);
+  const segmenter = await openGarmentSegmenter(settings.garments).catch(async (error: unknown) => {
     await analyzer.close();
     throw error;
   });
-  const catalog = await openCatalog(path.resolve(values.data ?? DEFAULT_DATA_DIR), { embeddingDim: analyzer.embeddingDim });
-  let progress: ReturnType<typeof createProgress> | undefined;
+  const catalog = await openCatalog(path.resolve(settings.data ?? DEFAULT_DATA_DIR), { embeddingDim: analyzer.embeddingDim });
+  const progress = new Bars();
   try {
-    const written = new Set<string>();
+    const { detector } = settings;
     const summary = await ingest(source, {
       catalog,
       analyzer,
-      batchSize: intOption(values.batch, 'batch', 1, 256, 32),
-      onProgress: (p) => {
-        progress ??= createProgress('index', p.total);
-        progress.tick(p.done);
-      },
-      onWritten: (ids) => ids.forEach((id) => written.add(id)),
+      batchSize: settings.batchSize,
+      onProgress: (p) => progress.tick('index', p.done, p.total),
+      onLinkProgress: (done, total) => progress.tick('seen-together', done, total),
       signal: interrupt.signal,
+      // Opened when the first batch is written: a run with nothing new never converts it.
+      ...(detector ? { detector: () => openDetector(detector) } : {}),
       ...(segmenter ? { segmenter } : {}),
     });
-    progress?.finish();
-    const links = values['no-detect'] || written.size === 0 || interrupt.received ? undefined : await linkWritten([...written], catalog, analyzer, detectorName, interrupt.signal);
-    const failed = [...summary.failed, ...(links?.failed ?? [])];
-    process.stdout.write(
-      `${JSON.stringify({
-        total: summary.total,
-        indexed: summary.indexed,
-        unchanged: summary.unchanged,
-        failed: summary.failed,
-        ...(segmenter ? { segmented: summary.segmented } : {}),
-        ...(links ? { seenTogether: links } : {}),
-        ...(interrupt.received ? { interrupted: interrupt.received } : {}),
-        seconds: Math.round(summary.elapsedMs / 100) / 10,
-      })}\n`,
-    );
+    progress.finish();
+    process.stdout.write(`${JSON.stringify(summaryLine(summary, Boolean(segmenter), interrupt))}\n`);
     if (interrupt.received) {
-      // Links are looked for after the ingest, only for the listings it wrote: a rerun finds those unchanged and does not link them.
-      const unlinked = values['no-detect'] ? 0 : written.size - (links?.products ?? 0);
-      const note = unlinked > 0 ? `; the photos of ${unlinked} listings written in this run were not searched for products seen together` : '';
-      process.stderr.write(`groknet index: interrupted by ${interrupt.received}; to resume, run the same command again: listings already indexed are skipped as unchanged${note}\n`);
+      process.stderr.write(`groknet index: interrupted by ${interrupt.received}; to resume, run the same command again: listings already indexed are skipped as unchanged${relinkNote(summary)}\n`);
       return interrupt.exitCode;
     }
-    return failed.length > 0 ? 1 : 0;
+    return summary.failed.length > 0 || (summary.seenTogether?.failed.length ?? 0) > 0 ? 1 : 0;
   } finally {
     await catalog.close();
     await segmenter?.close();
@@ -110,14 +117,41 @@ export async function indexCommand(args: string[]): Promise<number> {
   }
 }
 
-/** Detects products in the photos of the listings just written and records what is seen together. */
-async function linkWritten(ids: string[], catalog: CatalogStore, analyzer: Analyzer, detectorName: DetectorName, signal: AbortSignal): Promise<LinkSummary> {
-  const detector = await openDetector(detectorName);
-  const progress = createProgress('seen-together', ids.length);
-  try {
-    return await linkStoredProducts(ids, { catalog, detector, analyzer, signal, onProgress: (done) => progress.tick(done) });
-  } finally {
-    progress.finish();
-    await detector.close();
+/** A terminal bar per phase (indexing, then the second look at the links), started when the phase reports first. */
+class Bars {
+  private readonly bars = new Map<string, Progress>();
+
+  tick(label: string, done: number, total: number): void {
+    let bar = this.bars.get(label);
+    if (!bar) this.bars.set(label, (bar = createProgress(label, total)));
+    bar.tick(done);
   }
+
+  finish(): void {
+    for (const bar of this.bars.values()) bar.finish();
+  }
+}
+
+/** The JSON line `groknet index` prints. */
+function summaryLine(summary: IngestSummary, segmenting: boolean, interrupt: Interrupt) {
+  return {
+    total: summary.total,
+    indexed: summary.indexed,
+    unchanged: summary.unchanged,
+    failed: summary.failed,
+    ...(segmenting ? { segmented: summary.segmented } : {}),
+    ...(summary.seenTogether ? { seenTogether: summary.seenTogether } : {}),
+    ...(interrupt.received ? { interrupted: interrupt.received } : {}),
+    seconds: Math.round(summary.elapsedMs / 100) / 10,
+  };
+}
+
+/**
+ * Every listing written is linked, also in a stopped run; only the second look, for products
+ * written after a listing's photos were searched, is cut short, and a rerun skips those
+ * listings as unchanged.
+ */
+function relinkNote(summary: IngestSummary): string {
+  if (summary.notRelinked === 0) return '';
+  return `; the photos of ${summary.notRelinked} listings written before the last batch were not searched again for products written after them (a rerun skips them as unchanged)`;
 }

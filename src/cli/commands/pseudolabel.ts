@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { openCatalog } from '../../catalog/index.ts';
 import { existingCatalogDir } from '../existing-catalog.ts';
-import { assertCompatible } from '../../catalog/ingest.ts';
+import { assertCompatible } from '../../catalog/compatible.ts';
 import { DEFAULT_DETECTOR, DETECTOR_NAMES, isDetectorName, openDetector } from '../../detect/index.ts';
 import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';

@@ -1,12 +1,14 @@
 // `groknet search [--data DIR] (--image FILE | --text "..." | --product ID) [--filter key=value]... [--k N] [--json]`
 // Prints one JSON object: {query, results: [{id, score, match, why, title, image}], facets}.
+// The query is asked of src/search's one entry (searchCatalog), as the API asks it.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openCatalog } from '../../catalog/index.ts';
 import { existingCatalogDir } from '../existing-catalog.ts';
 import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
-import { searchByImage, searchText, searchVector, type Filters, type SearchResponse } from '../../search/index.ts';
+import { searchCatalog, type SearchSubject } from '../../search/search.ts';
+import type { Filters } from '../../search/types.ts';
 import { intOption, parse } from '../args.ts';
 
 /** `key=value` -> equality, `key<=n` / `key>=n` -> ranges; several values of one key -> any of them. */
@@ -54,24 +56,14 @@ export async function searchCommand(args: string[]): Promise<number> {
   const catalog = await openCatalog(await existingCatalogDir(values.data));
   let analyzer: ModelAnalyzer | undefined;
   try {
-    let response: SearchResponse;
+    let subject: SearchSubject;
     if (values.text !== undefined) {
-      response = await searchText(catalog, values.text, { limit: k, filters });
+      subject = { text: values.text }; // words need no model: it is not loaded for them
     } else {
       analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
-      if (values.image !== undefined) {
-        const found = await searchByImage(catalog, analyzer, await readFile(values.image).catch(() => {
-          throw new GroknetError('file_not_found', path.basename(values.image!));
-        }), { limit: k, filters });
-        const { analysis: _analysis, ...rest } = found;
-        response = rest;
-      } else {
-        const product = await catalog.getProduct(values.product!, { withEmbeddings: true });
-        const embedding = product?.images[0]?.embedding;
-        if (!product || !embedding) throw new GroknetError('not_found', `product '${values.product}'`);
-        response = await searchVector(catalog, embedding, { limit: k, filters, exactMatchThreshold: analyzer.exactMatchThreshold, excludeIds: [product.id] });
-      }
+      subject = values.image !== undefined ? { embedding: await photoEmbedding(analyzer, values.image) } : { productId: values.product! };
     }
+    const response = await searchCatalog({ catalog, exactMatchThreshold: analyzer?.exactMatchThreshold }, { ...subject, filters, limit: k });
     // Results name their image by its path; the index is what the API's photo URLs use.
     const printed = { ...response, results: response.results.map(({ imageIndex: _index, ...result }) => result) };
     process.stdout.write(values.json ? `${JSON.stringify(printed)}\n` : `${JSON.stringify(printed, null, 2)}\n`);
@@ -80,4 +72,14 @@ export async function searchCommand(args: string[]): Promise<number> {
     await catalog.close();
     await analyzer?.close();
   }
+}
+
+/** The model's embedding of the photo in `file`. */
+async function photoEmbedding(analyzer: ModelAnalyzer, file: string): Promise<Float32Array> {
+  const photo = await readFile(file).catch(() => {
+    throw new GroknetError('file_not_found', path.basename(file));
+  });
+  const [analysis] = await analyzer.analyzeBuffers([photo]);
+  if (!analysis || analysis instanceof GroknetError) throw analysis ?? new GroknetError('internal', 'the analyzer returned nothing');
+  return analysis.embedding;
 }

@@ -8,7 +8,7 @@
 // the catalog's presence are checked before any model loads.
 import path from 'node:path';
 import { DEFAULT_DATA_DIR, openCatalog } from '../../catalog/index.ts';
-import { assertCompatible } from '../../catalog/ingest.ts';
+import { assertCompatible } from '../../catalog/compatible.ts';
 import type { CatalogStore } from '../../catalog/types.ts';
 import { GroknetError, toGroknetError } from '../../errors.ts';
 import { decodeImage, readLimitedFile } from '../../image/decode.ts';
@@ -20,7 +20,7 @@ import { Segmenter } from '../../pipelines/segment.ts';
 import { catalogColourField, lookJson, shopTheLookInCatalog } from '../../pipelines/shop-the-look-catalog.ts';
 import { DEFAULT_LOOK_K, DEFAULT_MAX_GARMENTS, findGarments, MAX_GARMENTS_LIMIT, MAX_LOOK_K } from '../../pipelines/shop-the-look.ts';
 import type { SearchResult } from '../../search/types.ts';
-import { createCatalogSearch } from '../../server/search-adapter.ts';
+import { searchCatalog } from '../../search/search.ts';
 import { hitShape } from '../../server/views.ts';
 import { intOption, numberOption, parse } from '../args.ts';
 import { reportPhotoError } from './segment.ts';
@@ -68,13 +68,13 @@ export async function shopTheLookCommand(args: string[]): Promise<number> {
   try {
     // Embeddings of another model than the catalog's cannot be compared with it.
     await assertCompatible(catalog, analyzer);
-    const search = createCatalogSearch(catalog, analyzer.exactMatchThreshold);
+    const target = { catalog, exactMatchThreshold: analyzer.exactMatchThreshold };
     const look = await shopTheLookInCatalog(
       photo,
       {
         garments: (bytes, bounds) => findGarments(bytes, { segmenter, minShare, limits: DEFAULT_IMAGE_LIMITS, ...bounds }),
         embed: embedder(analyzer),
-        search: async (embedding, filters, limit) => (await search.search({ embedding, filters, limit })).results,
+        search: async (embedding, filters, limit) => (await searchCatalog(target, { embedding, filters, limit })).results,
         colourField: () => catalogColourField(catalog, 'colour matching (turn it off with --no-colour)'),
         limits: DEFAULT_IMAGE_LIMITS,
       },

@@ -6,6 +6,7 @@ import { readTrainConfig } from '../../train/config.ts';
 import { train } from '../../train/train.ts';
 import { parse } from '../args.ts';
 import { isInterruption, watchInterrupts } from '../interrupt.ts';
+import { createProgress } from '../progress.ts';
 
 export async function trainCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { out: { type: 'string' }, resume: { type: 'boolean', default: false } });
@@ -14,7 +15,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   // A first SIGINT/SIGTERM stops at the next safe point with what was done kept, a second exits at once.
   const interrupt = watchInterrupts('train', 'at the next safe point (between batches of images, or after a checkpoint between training steps)');
   try {
-    const outcome = await train(config, { out: path.resolve(values.out ?? DEFAULT_MODEL_DIR), resume: values.resume, signal: interrupt.signal });
+    const outcome = await train(config, { out: path.resolve(values.out ?? DEFAULT_MODEL_DIR), resume: values.resume, signal: interrupt.signal, startProgress: createProgress });
     process.stdout.write(`${JSON.stringify({ evaluation: outcome.evaluation.report, seconds: outcome.seconds }, null, 2)}\n`);
     return 0;
   } catch (error) {

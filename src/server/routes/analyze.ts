@@ -6,33 +6,20 @@ import { cropToRegion } from '../../image/crop.ts';
 import { detectedProductJson } from '../../pipelines/detect.ts';
 import { garmentJson } from '../../pipelines/shop-the-look.ts';
 import { suggestListing } from '../../pipelines/suggest-listing.ts';
-import type { App, RouteContext } from '../app.ts';
-import { ErrorBodySchema } from '../http-errors.ts';
+import { requireSegmentation, type App, type RouteContext } from '../context.ts';
+import { errorResponses, PHOTO_ROUTE_ERRORS } from '../error-responses.ts';
 import { parseRegion, readUpload, RegionSchema } from '../image-input.ts';
-import { DetectedProductSchema, GarmentSchema, HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
+import { DetectedProductSchema, flagDefaulting, GarmentSchema, HeadResultSchema, SuggestedListingSchema } from '../schemas.ts';
 import { parseFormFields } from '../validate.ts';
-import { requireSegmentation } from './shop-the-look.ts';
 
 const QuerySchema = z.strictObject({
   x: z.string().optional(),
   y: z.string().optional(),
   w: z.string().optional(),
   h: z.string().optional(),
-  embedding: z
-    .enum(['true', 'false', '1', '0'])
-    .optional()
-    .transform((v) => v === 'true' || v === '1')
-    .meta({ description: 'Include the embedding vector in the answer (and in each detected product)' }),
-  detect: z
-    .enum(['true', 'false', '1', '0'])
-    .optional()
-    .transform((v) => v !== 'false' && v !== '0')
-    .meta({ description: 'Detect the products in the photo (default true; ignored by a server without a detector)' }),
-  garments: z
-    .enum(['true', 'false', '1', '0'])
-    .optional()
-    .transform((v) => v === 'true' || v === '1')
-    .meta({ description: 'Segment the clothing and list the garments (default false; 503 on a server without a segmentation model)' }),
+  embedding: flagDefaulting(false).meta({ description: 'Include the embedding vector in the answer (and in each detected product)' }),
+  detect: flagDefaulting(true).meta({ description: 'Detect the products in the photo (default true; ignored by a server without a detector)' }),
+  garments: flagDefaulting(false).meta({ description: 'Segment the clothing and list the garments (default false; 503 on a server without a segmentation model)' }),
 });
 
 const FieldsSchema = z.strictObject({ x: z.string(), y: z.string(), w: z.string(), h: z.string() }).partial();
@@ -55,7 +42,6 @@ export const AnalyzeResponseSchema = z
   })
   .meta({ id: 'AnalyzeResponse' });
 
-const errors = { 400: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
 
 export function analyzeRoutes(app: App, ctx: RouteContext): void {
   app.post(
@@ -80,7 +66,7 @@ export function analyzeRoutes(app: App, ctx: RouteContext): void {
           'Crop first with the region `x, y, w, h` (pixels of the upright image), in the query or as form fields: heads, code and listing then describe the region. Products are detected in the whole photo.',
         tags: ['analyze'],
         querystring: QuerySchema,
-        response: { 200: AnalyzeResponseSchema, ...errors },
+        response: { 200: AnalyzeResponseSchema, ...errorResponses(...PHOTO_ROUTE_ERRORS) },
       },
     },
     async (request) => {

@@ -1,11 +1,10 @@
 // GET /v1/catalog: what a client needs before it searches: how many products there are
 // (the page says "the catalog is empty" from it) and which model analyses photos here.
 import { z } from 'zod';
-import type { App, RouteContext } from '../app.ts';
-import { ErrorBodySchema } from '../http-errors.ts';
-import { requireCatalog } from './products.ts';
+import { requireCatalog, type App, type RouteContext } from '../context.ts';
+import { errorResponses } from '../error-responses.ts';
 
-const CatalogSummarySchema = z
+export const CatalogSummarySchema = z
   .object({
     products: z.number().int().meta({ description: 'Products in the catalog (0: empty; fill it with `groknet index` or POST /v1/products)' }),
     model: z
@@ -28,7 +27,7 @@ export function catalogRoutes(app: App, ctx: RouteContext): void {
         summary: 'The catalog: how many products, which model',
         description: 'Cheap (a count, no search): what a client asks to tell an empty catalog from a search that found nothing.',
         tags: ['products'],
-        response: { 200: CatalogSummarySchema, 503: ErrorBodySchema },
+        response: { 200: CatalogSummarySchema, ...errorResponses(503) },
       },
     },
     async () => ({ products: await requireCatalog(ctx).countProducts(), model: modelOf(ctx.analyzer.modelVersion) }),

@@ -2,7 +2,7 @@
 // not shutting down; the optional detector and segmenter reported, not required: a request
 // that needs one answers 503 on its own), /metrics (Prometheus text).
 import { z } from 'zod';
-import type { App, RouteContext } from '../app.ts';
+import type { App, RouteContext } from '../context.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics.ts';
 
 const CheckSchema = z.enum(['ok', 'failing', 'absent']);

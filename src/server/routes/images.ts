@@ -8,12 +8,11 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { MAX_IMAGES_PER_PRODUCT } from '../../catalog/rows.ts';
 import { GroknetError } from '../../errors.ts';
-import type { App, RouteContext } from '../app.ts';
-import { ErrorBodySchema } from '../http-errors.ts';
+import { requireCatalog, type App, type RouteContext } from '../context.ts';
+import { errorResponses } from '../error-responses.ts';
 import { CONTENT_TYPES, ImageStore } from '../image-store.ts';
 import { openPhoto } from '../photo-file.ts';
 import { ProductIdParams } from '../schemas.ts';
-import { requireCatalog } from './products.ts';
 
 // What the photos are: only images, shown, never run (an SVG or HTML file is never served).
 const PHOTO_CSP = "default-src 'none'; sandbox";
@@ -34,7 +33,7 @@ export function imageRoutes(app: App, ctx: RouteContext): void {
         summary: 'A photo uploaded through the API',
         tags: ['products'],
         params: z.strictObject({ name: z.string().max(80) }),
-        response: { 404: ErrorBodySchema },
+        response: errorResponses(404),
       },
     },
     async (request, reply) => {
@@ -60,7 +59,7 @@ export function imageRoutes(app: App, ctx: RouteContext): void {
           'Not cached for good: indexing the product again may change its photos (ETag, `If-None-Match` answers 304).',
         tags: ['products'],
         params: ProductImageParams,
-        response: { 404: ErrorBodySchema },
+        response: errorResponses(404),
       },
     },
     async (request, reply) => {

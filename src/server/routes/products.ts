@@ -2,15 +2,14 @@
 // read, delete. Publishing takes the client's own id and an Idempotency-Key, so a retry
 // never makes a second product.
 import { z } from 'zod';
-import type { CatalogStore } from '../../catalog/types.ts';
 import { GroknetError } from '../../errors.ts';
-import type { App, RouteContext } from '../app.ts';
-import { ErrorBodySchema } from '../http-errors.ts';
+import { requireCatalog, requireSegmentation, type App, type RouteContext } from '../context.ts';
+import { errorResponses } from '../error-responses.ts';
 import { IDEMPOTENCY_TTL_MS, IdempotencyKeySchema } from '../idempotency.ts';
 import { readUpload } from '../image-input.ts';
-import { publishAnswer, publishFingerprint, publishProduct, removeUploads, type Published } from '../publish.ts';
-import { ClientProductIdSchema, MAX_ID_LENGTH, ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
-import { requireSegmentation } from './shop-the-look.ts';
+import { publishAnswer, publishFingerprint, publishProduct, removeUploads } from '../publish.ts';
+import type { Published } from '../published.ts';
+import { ClientProductIdSchema, flagDefaulting, MAX_ID_LENGTH, ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
 import { parseFormFields } from '../validate.ts';
 import { productView } from '../views.ts';
 
@@ -55,22 +54,7 @@ const CreatedSchema = z
   .meta({ id: 'CreatedProduct' });
 const DeletedSchema = z.object({ id: z.string(), deleted: z.literal(true) });
 
-const errors = {
-  400: ErrorBodySchema,
-  401: ErrorBodySchema,
-  403: ErrorBodySchema,
-  404: ErrorBodySchema,
-  413: ErrorBodySchema,
-  415: ErrorBodySchema,
-  422: ErrorBodySchema,
-  429: ErrorBodySchema,
-  503: ErrorBodySchema,
-};
-
-export function requireCatalog(ctx: RouteContext): CatalogStore {
-  if (!ctx.catalog) throw new GroknetError('unavailable', 'this server has no catalog');
-  return ctx.catalog;
-}
+const errors = errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503);
 
 /** Empty form fields mean "not given". */
 function withoutEmpty(fields: Record<string, string>): Record<string, string> {
@@ -78,11 +62,7 @@ function withoutEmpty(fields: Record<string, string>): Record<string, string> {
 }
 
 const PublishQuerySchema = z.strictObject({
-  garments: z
-    .enum(['true', 'false', '1', '0'])
-    .optional()
-    .transform((v) => v === 'true' || v === '1')
-    .meta({
+  garments: flagDefaulting(false).meta({
       description:
         'Segment the clothing in each photo and store its garments, as `groknet index --garments` does (filters garment and garment_colour; default false; 503 on a server without a segmentation model). A photo that cannot be segmented is published without garments.',
     }),

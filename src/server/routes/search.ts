@@ -3,16 +3,15 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GroknetError } from '../../errors.ts';
-import type { App, RouteContext } from '../app.ts';
-import { ErrorBodySchema } from '../http-errors.ts';
+import { requireCatalog, type App, type RouteContext } from '../context.ts';
+import { errorResponses } from '../error-responses.ts';
 import { RegionSchema } from '../image-input.ts';
 import { FacetsSchema, MAX_ID_LENGTH, ProductIdParams, SearchHitSchema, SeenTogetherItemSchema } from '../schemas.ts';
 import type { FilterCondition, Filters } from '../../search/types.ts';
-import { admittedSearch, searchGate } from '../search-admission.ts';
+import { requireSearch, searchGate } from '../search-admission.ts';
 import { photoEmbedding } from '../search-by-photo.ts';
 import type { SearchRequest, SearchService } from '../search-port.ts';
 import { facetsView, hitView, seenTogetherView } from '../views.ts';
-import { requireCatalog } from './products.ts';
 
 export const MAX_K = 100;
 
@@ -84,16 +83,9 @@ const SeenTogetherSchema = z
   .object({ productId: z.string(), results: z.array(SeenTogetherItemSchema), note: z.string().optional() })
   .meta({ id: 'SeenTogether' });
 
-const errors = { 400: ErrorBodySchema, 404: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
+const errors = errorResponses(400, 404, 413, 415, 422, 429, 503, 504);
 
 export const SEEN_TOGETHER_NOTE = 'This server does not detect products, so publishing adds no seen-together links.';
-
-/** The app's search service behind the search admission gate (429 when its waiting line is full). */
-export function requireSearch(ctx: RouteContext): SearchService {
-  const search = admittedSearch(ctx);
-  if (!search) throw new GroknetError('unavailable', 'this server has no search index');
-  return search;
-}
 
 /**
  * Search reads JSON only. A form or a raw photo would reach validation as no object at all
@@ -132,13 +124,16 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
       const search = requireSearch(ctx);
       const body = request.body;
       const filters: Filters = Object.fromEntries(Object.entries(body.filters ?? {}).map(([field, value]) => [field, toCondition(value)]));
-      const query: SearchRequest = { filters, limit: body.k };
-      if (body.text) query.text = body.text;
-      if (body.productId) query.productId = body.productId;
+      let query: SearchRequest;
       if (body.image) {
         // Refused now rather than after the model has analysed the photo for nothing.
         searchGate(ctx).checkRoom();
-        query.embedding = await photoEmbedding(ctx.queue, ctx.config.limits, decodeBase64Image(body.image), body.region);
+        query = { embedding: await photoEmbedding(ctx.queue, ctx.config.limits, decodeBase64Image(body.image), body.region), filters, limit: body.k };
+      } else if (body.productId) {
+        query = { productId: body.productId, filters, limit: body.k };
+      } else {
+        // Words, or none: filters alone browse the catalog (a query with neither is refused).
+        query = { text: body.text ?? '', filters, limit: body.k };
       }
       const answer = await search.search(query);
       return {
@@ -171,11 +166,9 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
     },
     async (request) => {
       const { id } = request.params;
-      if (!(await requireCatalog(ctx).getProduct(id))) throw new GroknetError('not_found', id);
-      // One extra, because the product itself is its own best match.
-      const answer = await requireSearch(ctx).search({ productId: id, filters: {}, limit: request.query.k + 1 });
-      const results = answer.results.filter((result) => result.id !== id).slice(0, request.query.k);
-      return { productId: id, results: results.map((result) => hitView(result, ctx.images)) };
+      // POST /v1/search's "more like this" without filters: the product itself is left out there.
+      const answer = await requireSearch(ctx).search({ productId: id, filters: {}, limit: request.query.k });
+      return { productId: id, results: answer.results.map((result) => hitView(result, ctx.images)) };
     },
   );
 

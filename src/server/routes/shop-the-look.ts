@@ -3,25 +3,15 @@
 // region; optionally only products of the garment's colour. The steps are
 // src/pipelines/shop-the-look-catalog.ts, shared with `groknet shop-the-look`.
 import { z } from 'zod';
-import { GroknetError } from '../../errors.ts';
 import { DEFAULT_LOOK_K, DEFAULT_MAX_GARMENTS, MAX_GARMENTS_LIMIT, MAX_LOOK_K } from '../../pipelines/shop-the-look.ts';
 import { catalogColourField, lookJson, shopTheLookInCatalog } from '../../pipelines/shop-the-look-catalog.ts';
-import type { App, RouteContext } from '../app.ts';
-import { ErrorBodySchema } from '../http-errors.ts';
+import { requireSegmentation, type App, type RouteContext } from '../context.ts';
+import { errorResponses, PHOTO_ROUTE_ERRORS } from '../error-responses.ts';
 import { readUpload } from '../image-input.ts';
-import { GarmentSchema, SearchHitSchema } from '../schemas.ts';
-import { NO_SEGMENTER, type ServerSegmentation } from '../segmentation.ts';
+import { FlagSchema, GarmentSchema, SearchHitSchema } from '../schemas.ts';
 import { hitView } from '../views.ts';
 import { parseFormFields, parseInput } from '../validate.ts';
-import { requireSearch } from './search.ts';
-
-/** Segmentation, or 503 unavailable when this server has no segmenter. */
-export function requireSegmentation(ctx: RouteContext): ServerSegmentation {
-  if (!ctx.segmentation) throw new GroknetError('unavailable', NO_SEGMENTER);
-  return ctx.segmentation;
-}
-
-const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+import { requireSearch } from '../search-admission.ts';
 
 // The same options in the query or as form fields of a multipart body (the query wins).
 const OptionsSchema = z.strictObject({
@@ -33,7 +23,7 @@ const OptionsSchema = z.strictObject({
     .max(MAX_GARMENTS_LIMIT)
     .optional()
     .meta({ description: `At most this many garments, largest first (default ${DEFAULT_MAX_GARMENTS})` }),
-  matchColour: flag.optional().meta({ description: "Only products with a garment of the garment's colour (garment_colour, when the catalog was indexed with --garments), else whose colour attribute is it (default false)" }),
+  matchColour: FlagSchema.optional().meta({ description: "Only products with a garment of the garment's colour (garment_colour, when the catalog was indexed with --garments), else whose colour attribute is it (default false)" }),
 });
 
 const FieldsSchema = z.strictObject({ k: z.string(), maxGarments: z.string(), matchColour: z.string() }).partial();
@@ -51,8 +41,6 @@ export const ShopTheLookResponseSchema = z
     garments: z.array(LookGarmentSchema).meta({ description: 'The garments found, largest first; empty when the photo shows none' }),
   })
   .meta({ id: 'ShopTheLookResponse' });
-
-const errors = { 400: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 503: ErrorBodySchema, 504: ErrorBodySchema };
 
 /** The filter field of the catalog's colour attribute; a search service given without a catalog knows its own fields. */
 async function colourField(ctx: RouteContext): Promise<string | undefined> {
@@ -83,7 +71,7 @@ export function shopTheLookRoutes(app: App, ctx: RouteContext): void {
           '503 `unavailable` when this server has no clothing segmentation model.',
         tags: ['search'],
         querystring: OptionsSchema,
-        response: { 200: ShopTheLookResponseSchema, ...errors },
+        response: { 200: ShopTheLookResponseSchema, ...errorResponses(...PHOTO_ROUTE_ERRORS) },
       },
     },
     async (request) => {

@@ -5,9 +5,9 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import sharp from 'sharp';
 import { GroknetError } from '../../errors.ts';
 import type { DecodedImage } from '../../image/decode.ts';
+import { greyPixelsToPng } from '../../image/encode.ts';
 import type { LabelledDataset, Sample } from './types.ts';
 
 /** Where Debian's dataset-fashion-mnist package puts the files. */
@@ -63,7 +63,7 @@ async function idxPixels(file: string, index: number): Promise<{ pixels: Buffer;
 /** PNG bytes of image `index` of an IDX images file. */
 export async function idxImagePng(file: string, index: number): Promise<Buffer> {
   const { pixels, width, height } = await idxPixels(file, index);
-  return sharp(pixels, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  return greyPixelsToPng(pixels, width, height);
 }
 
 /**
