@@ -1,12 +1,13 @@
 // A tiny real model with two heads, for the service tests: `colour` and a `clothing`
 // category head tied to the colour (red -> T-Shirt, blue -> Dress, ...), so a suggested
 // listing has a category path, a colour and a title. Built like test/helpers/tiny-model.ts
-// (GeM over the raw 32x32 image), trained in a few seconds.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+// (GeM over the raw 32x32 image), trained in a few seconds and written by the trainer's export.
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildHeadsGraph, CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../../../src/model/heads/heads-graph.ts';
+import { CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from '../../../src/model/heads/heads-graph.ts';
 import { MANIFEST_FORMAT_VERSION, type ModelManifest } from '../../../src/model/manifest.ts';
+import { exportArtifact } from '../../../src/train/export.ts';
 import { fitHeads, rng } from '../../../src/train/fit-heads.ts';
 import { TINY_COLOURS, TINY_INPUT_NODE } from '../../helpers/tiny-model.ts';
 
@@ -58,33 +59,27 @@ export async function createShopModel(): Promise<{ dir: string; manifest: ModelM
     seed: 5,
   });
   const identity = new Float32Array(16 * 16).map((_, i) => (i % 17 === 0 ? 1 : 0));
-  const graph = buildHeadsGraph({
-    inputNode: TINY_INPUT_NODE,
-    channels: 3,
-    gemP: 1,
-    featureMean: fit.featureMean,
-    featureStd: fit.featureStd,
-    shared: fit.shared,
-    heads: fit.heads,
-    embedding: { dense: fit.embedding, codeMean: new Float32Array(16), rotation: identity, bits: 16 },
+  // The trainer's own export, over the raw image: the heads graph is the complete model (modelFile).
+  const manifest = await exportArtifact(dir, {
+    manifest: {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      name: 'tiny-shop',
+      version: '0.0.1',
+      description: 'test model: colour and clothing heads over raw pixels',
+      backbone: { id: 'none', tensors: [TINY_INPUT_NODE] },
+      input: { size: [32, 32], mode: 'center-crop', layout: 'NHWC', channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
+      headsFile: 'model.onnx',
+      modelFile: 'model.onnx',
+      heads: [
+        { name: 'colour', kind: 'single', output: headOutputName('colour'), labels: colours, abstainBelow: 0.3 },
+        { name: 'clothing', kind: 'single', output: headOutputName('clothing'), labels: clothing, abstainBelow: 0.3 },
+      ],
+      embedding: { output: EMBEDDING_OUTPUT, dim: 16, codeOutput: CODE_OUTPUT, codeBits: 16, exactMatchThreshold: 0.95 },
+    },
+    graphInput: { inputNode: TINY_INPUT_NODE, channels: 3, gemP: 1 },
+    fit,
+    codes: { mean: new Float32Array(16), rotation: identity },
   });
   fit.dispose();
-  const manifest: ModelManifest = {
-    formatVersion: MANIFEST_FORMAT_VERSION,
-    name: 'tiny-shop',
-    version: '0.0.1',
-    description: 'test model: colour and clothing heads over raw pixels',
-    backbone: { id: 'none', tensors: [TINY_INPUT_NODE] },
-    input: { size: [32, 32], mode: 'center-crop', layout: 'NHWC', channelOrder: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
-    headsFile: 'model.onnx',
-    modelFile: 'model.onnx',
-    heads: [
-      { name: 'colour', kind: 'single', output: headOutputName('colour'), labels: colours, abstainBelow: 0.3 },
-      { name: 'clothing', kind: 'single', output: headOutputName('clothing'), labels: clothing, abstainBelow: 0.3 },
-    ],
-    embedding: { output: EMBEDDING_OUTPUT, dim: 16, codeOutput: CODE_OUTPUT, codeBits: 16, exactMatchThreshold: 0.95 },
-  };
-  await writeFile(path.join(dir, 'model.onnx'), graph.toModel());
-  await writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
   return { dir, manifest };
 }
