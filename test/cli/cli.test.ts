@@ -98,6 +98,14 @@ test('index, then search by image, words and product, and list duplicates', asyn
   assert.equal(words.results[0]!.id, 'yellow-sofa');
   assert.ok(words.query.filters.price);
 
+  // Bare words are the same query as --text; both at once is refused, naming the words.
+  const bare = await run(['search', '--data', data, 'loveseat', 'under', '200', '--json']);
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.deepEqual(JSON.parse(bare.stdout), words);
+  const twice = await run(['search', '--data', data, '--text', 'mug', 'loveseat']);
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /either --text "\.\.\." or bare words.*'loveseat'/);
+
   const byProduct = await run(['search', '--data', data, '--model', modelDir, '--product', 'red-mug', '--json']);
   assert.equal((JSON.parse(byProduct.stdout) as { results: Array<{ id: string }> }).results[0]!.id, 'red-mug-again');
 

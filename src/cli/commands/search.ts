@@ -1,4 +1,5 @@
-// `groknet search [--data DIR] (--image FILE | --text "..." | --product ID) [--filter key=value]... [--k N] [--json]`
+// `groknet search [--data DIR] (WORDS... | --text "..." | --image FILE | --product ID) [--filter key=value]... [--k N] [--json]`
+// Bare words are the text query (`groknet search red pepper`), as a user types them.
 // Prints one JSON object: {query, results: [{id, score, match, why, title, image}], facets}.
 // The query is asked of src/search's one entry (searchCatalog), as the API asks it.
 import { readFile } from 'node:fs/promises';
@@ -35,7 +36,7 @@ export function parseFilters(items: readonly string[]): Filters {
 }
 
 export async function searchCommand(args: string[]): Promise<number> {
-  const { values } = parse(
+  const { values, positionals } = parse(
     args,
     {
       data: { type: 'string' },
@@ -47,18 +48,20 @@ export async function searchCommand(args: string[]): Promise<number> {
       k: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
-    false,
   );
-  const modes = [values.image, values.text, values.product].filter((v) => v !== undefined).length;
-  if (modes !== 1) throw new GroknetError('invalid_argument', 'give exactly one of --image FILE, --text "...", --product ID');
+  const words = positionals.length > 0 ? positionals.join(' ') : undefined;
+  if (words !== undefined && values.text !== undefined) throw new GroknetError('invalid_argument', `give the words once: either --text "..." or bare words, not both ('${words}')`);
+  const text = values.text ?? words;
+  const modes = [values.image, text, values.product].filter((v) => v !== undefined).length;
+  if (modes !== 1) throw new GroknetError('invalid_argument', 'give exactly one of: words (or --text "..."), --image FILE, --product ID');
   const k = intOption(values.k, 'k', 1, 1000, 10);
   const filters = parseFilters(values.filter ?? []);
   const catalog = await openCatalog(await existingCatalogDir(values.data));
   let analyzer: ModelAnalyzer | undefined;
   try {
     let subject: SearchSubject;
-    if (values.text !== undefined) {
-      subject = { text: values.text }; // words need no model: it is not loaded for them
+    if (text !== undefined) {
+      subject = { text }; // words need no model: it is not loaded for them
     } else {
       analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
       subject = values.image !== undefined ? { embedding: await photoEmbedding(analyzer, values.image) } : { productId: values.product! };
