@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { GroknetError } from '../errors.ts';
 import { withDirLock } from './lock.ts';
 import { manifestStamp, readManifest, tableName, writeManifest, type Manifest } from './manifest.ts';
-import { ADD_GARMENT_COLUMNS, buildSchema, layoutFromSchema, type TableLayout } from './schema.ts';
+import { ADD_CATEGORY_COLUMN, ADD_GARMENT_COLUMNS, buildSchema, layoutFromSchema, type TableLayout } from './schema.ts';
 
 export interface ActiveTable {
   name: string;
@@ -96,14 +96,28 @@ export class CatalogContext {
    * processes that opened the table before see the columns once they reopen it; until
    * then their writes leave the columns as they were.
    */
-  async addGarmentColumns(active: ActiveTable): Promise<ActiveTable> {
-    if (active.layout.garments) return active;
+  addGarmentColumns(active: ActiveTable): Promise<ActiveTable> {
+    return this.addMissingColumns(active, (layout) => layout.garments, ADD_GARMENT_COLUMNS, 'garment columns');
+  }
+
+  /** The same for the category column (null: no category), before the first category is written. */
+  addCategoryColumn(active: ActiveTable): Promise<ActiveTable> {
+    return this.addMissingColumns(active, (layout) => layout.category, ADD_CATEGORY_COLUMN, 'category column');
+  }
+
+  private async addMissingColumns(
+    active: ActiveTable,
+    has: (layout: TableLayout) => boolean,
+    columns: ReadonlyArray<{ name: string; valueSql: string }>,
+    what: string,
+  ): Promise<ActiveTable> {
+    if (has(active.layout)) return active;
     // Another process may have added them since this one read the layout.
-    if (!layoutFromSchema(await active.table.schema()).garments) {
+    if (!has(layoutFromSchema(await active.table.schema()))) {
       try {
-        await active.table.addColumns([...ADD_GARMENT_COLUMNS]);
+        await active.table.addColumns([...columns]);
       } catch (error) {
-        throw new GroknetError('store_error', `cannot add the garment columns to ${active.name}`, { cause: error });
+        throw new GroknetError('store_error', `cannot add the ${what} to ${active.name}`, { cause: error });
       }
     }
     const upgraded = { ...active, layout: layoutFromSchema(await active.table.schema()) };

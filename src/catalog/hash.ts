@@ -41,7 +41,11 @@ export function productHash(listing: HashableListing): string {
     description: listing.description ?? '',
     price: listing.price ?? null,
     currency: listing.currency ?? null,
+    category: listing.category ?? null,
     attributes: listing.attributes ?? {},
   };
-  return sha256(canonicalJson({ ...fields, images: listing.images.map((image) => [image.path, image.contentHash]) }));
+  // Fields added after catalogs stored hashes (category) are left out while null, so a
+  // listing without them hashes as it did before they existed (canonicalJson drops undefined).
+  const hashed = { ...fields, category: fields.category ?? undefined };
+  return sha256(canonicalJson({ ...hashed, images: listing.images.map((image) => [image.path, image.contentHash]) }));
 }

@@ -5,7 +5,7 @@ import { Index } from '@lancedb/lancedb';
 import type { Table, VectorQuery } from '@lancedb/lancedb';
 import { GroknetError } from '../errors.ts';
 import type { CatalogContext } from './context.ts';
-import { COLUMNS, GARMENT_COLUMNS, headColumn } from './schema.ts';
+import { CATEGORY_COLUMN, COLUMNS, GARMENT_COLUMNS, headColumn } from './schema.ts';
 
 /** Rows (images) above which an approximate vector index replaces brute force. */
 export const VECTOR_INDEX_THRESHOLD = 10_000;
@@ -84,7 +84,8 @@ export async function optimize(ctx: CatalogContext, options: OptimizeOptions = {
         }
         // Filters on labels count and find their rows through these (src/search/filter-plan.ts);
         // bitmaps suit columns with few distinct values, as label vocabularies are.
-        for (const column of [COLUMNS.currency, ...Object.keys(layout.heads).map(headColumn)]) {
+        const categories = layout.category ? [CATEGORY_COLUMN] : [];
+        for (const column of [COLUMNS.currency, ...categories, ...Object.keys(layout.heads).map(headColumn)]) {
           if (!indexed.has(column)) await table.createIndex(column, { config: Index.bitmap() });
         }
         // Garment filters are array_has_any over list columns, which a label-list index answers.

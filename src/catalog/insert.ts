@@ -22,6 +22,8 @@ export async function insertProducts(ctx: CatalogContext, products: readonly Pro
       (await ctx.current()) ?? (await ctx.createActive(layoutFromAnalyses(analyses, ctx.manifest.embeddingDim)));
     // A catalog from before garment columns gets them with its first garments.
     if (unique.some((p) => p.images.some((image) => image.garments))) active = await ctx.addGarmentColumns(active);
+    // And one from before the category column gets it with its first category.
+    if (unique.some((p) => p.category)) active = await ctx.addCategoryColumn(active);
     await mergeProducts(active.table, active.layout, active.layout.garments ? await withStoredGarments(ctx, unique) : unique);
     return { written: unique.length };
   });

@@ -15,12 +15,28 @@ export const ListingIdSchema = z
   .max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`)
   .regex(/^[^\u0000-\u001f\u007f]*$/, 'id has control characters');
 
+/** Longest category: a seller's taxonomy path ("Home > Living room > Sofas") fits, a paragraph does not. */
+export const MAX_CATEGORY_LENGTH = 200;
+
+/**
+ * The seller's own category (the marketplace's taxonomy, not the model's labels): trimmed,
+ * and null when absent or blank, so "" and "  " mean no category as leaving it out does.
+ */
+export const CategorySchema = z
+  .string()
+  .trim()
+  .max(MAX_CATEGORY_LENGTH, `at most ${MAX_CATEGORY_LENGTH} characters`)
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'category has control characters')
+  .nullable()
+  .transform((value) => (value === null || value === '' ? null : value));
+
 export const ListingFieldsSchema = z.object({
   id: ListingIdSchema,
   title: z.string().max(500),
   description: z.string().max(20_000),
   price: z.number().nonnegative().nullable(),
   currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be a 3-letter code').nullable(),
+  category: CategorySchema,
   /** Seller-supplied attributes, stored as JSON. */
   attributes: z.record(z.string(), z.unknown()),
 });
@@ -36,7 +52,7 @@ export type ListingFieldsInput = Pick<ListingFields, 'id' | 'title'> & Partial<O
 
 /**
  * Exactly the listing's fields of `value` (nothing else it carries), defaults filled in: no
- * description is '', no price or currency null, no attributes {}. The same defaults the
+ * description is '', no price, currency or category null, no attributes {}. The same defaults the
  * content hash applies (src/catalog/hash.ts), so a product read back hashes as it was written.
  */
 export function listingFieldsOf(value: ListingFieldsInput): ListingFields {
@@ -46,6 +62,7 @@ export function listingFieldsOf(value: ListingFieldsInput): ListingFields {
     description: value.description ?? '',
     price: value.price ?? null,
     currency: value.currency ?? null,
+    category: value.category ?? null,
     attributes: value.attributes ?? {},
   };
 }

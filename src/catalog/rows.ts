@@ -4,9 +4,9 @@
 
 import { GroknetError } from '../errors.ts';
 import type { HeadResult } from '../model/types.ts';
-import { COLUMNS, GARMENT_COLUMNS, garmentPair, headColumn, isGarmentName, scoreColumn, type TableLayout } from './schema.ts';
+import { CATEGORY_COLUMN, COLUMNS, GARMENT_COLUMNS, garmentPair, headColumn, isGarmentName, scoreColumn, type TableLayout } from './schema.ts';
 import { productHash } from './hash.ts';
-import { MAX_ID_LENGTH } from './listing.ts';
+import { MAX_CATEGORY_LENGTH, MAX_ID_LENGTH } from './listing.ts';
 import type { ImageGarment, Product, ProductInput, StoredImage } from './types.ts';
 
 export { MAX_ID_LENGTH };
@@ -70,6 +70,11 @@ export function productToRows(product: ProductInput, layout: TableLayout, writte
   if (price !== null && (!Number.isFinite(price) || price < 0)) {
     throw new GroknetError('invalid_argument', `product ${product.id} has an invalid price`);
   }
+  const category = product.category ?? null;
+  // Writers that bypass ListingFieldsSchema (library callers) get its rule here.
+  if (category !== null && (typeof category !== 'string' || category.length === 0 || category.length > MAX_CATEGORY_LENGTH || CONTROL.test(category) || category.trim() !== category)) {
+    throw new GroknetError('invalid_argument', `product ${product.id} category must be 1-${MAX_CATEGORY_LENGTH} printable characters without surrounding spaces`);
+  }
   const hash = productHash(product);
   const codeHexLength = layout.codeBits / 4;
 
@@ -113,8 +118,9 @@ export function productToRows(product: ProductInput, layout: TableLayout, writte
       row[headColumn(column)] = top?.label ?? null;
       row[scoreColumn(column)] = top?.score ?? null;
     }
-    // A table without the columns cannot hold garments: insertProducts adds the columns
-    // before writing any, so only a write without garments gets here with such a table.
+    // A table without the columns cannot hold garments or a category: insertProducts adds
+    // the columns before writing any, so only a write without them gets here with such a table.
+    if (layout.category) row[CATEGORY_COLUMN] = category;
     return layout.garments ? { ...row, ...garmentCells(image.garments) } : row;
   });
 }
@@ -190,12 +196,14 @@ export function rowsToProducts(rows: readonly Row[], layout: TableLayout, withEm
     if (Number(first[COLUMNS.imageCount]) !== group.length) continue;
     const price = first[COLUMNS.price];
     const currency = first[COLUMNS.currency];
+    const category = first[CATEGORY_COLUMN];
     products.push({
       id,
       title: String(first[COLUMNS.title]),
       description: String(first[COLUMNS.description] ?? ''),
       price: typeof price === 'number' ? price : null,
       currency: typeof currency === 'string' ? currency : null,
+      category: typeof category === 'string' ? category : null,
       attributes: parseJson<Record<string, unknown>>(first[COLUMNS.attributes], {}),
       productHash: String(first[COLUMNS.productHash]),
       modelVersion: String(first[COLUMNS.modelVersion]),

@@ -27,6 +27,13 @@ export const COLUMNS = {
 } as const;
 
 /**
+ * The seller's category (ListingFields.category), on every image row as the other listing
+ * fields are. Kept apart from COLUMNS because tables created before it lack it
+ * (TableLayout.category); null: the listing has no category.
+ */
+export const CATEGORY_COLUMN = 'category';
+
+/**
  * Garments found in each photo by clothing segmentation (`groknet index --garments`), kept
  * apart from COLUMNS because tables created before them lack them (TableLayout.garments).
  * `garments` is the JSON list (label, colour, share; null: not segmented, `[]`: none found);
@@ -82,6 +89,8 @@ export interface TableLayout {
   heads: Record<string, string>;
   /** Whether rows have the GARMENT_COLUMNS (every table created since they exist has). */
   garments: boolean;
+  /** Whether rows have the CATEGORY_COLUMN (every table created since it exists has). */
+  category: boolean;
 }
 
 /** Layout for a new table, taken from the first analyses written to it. */
@@ -100,7 +109,7 @@ export function layoutFromAnalyses(analyses: readonly Analysis[], embeddingDim: 
   if (first.code.length === 0 || first.code.length % 2 !== 0) {
     throw new GroknetError('invalid_argument', 'binary code must be a whole number of bytes in hex');
   }
-  return { modelVersion: first.modelVersion, embeddingDim, codeBits: first.code.length * 4, heads, garments: true };
+  return { modelVersion: first.modelVersion, embeddingDim, codeBits: first.code.length * 4, heads, garments: true, category: true };
 }
 
 function garmentFields(): Field[] {
@@ -110,6 +119,11 @@ function garmentFields(): Field[] {
     new Field(GARMENT_COLUMNS.colours, new List(new Field('item', new Utf8(), true)), true),
   ];
 }
+
+/** The category column for a table created without it, all null (no listing had one), added as the garment columns are. */
+export const ADD_CATEGORY_COLUMN: ReadonlyArray<{ name: string; valueSql: string }> = [
+  { name: CATEGORY_COLUMN, valueSql: 'CAST(NULL AS STRING)' },
+];
 
 /**
  * The garment columns for a table created without them, all null (not segmented), as
@@ -148,6 +162,7 @@ export function buildSchema(layout: TableLayout): Schema {
     fields.push(utf8(headColumn(column), true), new Field(scoreColumn(column), new Float32(), true));
   }
   if (layout.garments) fields.push(...garmentFields());
+  if (layout.category) fields.push(utf8(CATEGORY_COLUMN, true));
   const metadata = new Map<string, string>([
     [META.modelVersion, layout.modelVersion],
     [META.embeddingDim, String(layout.embeddingDim)],
@@ -171,5 +186,6 @@ export function layoutFromSchema(schema: Schema): TableLayout {
   // (ADD_GARMENT_COLUMNS) changes the fields, not this metadata.
   const names = new Set(schema.fields.map((f) => f.name));
   const garments = Object.values(GARMENT_COLUMNS).every((name) => names.has(name));
-  return { modelVersion, embeddingDim, codeBits, heads: JSON.parse(headsJson) as Record<string, string>, garments };
+  const category = names.has(CATEGORY_COLUMN);
+  return { modelVersion, embeddingDim, codeBits, heads: JSON.parse(headsJson) as Record<string, string>, garments, category };
 }

@@ -124,6 +124,8 @@ function rawFromRecord(record: Record<string, unknown>): RawListing {
     description: (record.description ?? '') as string,
     price: parsePrice(record.price),
     currency: typeof currency === 'string' ? currency.trim().toUpperCase() : (currency as null),
+    // Anything but text is refused by CategorySchema (listing.ts), naming the field.
+    category: (record.category ?? null) as string | null,
     attributes,
     images: [...splitImages(record.image), ...splitImages(record.images)],
   };
@@ -310,6 +312,7 @@ async function readFolder(root: string): Promise<{ entries: SourceEntry[]; ignor
         description: c.description,
         price: null,
         currency: null,
+        category: null,
         attributes: {},
         images: images.map((image) => relative(root, image)),
       };
@@ -377,7 +380,7 @@ async function readImageInput(file: string): Promise<Source> {
   } catch (error) {
     return { kind: 'image', root: resolve(dirname(file)), entries: [{ failure: failureOf(file, new GroknetError('file_not_found', file, { cause: error })) }], ignored: 0 };
   }
-  const entry = await entryFrom(file, root, () => ({ id, title: humanise(id), description: '', price: null, currency: null, attributes: {}, images: [name] }));
+  const entry = await entryFrom(file, root, () => ({ id, title: humanise(id), description: '', price: null, currency: null, category: null, attributes: {}, images: [name] }));
   return { kind: 'image', root, entries: [entry], ignored: 0 };
 }
 

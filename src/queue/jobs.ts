@@ -2,6 +2,7 @@
 // same listing enqueued twice is one job (BullMQ ignores an add with an existing id).
 
 import { z } from 'zod';
+import { CategorySchema, ListingFieldsSchema } from '../catalog/listing.ts';
 import type { Listing } from '../catalog/sources.ts';
 
 export const INGEST_JOB_NAME = 'ingest-listing';
@@ -10,14 +11,11 @@ export const IngestJobSchema = z.object({
   version: z.literal(1),
   /** Content hash of the listing (fields + image bytes) when it was enqueued. */
   productHash: z.string().regex(/^[0-9a-f]{64}$/),
-  listing: z.object({
+  // The listing's fields as listing.ts defines them, so a field added there travels through the queue.
+  listing: ListingFieldsSchema.extend({
+    // Jobs enqueued before the field existed have no category: they run as listings without one.
+    category: CategorySchema.default(null),
     item: z.string(),
-    id: z.string().min(1).max(256),
-    title: z.string(),
-    description: z.string(),
-    price: z.number().nullable(),
-    currency: z.string().nullable(),
-    attributes: z.record(z.string(), z.unknown()),
     images: z.array(z.string().min(1)).min(1),
   }),
 });

@@ -1,6 +1,7 @@
 // facets: how many products of the result set carry each value, per field, so a front end
 // can offer "colour: yellow (12), blue (3)" refinements.
 
+import { CATEGORY_FIELD } from './filters.ts';
 import type { Candidate } from './results.ts';
 import type { Facets } from './types.ts';
 
@@ -26,9 +27,13 @@ export function computeFacets(candidates: readonly Candidate[]): Facets {
   const facets: Facets = {};
   for (const candidate of candidates) {
     for (const [head, labels] of Object.entries(candidate.allLabels)) {
+      // The `category` filter is the seller's category (filters.ts): a head of that name is not counted under it.
+      if (head === CATEGORY_FIELD) continue;
       for (const label of labels) bump(facets, head, label);
     }
     if (candidate.currency) bump(facets, 'currency', candidate.currency);
+    // The seller's category: one per product, counted as the listing's other fields are.
+    if (candidate.category) bump(facets, 'category', candidate.category);
     if (candidate.price !== null) bump(facets, 'price', priceBucket(candidate.price));
   }
   // Most frequent values first, which is how facets are shown.

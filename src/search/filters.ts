@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { GroknetError } from '../errors.ts';
 import { sqlIdentifier, sqlIn, sqlList, sqlNumber, sqlString } from '../catalog/sql.ts';
-import { COLUMNS, GARMENT_COLUMNS } from '../catalog/schema.ts';
+import { CATEGORY_COLUMN, COLUMNS, GARMENT_COLUMNS } from '../catalog/schema.ts';
 import type { CatalogInfo } from '../catalog/types.ts';
 import type { FilterCondition, Filters } from './types.ts';
 
@@ -24,7 +24,12 @@ export interface FilterField {
   scoreColumn?: string;
   /** A list column (garments): matches when any of its values does. */
   list?: boolean;
+  /** The catalog's table has no such column yet (a category on a catalog from before it): no row matches. */
+  absent?: boolean;
 }
+
+/** The seller's category (ListingFields.category): `category=Sofas`, matched exactly. */
+export const CATEGORY_FIELD = 'category';
 
 /** Garment labels stored by `index --garments`: `garment=dress`. */
 export const GARMENT_FIELD = 'garment';
@@ -37,6 +42,8 @@ export function filterFields(info: CatalogInfo): Map<string, FilterField> {
     ['price', { column: COLUMNS.price, type: 'number' }],
     ['currency', { column: COLUMNS.currency, type: 'string' }],
     ['id', { column: COLUMNS.productId, type: 'string' }],
+    // A listing field, so it keeps its name over a head called `category`, as price does.
+    [CATEGORY_FIELD, { column: CATEGORY_COLUMN, type: 'string', ...(info.category ? {} : { absent: true }) }],
   ]);
   for (const [head, columns] of Object.entries(info.heads)) {
     if (fields.has(head)) continue;
@@ -118,6 +125,8 @@ export function buildWhere(filters: Filters, info: CatalogInfo): string | undefi
   const parts = Object.entries(filters).map(([key, condition]) => {
     const field = fields.get(key);
     if (!field) throw new GroknetError('query_invalid', `unknown filter field "${key.slice(0, 40)}"`);
+    // No listing of a catalog without the column has a category, so none can match one.
+    if (field.absent) return '(FALSE)';
     return `(${predicate(sqlIdentifier(field.column, known), condition, field.list === true)})`;
   });
   return parts.length > 0 ? parts.join(' AND ') : undefined;

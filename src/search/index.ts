@@ -9,7 +9,7 @@ export { nearestProduct, type NearestProduct } from './nearest.ts';
 export { parseQuery, type ParsedQuery } from './parse-query.ts';
 export { computeFacets } from './facets.ts';
 export { findDuplicates, type DuplicateGroup, type DuplicateOptions, type DuplicateReport } from './duplicates.ts';
-export { MAX_QUERY_LENGTH, validateFilters, buildWhere, filterFields, GARMENT_FIELD, GARMENT_COLOUR_FIELD } from './filters.ts';
+export { MAX_QUERY_LENGTH, validateFilters, buildWhere, filterFields, GARMENT_FIELD, GARMENT_COLOUR_FIELD, CATEGORY_FIELD } from './filters.ts';
 export { SYNONYMS } from './synonyms.ts';
 export type * from './types.ts';
 export { VECTOR_INDEX_THRESHOLD } from '../catalog/indexes.ts';

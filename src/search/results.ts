@@ -3,7 +3,7 @@
 
 import { GroknetError } from '../errors.ts';
 import { listCellValues } from '../catalog/rows.ts';
-import { COLUMNS } from '../catalog/schema.ts';
+import { CATEGORY_COLUMN, COLUMNS } from '../catalog/schema.ts';
 import type { CatalogInfo } from '../catalog/types.ts';
 import { describeCondition, filterFields, type FilterField } from './filters.ts';
 import type { Filters, MatchKind, SearchResult } from './types.ts';
@@ -17,6 +17,8 @@ export interface Candidate {
   image: string;
   price: number | null;
   currency: string | null;
+  /** The seller's category (null: none, or a catalog from before the column). */
+  category: string | null;
   /** head -> predicted top label and its score, from the best-matching image. */
   labels: Record<string, { label: string; score: number }>;
   /** head (or list field: garment, garment_colour) -> every value any matched image of the product has (for facets). */
@@ -40,6 +42,7 @@ export function resultColumns(info: CatalogInfo, extra: string[] = []): string[]
   ];
   for (const head of Object.values(info.heads)) columns.push(head.labelColumn, head.scoreColumn);
   for (const [, field] of listFields(info)) columns.push(field.column);
+  if (info.category) columns.push(CATEGORY_COLUMN);
   return [...columns, ...extra];
 }
 
@@ -78,6 +81,7 @@ export function groupByProduct(rows: readonly Row[], info: CatalogInfo, score: (
     if (existing && raw <= existing.raw) continue;
     const price = row[COLUMNS.price];
     const currency = row[COLUMNS.currency];
+    const category = row[CATEGORY_COLUMN];
     byId.set(id, {
       id,
       title: String(row[COLUMNS.title] ?? ''),
@@ -85,6 +89,7 @@ export function groupByProduct(rows: readonly Row[], info: CatalogInfo, score: (
       image: String(row[COLUMNS.imagePath] ?? ''),
       price: typeof price === 'number' ? price : null,
       currency: typeof currency === 'string' ? currency : null,
+      category: typeof category === 'string' ? category : null,
       labels,
       allLabels,
       lists,
@@ -113,7 +118,7 @@ export function explainFilters(candidate: Candidate, filters: Filters, info: Cat
       if (found.length > 0) why.push(`${key}=${found.join(', ')} (garment in the photo)`);
       continue;
     }
-    const value = key === 'price' ? candidate.price : key === 'currency' ? candidate.currency : candidate.id;
+    const value = key === 'price' ? candidate.price : key === 'currency' ? candidate.currency : key === 'category' ? candidate.category : candidate.id;
     const text = describeCondition(key, value, condition);
     if (text) why.push(text);
   }

@@ -52,10 +52,11 @@ export async function buildShop(dir: string): Promise<Shop> {
     lines.push(JSON.stringify({ id: item.id, title: item.title, description: item.description, price: item.price, currency: 'EUR', image: `${item.id}.png` }));
   }
   await writeFile(join(dir, 'shop.jsonl'), lines.join('\n'));
-  // The category head stands in for a product-type classifier: looked up by image content.
+  // The type head stands in for a product-type classifier, looked up by image content (not
+  // named category: that filter is the seller's own category, a listing field).
   const analyzer = createColourAnalyzer({
     extraHeads: (b): Record<string, HeadResult> => ({
-      category: { kind: 'single', top: [{ label: categoryByHash.get(sha256(b)) ?? 'other', score: 0.88 }] },
+      type: { kind: 'single', top: [{ label: categoryByHash.get(sha256(b)) ?? 'other', score: 0.88 }] },
     }),
   });
   const catalog = await openCatalog(join(dir, 'data'), { embeddingDim: analyzer.embeddingDim });

@@ -55,7 +55,7 @@ function uploads(options: { failing?: boolean } = {}): PhotoStore & { saved: num
 }
 
 function listing(id: string, images: PublishListing['images']): PublishListing {
-  return { item: `request ${id}`, id, title: `Product ${id}`, description: '', price: null, currency: null, attributes: {}, images };
+  return { item: `request ${id}`, id, title: `Product ${id}`, description: '', price: null, currency: null, category: null, attributes: {}, images };
 }
 
 describe('a photo that cannot be used', () => {

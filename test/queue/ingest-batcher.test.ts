@@ -42,7 +42,7 @@ after(async () => {
 });
 
 function listing(id: string, images: string[], item = `shop.csv line ${id}`): Listing {
-  return { item, id, title: `Product ${id}`, description: '', price: null, currency: null, attributes: {}, images: images.map((f) => join(tmp.path, f)) };
+  return { item, id, title: `Product ${id}`, description: '', price: null, currency: null, category: null, attributes: {}, images: images.map((f) => join(tmp.path, f)) };
 }
 
 /** The catalog, counting its commits and able to fail on demand. */

@@ -61,11 +61,11 @@ describe('vector search', () => {
     const response = await searchVector(shop.catalog, embedding, {
       limit: 10,
       exactMatchThreshold: shop.analyzer.exactMatchThreshold,
-      filters: { price: { gte: 100, lte: 200 }, category: { eq: 'sofa' } },
+      filters: { price: { gte: 100, lte: 200 }, type: { eq: 'sofa' } },
     });
     assert.deepEqual(response.results.map((r) => r.id), ['sofa-yellow', 'sofa-blue']);
     assert.ok(response.results[1]!.why.includes('price 120 >= 100 and <= 200'));
-    assert.ok(response.results[1]!.why.includes('category=sofa (predicted 0.88)'));
+    assert.ok(response.results[1]!.why.includes('type=sofa (predicted 0.88)'));
     const excluded = await searchVector(shop.catalog, embedding, {
       exactMatchThreshold: 0.98,
       excludeIds: ['sofa-yellow'],
@@ -116,16 +116,16 @@ describe('binary search', () => {
 describe('text search', () => {
   test('yellow mid-century loveseat under 200: filters from the words, terms on the title, explained', async () => {
     const response = await searchText(shop.catalog, 'yellow mid-century loveseat under 200');
-    assert.deepEqual(response.query.filters, { price: { lte: 200 }, colour: { eq: 'yellow' }, category: { eq: 'sofa' } });
+    assert.deepEqual(response.query.filters, { price: { lte: 200 }, colour: { eq: 'yellow' }, type: { eq: 'sofa' } });
     assert.deepEqual(response.query.terms, ['mid-century']);
     assert.deepEqual(response.results.map((r) => r.id), ['sofa-yellow']);
     const [hit] = response.results;
     assert.equal(hit?.match, 'text');
     assert.ok(hit!.why.includes('title matches "mid-century"'), hit!.why.join('; '));
     assert.ok(hit!.why.some((w) => /^colour=yellow \(predicted 0\.\d\d\)$/.test(w)), hit!.why.join('; '));
-    assert.ok(hit!.why.includes('category=sofa (predicted 0.88)'));
+    assert.ok(hit!.why.includes('type=sofa (predicted 0.88)'));
     assert.ok(hit!.why.includes('price 150 <= 200'));
-    assert.deepEqual(response.facets.category, { sofa: 1 });
+    assert.deepEqual(response.facets.type, { sofa: 1 });
   });
 
   test('words match title or description; filter-only matches rank below word matches', async () => {
@@ -136,7 +136,7 @@ describe('text search', () => {
     assert.equal(ids[2], 'sofa-yellow-2');
     assert.equal(response.results[2]!.match, 'filter');
     assert.ok(response.results.find((r) => r.id === 'sofa-blue')!.why.includes('description matches "mid-century"'));
-    assert.deepEqual(response.facets.category, { sofa: 3 });
+    assert.deepEqual(response.facets.type, { sofa: 3 });
     assert.deepEqual(response.facets.colour, { yellow: 2, blue: 1 });
     assert.deepEqual(response.facets.price, { '100-500': 3 });
     const strict = await searchText(shop.catalog, 'mid-century sofa', { includeFilterOnly: false });
@@ -150,7 +150,7 @@ describe('text search', () => {
     assert.deepEqual(trousers.results, []);
     const sneakers = await searchText(shop.catalog, 'sneakers over 50');
     assert.equal(sneakers.results[0]?.id, 'shoes-white');
-    assert.ok(sneakers.results[0]!.why.includes('title matches "sneakers"') || sneakers.results[0]!.why.some((w) => w.startsWith('category=shoes')));
+    assert.ok(sneakers.results[0]!.why.includes('title matches "sneakers"') || sneakers.results[0]!.why.some((w) => w.startsWith('type=shoes')));
     const cheap = await searchText(shop.catalog, 'mug', { filters: { price: { lte: 8 } }, limit: 5 });
     assert.deepEqual(cheap.results.map((r) => r.id), ['mug-1-copy']);
   });
@@ -221,13 +221,14 @@ describe('text search without an index', () => {
 
 describe('facets and duplicates', () => {
   test('facets count products once per value', () => {
-    const candidate = (id: string, colours: string[], price: number | null, currency: string | null) => ({
+    const candidate = (id: string, colours: string[], price: number | null, currency: string | null, category: string | null = null) => ({
       id,
       title: id,
       description: '',
       image: '',
       price,
       currency,
+      category,
       labels: {},
       allLabels: { colour: new Set(colours) },
       lists: {},
@@ -238,6 +239,9 @@ describe('facets and duplicates', () => {
       computeFacets([candidate('a', ['red', 'blue'], 5, 'EUR'), candidate('b', ['red'], 700, 'EUR'), candidate('c', [], null, null)]),
       { colour: { red: 2, blue: 1 }, currency: { EUR: 2 }, price: { '0-10': 1, '500-1000': 1 } },
     );
+    // The seller's category is counted as the listing's; a head named `category` is not counted under it (the filter is the seller's).
+    const withHead = { ...candidate('d', [], null, null, 'Sofas'), allLabels: { category: new Set(['sofa']) } };
+    assert.deepEqual(computeFacets([candidate('e', [], null, null, 'Sofas'), withHead, candidate('f', [], null, null, 'Chairs')]), { category: { Sofas: 2, Chairs: 1 } });
   });
 
   test('listings sharing a photo form a duplicate group; a low threshold groups more', async () => {

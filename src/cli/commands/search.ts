@@ -1,4 +1,4 @@
-// `groknet search [--data DIR] (WORDS... | --text "..." | --image FILE | --product ID) [--filter key=value]... [--k N] [--json]`
+// `groknet search [--data DIR] (WORDS... | --text "..." | --image FILE | --product ID | --filter key=value) [--filter key=value]... [--k N] [--json]`
 // Bare words are the text query (`groknet search red pepper`), as a user types them.
 // Prints one JSON object: {query, results: [{id, score, match, why, title, image}], facets}.
 // The query is asked of src/search's one entry (searchCatalog), as the API asks it.
@@ -51,9 +51,11 @@ export async function searchCommand(args: string[]): Promise<number> {
   );
   const words = positionals.length > 0 ? positionals.join(' ') : undefined;
   if (words !== undefined && values.text !== undefined) throw new GroknetError('invalid_argument', `give the words once: either --text "..." or bare words, not both ('${words}')`);
-  const text = values.text ?? words;
+  // Filters alone browse by them (`--filter category=Sofas`), as '' with filters does in the API.
+  const filtersOnly = values.image === undefined && values.product === undefined && (values.filter?.length ?? 0) > 0;
+  const text = values.text ?? words ?? (filtersOnly ? '' : undefined);
   const modes = [values.image, text, values.product].filter((v) => v !== undefined).length;
-  if (modes !== 1) throw new GroknetError('invalid_argument', 'give exactly one of: words (or --text "..."), --image FILE, --product ID');
+  if (modes !== 1) throw new GroknetError('invalid_argument', 'give exactly one of: words (or --text "..."), --image FILE, --product ID (or only --filter key=value to browse)');
   const k = intOption(values.k, 'k', 1, 1000, 10);
   const filters = parseFilters(values.filter ?? []);
   const catalog = await openCatalog(await existingCatalogDir(values.data));
