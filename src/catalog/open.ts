@@ -6,6 +6,7 @@ import { CatalogContext } from './context.ts';
 import { CooccurrenceStore } from './cooccurrence.ts';
 import { countProducts } from './count.ts';
 import { deleteProduct } from './delete.ts';
+import { FeedbackStore } from './feedback.ts';
 import { getProduct } from './get.ts';
 import { hasTextIndex, optimize, type OptimizeOptions } from './indexes.ts';
 import { insertProducts } from './insert.ts';
@@ -31,6 +32,7 @@ export interface OpenCatalogOptions {
 export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenCatalogOptions = {}): Promise<CatalogStore> {
   const ctx = await CatalogContext.open(dir, options.embeddingDim);
   const links = new CooccurrenceStore(ctx);
+  const feedback = new FeedbackStore(ctx);
   const optimizeOptions: OptimizeOptions = {
     ...(options.vectorIndexThreshold === undefined ? {} : { vectorIndexThreshold: options.vectorIndexThreshold }),
     ...(options.scalarIndexThreshold === undefined ? {} : { scalarIndexThreshold: options.scalarIndexThreshold }),
@@ -53,6 +55,7 @@ export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenC
         ),
         filterColumns: active ? [...filterableColumns(active.layout)] : [],
         garments: active?.layout.garments ?? false,
+        category: active?.layout.category ?? false,
       };
     },
     insertProducts: (products) => insertProducts(ctx, products),
@@ -61,10 +64,14 @@ export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenC
       const deleted = await deleteProduct(ctx, id);
       // Also when the product was already gone: a crash between the two deletes leaves links behind.
       await links.remove(id);
+      await feedback.remove(id);
       return deleted;
     },
     recordSeenTogether: (source, sightings) => links.record(source, sightings),
     seenTogether: (id, opts) => links.linksOf(id, opts?.limit ?? DEFAULT_SEEN_TOGETHER_LIMIT),
+    recordFeedback: (id, images) => feedback.record(id, images),
+    feedbackOf: (id) => feedback.of(id),
+    feedbackCounts: () => feedback.counts(),
     listProducts: (opts) => listProducts(ctx, opts),
     countProducts: () => countProducts(ctx),
     hasImageHash: (hash) => hasImageHash(ctx, hash),
@@ -82,6 +89,7 @@ export async function openCatalog(dir: string = DEFAULT_DATA_DIR, options: OpenC
     hasTextIndex: () => hasTextIndex(ctx),
     async close() {
       links.close();
+      feedback.close();
       ctx.close();
     },
   };

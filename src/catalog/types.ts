@@ -3,6 +3,7 @@
 
 import type { Table } from '@lancedb/lancedb';
 import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
+import type { FeedbackCount, ImageFeedback } from './feedback-types.ts';
 import type { ListingFields, ListingFieldsInput } from './listing.ts';
 
 /** A garment clothing segmentation found in an indexed photo (`groknet index --garments`). */
@@ -116,6 +117,11 @@ export interface CatalogInfo {
    * Tables created before them have not, until a garment is first written to them.
    */
   garments: boolean;
+  /**
+   * Whether rows have the seller's category column (filter and facet `category`). Tables
+   * created before it have not, until a listing with a category is first written to them.
+   */
+  category: boolean;
 }
 
 /** Distinct garment values stored in the catalog (empty without `index --garments`). */
@@ -143,6 +149,15 @@ export interface CatalogStore {
   recordSeenTogether(source: string, sightings: readonly PhotoSighting[]): Promise<{ pairs: number }>;
   /** Products seen in a photo with `id`, most photos first (at most `limit`, default 20). */
   seenTogether(id: string, options?: { limit?: number }): Promise<SeenTogetherLink[]>;
+  /**
+   * Records what the model suggested for each photo of product `id` and what the seller kept
+   * (src/catalog/feedback.ts), replacing what was recorded for it; `[]` forgets it.
+   */
+  recordFeedback(id: string, images: readonly ImageFeedback[]): Promise<void>;
+  /** The suggestion feedback of product `id`, by photo; `[]` when it was published without suggestions. */
+  feedbackOf(id: string): Promise<ImageFeedback[]>;
+  /** How often sellers accepted, corrected (to what) or dropped each head's label, over the catalog. */
+  feedbackCounts(): Promise<FeedbackCount[]>;
   listProducts(options?: ListOptions): Promise<Product[]>;
   countProducts(): Promise<number>;
   hasImageHash(contentHash: string): Promise<boolean>;

@@ -18,14 +18,15 @@ const COMMANDS: Record<string, CommandEntry> = {
   'shop-the-look': { load: async () => (await import('./commands/shop-the-look.ts')).shopTheLookCommand, summary: 'shop-the-look FILE [--data DIR] [--model DIR] [--segment-model DIR] [--k 8] [--max-garments 6] [--min-share 0.005] [--no-colour] [--json]   each garment of an outfit photo with the catalog products like it (of its colour)' },
   index: { load: async () => (await import('./commands/index.ts')).indexCommand, summary: 'index SOURCE|IMAGE... [--files-from LIST|- [-0]] [--data DIR] [--no-detect] [--garments [--segment-model DIR]] [--queue redis://HOST:PORT]   add folders, CSV/JSONL files of listings or single images to the catalog (and link products seen together in their photos)' },
   worker: { load: async () => (await import('./commands/worker.ts')).workerCommand, summary: 'worker --queue redis://HOST:PORT [--data DIR] [--batch N] [--no-detect] [--garments [--segment-model DIR]]   process queued ingestion jobs, in batches' },
-  search: { load: async () => (await import('./commands/search.ts')).searchCommand, summary: 'search [--data DIR] (WORDS... | --text "..." | --image FILE | --product ID) [--filter k=v]... [--k N] [--json]' },
+  search: { load: async () => (await import('./commands/search.ts')).searchCommand, summary: 'search [--data DIR] (WORDS... | --text "..." | --image FILE | --product ID | --filter k=v) [--filter k=v]... [--k N] [--json]' },
+  labels: { load: async () => (await import('./commands/labels.ts')).labelsCommand, summary: 'labels stats [--data DIR] [--json] | labels export ...   how sellers accepted, corrected or dropped the suggested labels' },
   'seen-together': { load: async () => (await import('./commands/seen-together.ts')).seenTogetherCommand, summary: 'seen-together --product ID [--data DIR] [--k N] [--json]   products photographed together with a product' },
   pseudolabel: { load: async () => (await import('./commands/pseudolabel.ts')).pseudolabelCommand, summary: 'pseudolabel PHOTOS... [--files-from LIST|- [-0]] --data DIR --out DATASET.jsonl [--detector centernet]   label the products in unlabelled photos from the catalog' },
   duplicates: { load: async () => (await import('./commands/duplicates.ts')).duplicatesCommand, summary: 'duplicates [--data DIR] [--threshold 0.95]   near-duplicate listing groups' },
   reindex: { load: async () => (await import('./commands/reindex.ts')).reindexCommand, summary: 'reindex [--data DIR] [--model DIR]   re-analyse the catalog with the current model' },
   eval: { load: async () => (await import('./commands/eval.ts')).evalCommand, summary: 'eval [--model DIR] [--datasets DIR] [--json] [--out FILE]   score a model on held-out data' },
   serve: { load: async () => (await import('./commands/serve.ts')).serveCommand, summary: 'serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR]   HTTP API and web page' },
-  train: { load: async () => (await import('./commands/train.ts')).trainCommand, summary: 'train CONFIG.json [--out DIR] [--resume]   train the unified model (configs/default.json reproduces the shipped one)' },
+  train: { load: async () => (await import('./commands/train.ts')).trainCommand, summary: 'train CONFIG.json [--out DIR] [--resume]   train the unified model (configs/default.json reproduces the shipped one); train --catalog DIR --head NAME --from category|attributes.NAME --out DIR [--model BASE] [--replace]   add a head learnt from the catalog\'s labels' },
 };
 
 export function usage(): string {

@@ -17,6 +17,11 @@ export async function greyPixelsToPng(pixels: Buffer, width: number, height: num
   return sharp(pixels, { raw: { width, height, channels: 1 } }).png().toBuffer();
 }
 
+/** RGB pixels, three bytes each (row-major), as a PNG (the model switch's probe images). */
+export async function rgbPixelsToPng(pixels: Buffer, width: number, height: number): Promise<Buffer> {
+  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
 /**
  * Label indices (one byte per pixel) as an 8-bit greyscale PNG whose values are the
  * indices: no palette, no colour profile, most compressed (masks are written once, read often).

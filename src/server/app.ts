@@ -25,6 +25,8 @@ import { ImageStore } from './image-store.ts';
 import { InferenceQueue } from './inference-queue.ts';
 import { registerJsonBody } from './json-body.ts';
 import { createServiceMetrics } from './metrics.ts';
+import { ModelHolder, type ModelLease, type ModelLoader } from './model-holder.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -33,7 +35,8 @@ import { PublishedSchema, type Published } from './published.ts';
 import { productRoutes } from './routes/products.ts';
 import { searchRoutes } from './routes/search.ts';
 import { shopTheLookRoutes } from './routes/shop-the-look.ts';
-import { createCatalogSearch, type SearchService } from './search-port.ts';
+import { type SearchService } from './search-port.ts';
+import { searchCatalog } from '../search/search.ts';
 import { MAX_ID_LENGTH } from './schemas.ts';
 import { ServerSegmentation, type SegmentationSettings, type SegmenterSource } from './segmentation.ts';
 import { registerWeb } from './web.ts';
@@ -42,6 +45,13 @@ import { registerWeb } from './web.ts';
 export const MAX_PARAM_LENGTH = 8 * MAX_ID_LENGTH;
 
 export type { App } from './context.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The served model, for the process that runs the app (SIGHUP in `groknet serve`). */
+    groknetModel: ModelHolder;
+  }
+}
 
 export interface BuildAppOptions {
   analyzer: Analyzer;
@@ -61,6 +71,16 @@ export interface BuildAppOptions {
    */
   segmenter?: SegmenterSource;
   config?: ServerConfigInput;
+  /**
+   * Switching the served model (POST /v1/admin/model, SIGHUP): how to open a model
+   * directory, and the directory the analyzer came from. Without it, switching answers 503.
+   */
+  models?: {
+    load: ModelLoader;
+    path?: string;
+    /** The app closes the analyzer once a switch has retired it and its last request ended. */
+    ownsAnalyzer?: boolean;
+  };
 }
 
 // Sent on every response; the page additionally gets a strict Content-Security-Policy.
@@ -74,7 +94,14 @@ const SECURITY_HEADERS = {
 export async function buildApp(options: BuildAppOptions): Promise<App> {
   const config = resolveConfig(options.config);
   const metrics = createServiceMetrics();
-  const queue = new InferenceQueue(options.analyzer, config.inference, metrics);
+  const holder = new ModelHolder(options.analyzer, {
+    ...(options.models ? { load: options.models.load, ownsInitial: options.models.ownsAnalyzer ?? false } : {}),
+    ...(options.models?.path ? { path: options.models.path } : {}),
+    storedEmbeddingDim: async () => (options.catalog ? (await options.catalog.info()).embeddingDim : undefined),
+    onRetiredCloseError: (error) => app.log.warn({ err: error }, 'a retired model could not be closed'),
+  });
+  // Every image is pinned to the model of the request that queues it (holder.view).
+  const queue = new InferenceQueue(holder.view, config.inference, metrics);
   const handleError = errorHandler({ onError: (code) => metrics.errors.inc({ code }), retryAfter: () => queue.retryAfterSeconds() });
   const app = Fastify({
     logger: config.logLevel ? { level: config.logLevel } : false,
@@ -90,19 +117,28 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     // hold the real limits (naming the field), the router only refuses what no schema could take.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   }).withTypeProvider<ZodTypeProvider>();
+  app.decorate('groknetModel', holder);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   metrics.registry.gauge('groknet_inference_queue_depth', 'Images waiting for or in the model', () => queue.depth);
+  metrics.registry.info('groknet_model_info', 'The model served (1 for its version)', () => ({ model_version: holder.served.modelVersion }));
+  metrics.registry.gauge('groknet_model_switches_total', 'Model switches since the server started', () => holder.served.switches);
+  const catalog = options.catalog;
   const ctx: RouteContext = {
     config,
-    analyzer: options.analyzer,
+    get analyzer() {
+      return holder.analyzer;
+    },
+    model: holder,
     queue,
     images: new ImageStore(config.dataDir),
     catalog: options.catalog,
     // With a catalog and no search given, search that catalog with src/search.
-    search: options.search ?? (options.catalog ? createCatalogSearch(options.catalog, options.analyzer.exactMatchThreshold) : undefined),
-    detection: options.detector ? new ServerDetection(options.detector, options.analyzer, queue, config.limits) : undefined,
+    // With a catalog and no search given, search that catalog with src/search, at the
+    // exact-match threshold of the request's model (a switch may bring a new calibration).
+    search: options.search ?? (catalog ? { search: (request) => searchCatalog({ catalog, exactMatchThreshold: holder.analyzer.exactMatchThreshold }, request) } : undefined),
+    detection: options.detector ? new ServerDetection(options.detector, holder.view, queue, config.limits) : undefined,
     segmentation: options.segmenter
       ? new ServerSegmentation(options.segmenter, segmentationSettings(config.inference), config.limits, metrics)
       : undefined,
@@ -123,7 +159,22 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     reply.headers(SECURITY_HEADERS);
     return payload;
   });
+  // Each request runs on the model serving when its handling starts, to its end (leases are
+  // reference counts: a switched-out model closes after its last request). preHandler: after
+  // the body arrived, so a slow upload does not keep an old model alive.
+  const leases = new WeakMap<object, ModelLease>();
+  const releaseLease = (request: object): void => {
+    leases.get(request)?.release();
+    leases.delete(request);
+  };
+  app.addHook('preHandler', (request, _reply, done) => {
+    const lease = holder.acquire();
+    leases.set(request, lease);
+    holder.runWith(lease, done);
+  });
+  app.addHook('onRequestAbort', async (request) => releaseLease(request));
   app.addHook('onResponse', async (request, reply) => {
+    releaseLease(request);
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requestDuration.observe(reply.elapsedTime / 1000, { method: request.method, route, status: String(reply.statusCode) });
   });
@@ -164,6 +215,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   searchRoutes(app, ctx);
   shopTheLookRoutes(app, ctx);
   imageRoutes(app, ctx);
+  adminRoutes(app, ctx);
   if (config.web) await registerWeb(app, config);
 
   // Shutdown: stop taking inference work, then let what was accepted finish.
@@ -173,6 +225,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.addHook('onClose', async () => {
     await ctx.detection?.close();
     await ctx.segmentation?.close();
+    await holder.close();
   });
   return app;
 }

@@ -47,6 +47,11 @@ export interface ServerConfig {
   web: boolean;
   /** Where the bundled page script is written; defaults to the groknet cache. */
   webCacheDir: string | undefined;
+  /**
+   * Folders POST /v1/admin/model may load a model from (each directory under one of them);
+   * defaults to `models/` in the data dir.
+   */
+  modelsDirs: string[];
   /** Fastify (pino) log level, or false for no logs (tests). */
   logLevel: LogLevel | false;
 }
@@ -67,8 +72,9 @@ export type ServerConfigInput = Partial<Omit<ServerConfig, 'inference' | 'search
 };
 
 export function resolveConfig(partial: ServerConfigInput = {}): ServerConfig {
+  const dataDir = path.resolve(partial.dataDir ?? 'data');
   return {
-    dataDir: path.resolve(partial.dataDir ?? 'data'),
+    dataDir,
     apiKey: partial.apiKey || undefined,
     allowAnonymousWrites: partial.allowAnonymousWrites ?? false,
     corsOrigins: partial.corsOrigins ?? [],
@@ -80,6 +86,7 @@ export function resolveConfig(partial: ServerConfigInput = {}): ServerConfig {
     search: { ...DEFAULT_SEARCH_ADMISSION, ...partial.search },
     web: partial.web ?? true,
     webCacheDir: partial.webCacheDir,
+    modelsDirs: (partial.modelsDirs ?? [path.join(dataDir, 'models')]).map((dir) => path.resolve(dir)),
     logLevel: partial.logLevel ?? false,
   };
 }

@@ -14,6 +14,7 @@ import type { IdempotencyKeys } from './idempotency.ts';
 import type { ImageStore } from './image-store.ts';
 import type { InferenceQueue } from './inference-queue.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import type { ModelHolder } from './model-holder.ts';
 import type { Published } from './published.ts';
 import type { SearchService } from './search-port.ts';
 import { NO_SEGMENTER, type ServerSegmentation } from './segmentation.ts';
@@ -23,7 +24,10 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 /** Everything a route group needs, built once per app. */
 export interface RouteContext {
   config: ServerConfig;
-  analyzer: Analyzer;
+  /** The model of the running request (its lease on `model`), else the one serving now: never keep it past the request. */
+  readonly analyzer: Analyzer;
+  /** Holds the served model: leases per request, switching (POST /v1/admin/model, SIGHUP). */
+  model: ModelHolder;
   queue: InferenceQueue;
   images: ImageStore;
   catalog: CatalogStore | undefined;

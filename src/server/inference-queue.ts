@@ -7,9 +7,12 @@ import { GroknetError, toGroknetError } from '../errors.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
 import type { InferenceSettings } from './config.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { isAnalyzerView } from './model-holder.ts';
 
 interface Job {
   image: Buffer;
+  /** The model version this image runs on, fixed when it is queued (a batch holds one version). */
+  analyzer: Analyzer;
   resolve: (analysis: Analysis) => void;
   reject: (error: GroknetError) => void;
   timer: NodeJS.Timeout;
@@ -25,6 +28,10 @@ export class InferenceQueue {
   /** Smoothed duration of one run, for Retry-After. */
   private runMs = 50;
 
+  /**
+   * @param analyzer the model, or the server's view of it (src/server/model-holder.ts): each
+   *   image is pinned to the model of the request that queues it.
+   */
   constructor(
     private readonly analyzer: Analyzer,
     private readonly settings: InferenceSettings,
@@ -46,14 +53,15 @@ export class InferenceQueue {
     return Math.max(1, Math.ceil((runs * this.runMs) / 1000));
   }
 
-  analyze(image: Buffer): Promise<Analysis> {
+  analyze(image: Buffer, analyzer: Analyzer = this.analyzer): Promise<Analysis> {
     if (this.closing) return Promise.reject(new GroknetError('unavailable', 'the server is shutting down'));
     if (this.depth >= this.settings.maxQueue) {
       this.metrics?.rejected.inc({ reason: 'queue_full' });
       return Promise.reject(new GroknetError('overloaded', `${this.depth} images are waiting for the model`));
     }
     return new Promise<Analysis>((resolve, reject) => {
-      const job: Job = { image, resolve, reject, settled: false, timer: undefined as unknown as NodeJS.Timeout };
+      const pinned = isAnalyzerView(analyzer) ? analyzer.pinned() : analyzer;
+      const job: Job = { image, analyzer: pinned, resolve, reject, settled: false, timer: undefined as unknown as NodeJS.Timeout };
       job.timer = setTimeout(() => this.expire(job), this.settings.timeoutMs);
       this.waiting.push(job);
       this.schedule();
@@ -82,7 +90,14 @@ export class InferenceQueue {
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = undefined;
     if (this.current || this.waiting.length === 0) return;
-    const batch = this.waiting.splice(0, this.settings.maxBatch);
+    // One model per run: the first waiting image's, with the others queued for the same one
+    // (during a switch both versions wait; the rest go in the next run, order kept).
+    const model = this.waiting[0]!.analyzer;
+    const batch: Job[] = [];
+    for (let i = 0; i < this.waiting.length && batch.length < this.settings.maxBatch; ) {
+      if (this.waiting[i]!.analyzer === model) batch.push(...this.waiting.splice(i, 1));
+      else i++;
+    }
     this.running = batch;
     this.current = this.run(batch).finally(() => {
       this.running = [];
@@ -96,7 +111,7 @@ export class InferenceQueue {
     const started = performance.now();
     let results: Array<Analysis | GroknetError>;
     try {
-      results = await this.analyzer.analyzeBuffers(batch.map((job) => job.image));
+      results = await batch[0]!.analyzer.analyzeBuffers(batch.map((job) => job.image));
     } catch (error) {
       const failure = toGroknetError(error);
       results = batch.map(() => failure);
@@ -131,11 +146,18 @@ export class InferenceQueue {
 /** The analyzer seen through the inference queue: each image is a queued request (its refusals and deadlines included). */
 export function queuedAnalyzer(analyzer: Analyzer, queue: InferenceQueue): Analyzer {
   return {
-    modelVersion: analyzer.modelVersion,
-    exactMatchThreshold: analyzer.exactMatchThreshold,
-    embeddingDim: analyzer.embeddingDim,
+    // Read through: the server's view answers for the model of the running request.
+    get modelVersion() {
+      return analyzer.modelVersion;
+    },
+    get exactMatchThreshold() {
+      return analyzer.exactMatchThreshold;
+    },
+    get embeddingDim() {
+      return analyzer.embeddingDim;
+    },
     async analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | GroknetError>> {
-      const settled = await Promise.allSettled(images.map((image) => queue.analyze(image)));
+      const settled = await Promise.allSettled(images.map((image) => queue.analyze(image, analyzer)));
       return settled.map((s) => (s.status === 'fulfilled' ? s.value : toGroknetError(s.reason)));
     },
     // The queue's analyzer is the app's; closing it is not this view's business.

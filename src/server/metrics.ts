@@ -57,6 +57,15 @@ export class Gauge implements Metric {
   }
 }
 
+/** An info metric: one series whose labels (read when scraped) say what is running, value 1. */
+export class Info implements Metric {
+  constructor(readonly name: string, readonly help: string, private readonly read: () => Labels) {}
+
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name}${labelText(this.read())} 1`];
+  }
+}
+
 export class Histogram implements Metric {
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
   constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
@@ -95,8 +104,39 @@ export class Histogram implements Metric {
   }
 }
 
+/** One labelled value of a metric read when scraped. */
+export interface Sample {
+  labels: Labels;
+  value: number;
+}
+
+/**
+ * A metric whose values are read (asynchronously) at each scrape, e.g. counted from the
+ * catalog: never stale, and the same on every server sharing the catalog.
+ */
+class CollectedMetric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'gauge' | 'counter',
+    private readonly collect: () => Promise<Sample[]>,
+  ) {}
+
+  async render(): Promise<string[]> {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    try {
+      for (const { labels, value } of await this.collect()) lines.push(`${this.name}${labelText(labels)} ${formatNumber(value)}`);
+    } catch (error) {
+      // One source that cannot be read must not cost the scrape the other metrics.
+      lines.push(`# ${this.name} not collected: ${String((error as Error).message ?? error).replace(/\n/g, ' ')}`);
+    }
+    return lines;
+  }
+}
+
 export class Registry {
   private readonly metrics: Metric[] = [];
+  private readonly collectedMetrics: CollectedMetric[] = [];
 
   counter(name: string, help: string): Counter {
     return this.add(new Counter(name, help));
@@ -106,12 +146,27 @@ export class Registry {
     return this.add(new Gauge(name, help, read));
   }
 
+  info(name: string, help: string, read: () => Labels): Info {
+    return this.add(new Info(name, help, read));
+  }
+
   histogram(name: string, help: string, buckets: readonly number[]): Histogram {
     return this.add(new Histogram(name, help, [...buckets].sort((a, b) => a - b)));
   }
 
   render(): string {
     return `${this.metrics.flatMap((m) => m.render()).join('\n')}\n`;
+  }
+
+  /** A metric read when scraped (`scrape()`; `render()` leaves it out). */
+  collected(name: string, help: string, type: 'gauge' | 'counter', collect: () => Promise<Sample[]>): void {
+    this.collectedMetrics.push(new CollectedMetric(name, help, type, collect));
+  }
+
+  /** What /metrics answers: every metric, those read when scraped included. */
+  async scrape(): Promise<string> {
+    const collected = await Promise.all(this.collectedMetrics.map((m) => m.render()));
+    return `${[...this.metrics.flatMap((m) => m.render()), ...collected.flat()].join('\n')}\n`;
   }
 
   private add<T extends Metric>(metric: T): T {

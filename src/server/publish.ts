@@ -6,13 +6,17 @@
 // (publishAnswer), for the first request and its repeats alike.
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { sha256 } from '../catalog/hash.ts';
+import type { ImageFeedback } from '../catalog/feedback-types.ts';
 import type { CatalogStore } from '../catalog/types.ts';
-import { GroknetError } from '../errors.ts';
+import { describeFieldIssues, GroknetError, type FieldIssue } from '../errors.ts';
 import type { MeasureGarments } from '../ingest/garments.ts';
 import { SeenTogetherLinker } from '../ingest/link.ts';
 import { REQUEST_POLICY } from '../ingest/policy.ts';
 import { publish, type PhotoStore, type PublishListing } from '../ingest/publish.ts';
 import { suggestListing } from '../pipelines/suggest-listing.ts';
+import { judgeSuggestions, type FinalListing, type PhotoSuggestions } from '../pipelines/suggestion-feedback.ts';
+import type { Analysis, Analyzer } from '../model/types.ts';
 import type { RouteContext } from './context.ts';
 import type { ServerDetection } from './detection.ts';
 import { queuedAnalyzer } from './inference-queue.ts';
@@ -26,10 +30,14 @@ export interface PublishInput {
   description: string;
   price: number | null;
   currency: string | null;
+  /** The seller's category (null: none). */
+  category: string | null;
   attributes: Record<string, unknown>;
   files: Buffer[];
   /** Measures each photo's garments (?garments=true); its refusal (busy, no model) fails the request before anything is stored. */
   garments: MeasureGarments | undefined;
+  /** What /v1/analyze suggested for each photo (form field `suggested`); undefined: the seller was shown none, nothing is recorded. */
+  suggested: ReadonlyArray<PhotoSuggestions | null> | undefined;
 }
 
 function newProductId(): string {
@@ -56,10 +64,14 @@ export function publishFingerprint(query: unknown, fields: Record<string, string
 export async function publishProduct(ctx: RouteContext, catalog: CatalogStore, input: PublishInput, log: FastifyBaseLogger): Promise<Published> {
   const id = input.id ?? newProductId();
   const previous = input.id === undefined ? undefined : await catalog.getProduct(id);
-  const listing: PublishListing = { item: id, id, title: input.title, description: input.description, price: input.price, currency: input.currency, attributes: input.attributes, images: input.files };
+  const listing: PublishListing = { item: id, id, title: input.title, description: input.description, price: input.price, currency: input.currency, category: input.category, attributes: input.attributes, images: input.files };
+  const analyzer = queuedAnalyzer(ctx.analyzer, ctx.queue);
+  // Suggestions are checked (and judged) before anything is stored: a bad one fails the
+  // request, not the feedback of a product already published.
+  const judged = input.suggested ? await judgePublished(analyzer, catalog, input.files, input.suggested, { category: input.category, attributes: input.attributes }) : undefined;
   const { outcomes } = await publish([listing], {
     catalog,
-    analyzer: queuedAnalyzer(ctx.analyzer, ctx.queue),
+    analyzer: judged ? judged.analyzer : analyzer,
     policy: REQUEST_POLICY,
     photoStore: uploads(ctx),
     ...(input.garments ? { garments: input.garments } : {}),
@@ -70,10 +82,73 @@ export async function publishProduct(ctx: RouteContext, catalog: CatalogStore, i
   if (outcome?.status !== 'indexed') throw new GroknetError('internal', `publishing ${id} ended ${outcome?.status ?? 'without an outcome'}`);
   for (const note of outcome.notes) log.warn({ code: note.code, image: note.item }, `published without garments: ${note.message}`);
   for (const failure of outcome.linkFailures) log.warn({ code: failure.code, productId: id, item: failure.item }, `seen-together: ${failure.message}`);
+  // A replaced product's feedback goes with it: what this request was shown, or nothing.
+  if (judged || previous) await recordFeedback(catalog, id, judged?.feedback ?? [], log);
   // The replaced product's photos that nothing uses any more, as a delete would.
   if (previous) await removeUploads(ctx, catalog, previous.images.map((image) => image.path), log);
   log.info({ productId: id, images: input.files.length, seenWith: outcome.seenWith?.length, replaced: Boolean(previous) }, 'product published');
   return { productId: id, status: previous ? 200 : 201, seenWith: outcome.seenWith };
+}
+
+/**
+ * The photos analysed once (stored analyses reused) to check the suggestions against and
+ * judge them; the analyzer returned answers publish from those analyses, so no photo is
+ * analysed twice. Refused suggestions are a 400 naming each one (`form.suggested.0.heads.1.label`).
+ */
+async function judgePublished(
+  analyzer: Analyzer,
+  catalog: CatalogStore,
+  files: readonly Buffer[],
+  suggested: ReadonlyArray<PhotoSuggestions | null>,
+  listing: FinalListing,
+): Promise<{ analyzer: Analyzer; feedback: ImageFeedback[] }> {
+  const hashes = files.map((file) => sha256(file));
+  const known = new Map<string, Analysis | GroknetError>(await catalog.analysesByHash(hashes));
+  const missing = files.filter((_, i) => !known.has(hashes[i]!));
+  const fresh = missing.length > 0 ? await analyzer.analyzeBuffers(missing) : [];
+  missing.forEach((file, i) => known.set(sha256(file), fresh[i] ?? new GroknetError('internal', 'no analysis')));
+  const analyses = hashes.map((hash) => {
+    const result = known.get(hash);
+    return result instanceof GroknetError ? undefined : result;
+  });
+  const { feedback, problems } = judgeSuggestions(suggested, analyses, listing);
+  if (problems.length > 0) {
+    const issues = problems.map((p): FieldIssue => ({ in: 'form', path: ['suggested', ...p.path], message: p.message }));
+    throw new GroknetError('invalid_argument', describeFieldIssues(issues), { issues });
+  }
+  return { analyzer: answeringFrom(analyzer, known), feedback };
+}
+
+/** An analyzer that answers the photos it was given from `known` and asks `base` for any other. */
+function answeringFrom(base: Analyzer, known: ReadonlyMap<string, Analysis | GroknetError>): Analyzer {
+  return {
+    get modelVersion() {
+      return base.modelVersion;
+    },
+    get exactMatchThreshold() {
+      return base.exactMatchThreshold;
+    },
+    get embeddingDim() {
+      return base.embeddingDim;
+    },
+    async analyzeBuffers(images) {
+      const hashes = images.map((image) => sha256(image));
+      const unknown = images.filter((_, i) => !known.has(hashes[i]!));
+      const fresh = unknown.length > 0 ? await base.analyzeBuffers(unknown) : [];
+      let next = 0;
+      return hashes.map((hash) => known.get(hash) ?? fresh[next++] ?? new GroknetError('internal', 'no analysis'));
+    },
+    close: () => base.close(),
+  };
+}
+
+/** Feedback that cannot be stored is logged: the product is published, and a retry would publish it again. */
+async function recordFeedback(catalog: CatalogStore, id: string, feedback: readonly ImageFeedback[], log: FastifyBaseLogger): Promise<void> {
+  try {
+    await catalog.recordFeedback(id, feedback);
+  } catch (error) {
+    log.warn({ err: error, productId: id }, 'published without its suggestion feedback');
+  }
 }
 
 /** The image store as the pipeline keeps uploads: each saved copy held until its batch's write is over. */

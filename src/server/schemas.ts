@@ -1,6 +1,7 @@
 // Zod schemas shared by several routes. Registered ids become named components in the
 // OpenAPI document.
 import { z } from 'zod';
+import { FEEDBACK_OUTCOMES } from '../catalog/feedback-types.ts';
 import { MAX_ID_LENGTH } from '../catalog/rows.ts';
 import { ListingIdSchema, type ListingFieldName, type ListingFields } from '../catalog/listing.ts';
 
@@ -71,6 +72,7 @@ const ListingFieldsAnswer = {
   description: z.string(),
   price: z.number().nullable(),
   currency: z.string().nullable(),
+  category: z.string().nullable().meta({ description: "The seller's own category (the marketplace's taxonomy, not the model's labels); null when none was given" }),
   attributes: z.record(z.string(), z.unknown()),
 } satisfies { [K in ListingFieldName]: z.ZodType<ListingFields[K]> };
 
@@ -144,3 +146,49 @@ export const GarmentSchema = z
     colourShare: z.number().meta({ description: "Share of the garment's pixels that have that colour" }),
   })
   .meta({ id: 'Garment' });
+
+/** Most suggestions one photo may carry: a model has a handful of heads, each tag list a few labels. */
+export const MAX_SUGGESTIONS_PER_PHOTO = 64;
+
+/**
+ * `suggested` of POST /v1/products: what POST /v1/analyze suggested for each photo (index i
+ * for photo i; null for a photo the seller was shown nothing for). Checked against the
+ * published photo's own analysis: a head it has, a label that head offered, the same model.
+ */
+export const SuggestedPhotosSchema = z
+  .array(
+    z
+      .strictObject({
+        modelVersion: z.string().min(1).max(200).meta({ description: '`modelVersion` of the /v1/analyze answer' }),
+        heads: z
+          .array(
+            z.strictObject({
+              head: z.string().min(1).max(64).meta({ description: 'The head of a suggested field (`listing.category.head`, `listing.colour.head`, `listing.attributes.*.head`, `listing.tags[].head`)' }),
+              label: z.string().min(1).max(200).meta({ description: "The field's suggested value" }),
+              score: z.number().min(0).max(1),
+            }),
+          )
+          .max(MAX_SUGGESTIONS_PER_PHOTO),
+      })
+      .nullable(),
+  )
+  .min(1)
+  .max(100)
+  .meta({ id: 'SuggestedPhotos' });
+
+export const ImageFeedbackSchema = z
+  .object({
+    image: z.number().int().meta({ description: "The photo's index in the product" }),
+    modelVersion: z.string(),
+    suggestions: z.array(
+      z.object({
+        head: z.string(),
+        label: z.string().meta({ description: 'What the model suggested' }),
+        score: z.number().meta({ description: "The head's score for the label on the published photo" }),
+        field: z.string().meta({ description: 'The listing field the head fills: `category` or `attributes.NAME`' }),
+        outcome: z.enum(FEEDBACK_OUTCOMES).meta({ description: 'accepted: the seller kept the label; corrected: changed it (to `final`); dropped: left the field empty' }),
+        final: z.string().nullable().meta({ description: "The field's value as published; null when dropped" }),
+      }),
+    ),
+  })
+  .meta({ id: 'ImageFeedback' });

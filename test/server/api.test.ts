@@ -37,7 +37,7 @@ describe('operations', () => {
     assert.deepEqual((await app.inject('/healthz')).json(), { status: 'ok' });
     const ready = await app.inject('/readyz');
     assert.equal(ready.statusCode, 200);
-    assert.deepEqual(ready.json(), { ready: true, modelVersion: 'tiny-shop@0.0.1', checks: { model: 'ok', store: 'ok', queue: 'ok', detector: 'absent', segmenter: 'absent' } });
+    assert.deepEqual(ready.json(), { ready: true, modelVersion: 'tiny-shop@0.0.1', model: { modelVersion: 'tiny-shop@0.0.1', name: 'tiny-shop', version: '0.0.1', path: null, switches: 0 }, checks: { model: 'ok', store: 'ok', queue: 'ok', detector: 'absent', segmenter: 'absent' } });
 
     const doc = (await app.inject('/openapi.json')).json() as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
     assert.equal(doc.openapi, '3.0.3');

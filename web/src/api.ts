@@ -54,7 +54,17 @@ export interface PublishFields {
   description: string;
   price: string;
   currency: string;
+  /** The seller's category ('' for none): a listing field of its own, filtered and counted in facets. */
+  category: string;
   attributes: Record<string, string | string[]>;
+  /** What /v1/analyze suggested for the photo and the form was filled with: sent so the catalog records what the seller kept. */
+  suggested?: ShownSuggestions;
+}
+
+/** One photo's suggestions as POST /v1/products takes them (`suggested`, item 0 for the one photo). */
+export interface ShownSuggestions {
+  modelVersion: string;
+  heads: Array<{ head: string; label: string; score: number }>;
 }
 
 /** With `garments`, the server also segments the photo and stores each garment (filters garment, garment_colour). */
@@ -65,7 +75,9 @@ export function publish(photo: File, fields: PublishFields, options: { garments:
   form.append('description', fields.description);
   form.append('price', fields.price);
   form.append('currency', fields.currency);
+  form.append('category', fields.category);
   form.append('attributes', JSON.stringify(fields.attributes));
+  if (fields.suggested && fields.suggested.heads.length > 0) form.append('suggested', JSON.stringify([fields.suggested]));
   return call(`/v1/products${options.garments ? '?garments=true' : ''}`, { method: 'POST', body: form, headers: authHeaders() });
 }
 

@@ -1,7 +1,7 @@
 // Sell: a photo -> the suggested listing fills the form (unsure fields marked) -> publish.
 // Each photo starts from a clean form: nothing of the last photo's suggestions or of the
 // last published listing carries over to the next product.
-import { analyze, ApiError, publish, storedKey, storeKey } from './api.ts';
+import { analyze, ApiError, publish, storedKey, storeKey, type ShownSuggestions } from './api.ts';
 import { byId, el, percent, setStatus } from './dom.ts';
 import { describeError, NOT_AN_IMAGE, UNREADABLE_CODES } from './messages.ts';
 import type { ListingField, Product, SuggestedListing } from './types.ts';
@@ -44,6 +44,8 @@ export function initSell(showInBuy: (text: string) => void): void {
   let previewUrl: string | null = null;
   /** Only the latest photo's answer fills the form. */
   let latest = 0;
+  /** The suggestions the form was filled with, sent with the publish so the catalog records what the seller kept. */
+  let shown: ShownSuggestions | undefined;
   publishButton.disabled = true;
 
   fileInput.addEventListener('change', () => {
@@ -85,6 +87,7 @@ export function initSell(showInBuy: (text: string) => void): void {
       if (ticket !== latest) return;
       photo = file;
       fill(result.listing);
+      shown = shownSuggestions(result.modelVersion, result.listing);
       form.hidden = false;
       publishButton.disabled = false;
       const unsure = form.querySelectorAll('.field.unsure').length;
@@ -126,6 +129,7 @@ export function initSell(showInBuy: (text: string) => void): void {
 
   /** The model's suggestions and their notes go; what the seller typed (price, description) stays. */
   function clearSuggestions(): void {
+    shown = undefined;
     for (const name of ['title', 'category', 'colour']) {
       const input = form.elements.namedItem(name);
       if (input instanceof HTMLInputElement) input.value = '';
@@ -150,6 +154,8 @@ export function initSell(showInBuy: (text: string) => void): void {
 
   function fill(listing: SuggestedListing): void {
     setField('title', listing.title.value, listing.title.value ? listing.title : null);
+    // Category hook: the seller's Category input starts from the model's suggested path when there is one
+    // (what the seller keeps or changes is theirs); empty otherwise. Suggestion handling lives here.
     setField('category', listing.category ? listing.category.path.join(' > ') : '', listing.category);
     setField('colour', listing.colour?.value ?? '', listing.colour);
     attributesBox.replaceChildren();
@@ -157,6 +163,12 @@ export function initSell(showInBuy: (text: string) => void): void {
     if (listing.tags.length > 0) {
       attributesBox.append(attributeField('tags', listing.tags.map((t) => t.value).join(', '), { score: Math.min(...listing.tags.map((t) => t.score)), abstain: false }));
     }
+  }
+
+  /** Each head that prefilled a field, with the label it put there (the title is made from them, not a head). */
+  function shownSuggestions(modelVersion: string, listing: SuggestedListing): ShownSuggestions {
+    const fields = [listing.category, listing.colour, ...Object.values(listing.attributes), ...listing.tags].filter((f): f is ListingField => f !== null);
+    return { modelVersion, heads: fields.map((f) => ({ head: f.head, label: f.value, score: f.score })) };
   }
 
   function attributeField(name: string, value: string, suggestion: Suggestion): HTMLElement {
@@ -223,16 +235,15 @@ export function initSell(showInBuy: (text: string) => void): void {
       return;
     }
     const attributes: Record<string, string | string[]> = {};
-    const category = fieldValue('category');
     const colour = fieldValue('colour');
-    if (category) attributes.category = category;
     if (colour) attributes.colour = colour;
     for (const input of attributesBox.querySelectorAll<HTMLInputElement>('input')) {
       const name = input.name.replace(/^attr:/, '');
       const value = input.value.trim();
       if (value) attributes[name] = name === 'tags' ? value.split(/\s*,\s*/).filter(Boolean) : value;
     }
-    const fields = { title, description: fieldValue('description'), price, currency: fieldValue('currency'), attributes };
+    // The category is the listing's own field (filtered and counted in the buy page's facets), not an attribute.
+    const fields = { title, description: fieldValue('description'), price, currency: fieldValue('currency'), category: fieldValue('category'), attributes, ...(shown ? { suggested: shown } : {}) };
 
     const garments = garmentsBox.checked;
     publishButton.disabled = true;

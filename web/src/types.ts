@@ -41,7 +41,9 @@ export interface Product {
   description: string;
   price: number | null;
   currency: string | null;
-  /** Seller-given attributes (category, colour, tags, ...): strings or lists of strings. */
+  /** The seller's own category; null when none was given. */
+  category: string | null;
+  /** Seller-given attributes (colour, tags, ...): strings or lists of strings. */
   attributes: Record<string, unknown>;
   modelVersion: string;
   images: ProductImage[];

@@ -22,13 +22,15 @@ import { intOption, parse } from '../args.ts';
 
 export const SERVE_USAGE =
   `usage: groknet serve [--port 8080] [--host 127.0.0.1] [--data DIR] [--model DIR] [--batch N] [--provider cpu|cuda] [--detector ${DETECTOR_NAMES.join('|')} | --no-detect]\n` +
-  '                     [--segment-model DIR | --no-segment]\n' +
+  '                     [--segment-model DIR | --no-segment] [--models-dir DIR,...]\n' +
   '                     [--allow-anonymous-writes | --read-only] [--cors ORIGIN,...] [--rate-limit N] [--search-concurrency N] [--trust-proxy] [--log-level LEVEL]\n' +
   '  Writes need GROKNET_API_KEY; without it a key is generated and printed once (see --allow-anonymous-writes, --read-only).\n' +
   '  Logs (JSON lines) are at warn by default: errors and refused work only; --log-level info (or LOG_LEVEL=info) adds a line per request.\n' +
   '  Products in photos are detected (analyze, seen-together links on publish) with the detector opened on first use; --no-detect turns that off.\n' +
   '  Garments are segmented (shop the look, analyze?garments=true) with the segmentation model opened on first use; if it cannot be\n' +
-  '  opened those requests answer 503 and the rest of the API serves on. --no-segment turns that off.';
+  '  opened those requests answer 503 and the rest of the API serves on. --no-segment turns that off.\n' +
+  '  The model is switched without a restart by POST /v1/admin/model (a directory under DATA/models, or under --models-dir)\n' +
+  '  or by SIGHUP, which reloads the --model directory.';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -45,6 +47,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       detector: { type: 'string', default: DEFAULT_DETECTOR },
       'no-detect': { type: 'boolean', default: false },
       'segment-model': { type: 'string' },
+      'models-dir': { type: 'string' },
       'no-segment': { type: 'boolean', default: false },
       'allow-anonymous-writes': { type: 'boolean', default: false },
       'read-only': { type: 'boolean', default: false },
@@ -82,10 +85,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const host = values.host;
   const dataDir = path.resolve(values.data ?? process.env.GROKNET_DATA ?? 'data');
 
-  const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined, {
-    batchSize,
-    provider: values.provider as ExecutionProvider,
-  });
+  const modelDir = values.model ? path.resolve(values.model) : undefined;
+  const openModel = (dir: string | undefined) => ModelAnalyzer.open(dir, { batchSize, provider: values.provider as ExecutionProvider });
+  const analyzer = await openModel(modelDir);
   const catalog = await openCatalog(dataDir, { embeddingDim: analyzer.embeddingDim }).catch(async (error: unknown) => {
     await analyzer.close();
     throw error;
@@ -100,6 +102,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   const app = await buildApp({
     analyzer,
     catalog,
+    // The app closes the first model once a switch retires it (and its last request ends).
+    models: { load: openModel, ownsAnalyzer: true, ...(modelDir ? { path: modelDir } : {}) },
     // Opened on first use: starting stays quick, and a server nobody asks to detect never loads it.
     ...(values['no-detect'] ? {} : { detector: () => openDetector(detectorName, { provider }) }),
     // Also opened on first use; a model that cannot be opened costs only those requests (503).
@@ -113,6 +117,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       trustProxy: values['trust-proxy'],
       inference: { maxBatch: batchSize },
       search: { maxConcurrent: searchConcurrency },
+      ...(values['models-dir'] ? { modelsDirs: values['models-dir'].split(',').map((dir) => path.resolve(dir.trim())).filter(Boolean) } : {}),
       logLevel,
     },
   });
@@ -131,8 +136,8 @@ export async function serveCommand(args: string[]): Promise<number> {
         .close()
         .catch((error: unknown) => process.stderr.write(`groknet serve: error while closing: ${(error as Error).message}\n`))
         .finally(async () => {
+          // The app closed its models (the first one included: it was handed over).
           await catalog.close().catch(() => undefined);
-          await analyzer.close().catch(() => undefined);
           resolve();
         });
     };
@@ -141,9 +146,24 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
 
+  // SIGHUP: reload the --model directory (a new version written there) the way POST
+  // /v1/admin/model switches: loaded and checked first, the old one kept on any failure.
+  process.on('SIGHUP', () => {
+    const dir = modelDir ?? app.groknetModel.served.path;
+    if (!dir) {
+      process.stderr.write('groknet serve: SIGHUP ignored: started without --model, there is no directory to reload\n');
+      return;
+    }
+    const before = app.groknetModel.served.modelVersion;
+    app.groknetModel.switchTo(dir).then(
+      (served) => process.stderr.write(`groknet serve: SIGHUP: now serving ${served.modelVersion} (was ${before})\n`),
+      (error: unknown) => process.stderr.write(`groknet serve: SIGHUP: still serving ${before}: ${(error as Error).message}\n`),
+    );
+  });
+
   const address = await app.listen({ port, host });
   const out: string[] = [
-    `groknet serving ${analyzer.modelVersion} on ${address}  (web page: /, API docs: /docs; product detection: ${values['no-detect'] ? 'off' : detectorName}; garment segmentation: ${values['no-segment'] ? 'off' : 'on'})`,
+    `groknet serving ${analyzer.modelVersion} (pid ${process.pid}) on ${address}  (web page: /, API docs: /docs; product detection: ${values['no-detect'] ? 'off' : detectorName}; garment segmentation: ${values['no-segment'] ? 'off' : 'on'})`,
   ];
   if (generated) out.push(`write API key for this run (not stored; set GROKNET_API_KEY to choose one): ${generated}`);
   else if (anonymous) out.push(`anonymous writes are allowed${LOOPBACK.has(host) ? ' (this machine only)' : `: ANYONE who can reach ${host} can change the catalog`}`);

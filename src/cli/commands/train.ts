@@ -1,14 +1,20 @@
 // `groknet train CONFIG [--out DIR] [--resume]`: the unified trainer (see src/train/train.ts).
+// `groknet train --catalog DIR --head NAME --from FIELD --out DIR [--model BASE] [--replace]`:
+// a head trained from a catalog's labels, added to a model (see src/train/catalog-train.ts).
 import path from 'node:path';
 import { GroknetError } from '../../errors.ts';
 import { DEFAULT_MODEL_DIR } from '../../model/load-model.ts';
 import { readTrainConfig } from '../../train/config.ts';
 import { train } from '../../train/train.ts';
+import { trainCatalogHead } from '../../train/catalog-train.ts';
 import { parse } from '../args.ts';
 import { isInterruption, watchInterrupts } from '../interrupt.ts';
 import { createProgress } from '../progress.ts';
 
+const CATALOG_USAGE = 'usage: groknet train --catalog DIR --head NAME --from category|attributes.NAME --out MODEL_DIR [--model BASE_MODEL_DIR] [--replace]';
+
 export async function trainCommand(args: string[]): Promise<number> {
+  if (args.some((arg) => arg === '--catalog' || arg.startsWith('--catalog='))) return trainFromCatalog(args);
   const { values, positionals } = parse(args, { out: { type: 'string' }, resume: { type: 'boolean', default: false } });
   if (positionals.length !== 1) throw new GroknetError('invalid_argument', 'usage: groknet train CONFIG.json [--out DIR] [--resume]');
   const config = await readTrainConfig(path.resolve(positionals[0]!));
@@ -21,6 +27,54 @@ export async function trainCommand(args: string[]): Promise<number> {
   } catch (error) {
     if (!isInterruption(error) || !interrupt.received) throw error;
     process.stderr.write(`groknet train: interrupted by ${interrupt.received}${error.details ? ` ${error.details}` : ''}; to go on from there, run the same command with --resume\n`);
+    return interrupt.exitCode;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function trainFromCatalog(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    catalog: { type: 'string' },
+    head: { type: 'string' },
+    from: { type: 'string' },
+    out: { type: 'string' },
+    model: { type: 'string' },
+    replace: { type: 'boolean', default: false },
+  });
+  if (positionals.length > 0 || !values.catalog || !values.head || !values.from || !values.out) throw new GroknetError('invalid_argument', CATALOG_USAGE);
+  const interrupt = watchInterrupts('train', 'at the next safe point (between batches of images, whose features stay cached, or before the model is written)');
+  try {
+    const outcome = await trainCatalogHead({
+      catalog: path.resolve(values.catalog),
+      head: values.head,
+      field: values.from,
+      out: path.resolve(values.out),
+      ...(values.model ? { baseModel: path.resolve(values.model) } : {}),
+      replace: values.replace,
+      signal: interrupt.signal,
+      startProgress: createProgress,
+    });
+    const { manifest, report, labels, featuresComputed, skippedImages } = outcome;
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          model: `${manifest.name}@${manifest.version}`,
+          out: path.resolve(values.out),
+          head: values.head,
+          labels: { catalog: labels.catalog, field: labels.field, listings: labels.listings, labelledListings: labels.labelledListings, classes: labels.listingsPerClass, droppedClasses: labels.droppedClasses },
+          evaluation: report,
+          featuresComputed,
+          skippedImages: skippedImages.length,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (!isInterruption(error) || !interrupt.received) throw error;
+    process.stderr.write(`groknet train: interrupted by ${interrupt.received}${error.details ? ` ${error.details}` : ''}; nothing was written to ${values.out}; run the same command again (the features computed so far are cached)\n`);
     return interrupt.exitCode;
   } finally {
     interrupt.dispose();

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { App, RouteContext } from '../context.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics.ts';
+import { servedModelJson, ServedModelSchema } from './admin.ts';
 
 const CheckSchema = z.enum(['ok', 'failing', 'absent']);
 /** An optional model opened on first use: `not_loaded` until then, `failing` after an open that failed (retried by the next request). */
@@ -12,6 +13,7 @@ const OptionalSchema = z.enum(['ok', 'not_loaded', 'failing', 'absent']);
 const ReadySchema = z.object({
   ready: z.boolean(),
   modelVersion: z.string(),
+  model: ServedModelSchema.meta({ description: 'The model served now (it changes with POST /v1/admin/model or SIGHUP)' }),
   checks: z.object({ model: CheckSchema, store: CheckSchema, queue: CheckSchema, detector: OptionalSchema, segmenter: OptionalSchema }),
 });
 
@@ -45,11 +47,11 @@ export function healthRoutes(app: App, ctx: RouteContext): void {
         segmenter: ctx.segmentation?.state ?? ('absent' as const),
       };
       const ready = store !== 'failing' && queue === 'ok';
-      return reply.status(ready ? 200 : 503).send({ ready, modelVersion: ctx.analyzer.modelVersion, checks });
+      return reply.status(ready ? 200 : 503).send({ ready, modelVersion: ctx.model.served.modelVersion, model: servedModelJson(ctx.model), checks });
     },
   );
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'], hide: false } }, async (_request, reply) => {
-    return reply.type(PROMETHEUS_CONTENT_TYPE).send(ctx.metrics.registry.render());
+    return reply.type(PROMETHEUS_CONTENT_TYPE).send(await ctx.metrics.registry.scrape());
   });
 }

@@ -2,6 +2,7 @@
 // read, delete. Publishing takes the client's own id and an Idempotency-Key, so a retry
 // never makes a second product.
 import { z } from 'zod';
+import { CategorySchema, MAX_CATEGORY_LENGTH } from '../../catalog/listing.ts';
 import { GroknetError } from '../../errors.ts';
 import { requireCatalog, requireSegmentation, type App, type RouteContext } from '../context.ts';
 import { errorResponses } from '../error-responses.ts';
@@ -9,7 +10,7 @@ import { IDEMPOTENCY_TTL_MS, IdempotencyKeySchema } from '../idempotency.ts';
 import { readUpload } from '../image-input.ts';
 import { publishAnswer, publishFingerprint, publishProduct, removeUploads } from '../publish.ts';
 import type { Published } from '../published.ts';
-import { ClientProductIdSchema, flagDefaulting, MAX_ID_LENGTH, ProductIdParams, ProductSchema, SuggestedListingSchema } from '../schemas.ts';
+import { ClientProductIdSchema, flagDefaulting, ImageFeedbackSchema, MAX_ID_LENGTH, ProductIdParams, ProductSchema, SuggestedListingSchema, SuggestedPhotosSchema } from '../schemas.ts';
 import { parseFormFields } from '../validate.ts';
 import { productView } from '../views.ts';
 
@@ -21,6 +22,15 @@ const jsonObject = z.string().transform((text, issue) => {
     return JSON.parse(text) as unknown;
   } catch {
     issue.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"colour":"red"}' });
+    return z.NEVER;
+  }
+});
+
+const jsonList = z.string().transform((text, issue) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    issue.addIssue({ code: 'custom', message: 'must be a JSON list, e.g. [{"modelVersion":"…","heads":[{"head":"colour","label":"red","score":0.9}]}]' });
     return z.NEVER;
   }
 });
@@ -39,7 +49,10 @@ export const ProductFieldsSchema = z.strictObject({
     .regex(/^[A-Za-z]{3}$/, 'must be a three-letter code like EUR')
     .transform((c) => c.toUpperCase())
     .optional(),
+  // The catalog's own rule (trimmed, at most MAX_CATEGORY_LENGTH, no control characters).
+  category: CategorySchema.optional(),
   attributes: jsonObject.pipe(AttributesSchema).optional(),
+  suggested: jsonList.pipe(SuggestedPhotosSchema).optional(),
 });
 
 const CreatedSchema = z
@@ -52,6 +65,11 @@ const CreatedSchema = z
     replaced: z.boolean().meta({ description: 'True (status 200) when the request gave the id of an existing product, which it replaced; false (201) for a new product' }),
   })
   .meta({ id: 'CreatedProduct' });
+const ProductDetailSchema = ProductSchema.extend({
+  feedback: z.array(ImageFeedbackSchema).meta({
+    description: 'Per photo, what the model suggested when it was published (`suggested` of POST /v1/products) and what the seller kept: accepted, corrected (to `final`) or dropped. Empty when it was published without suggestions.',
+  }),
+}).meta({ id: 'ProductDetail' });
 const DeletedSchema = z.object({ id: z.string(), deleted: z.literal(true) });
 
 const errors = errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503);
@@ -83,6 +101,7 @@ const PublishHeadersSchema = z.looseObject({
 });
 
 export function productRoutes(app: App, ctx: RouteContext): void {
+  suggestionMetrics(ctx);
   app.post(
     '/v1/products',
     {
@@ -97,7 +116,18 @@ export function productRoutes(app: App, ctx: RouteContext): void {
             description: z.string().optional(),
             price: z.string().optional().meta({ example: '12.50' }),
             currency: z.string().optional().meta({ example: 'EUR' }),
+            category: z.string().optional().meta({
+              description: `Your own category for the product (at most ${MAX_CATEGORY_LENGTH} characters): stored, shown, filtered (\`category\`) and counted in search facets`,
+              example: 'Sofas',
+            }),
             attributes: z.string().optional().meta({ description: 'JSON object of seller attributes', example: '{"colour":"red"}' }),
+            suggested: z.string().optional().meta({
+              description:
+                'JSON list: what POST /v1/analyze suggested for each photo (item i for photo i, null for none): `{"modelVersion", "heads": [{"head", "label", "score"}]}` from its `modelVersion` and the `head` and `value` of each listing field it filled. ' +
+                'Each is checked against the photo as published (same model, a head it has, a label that head offered; else 400 naming it) and compared with the fields as published: kept (accepted), changed (corrected) or left empty (dropped), per head: ' +
+                'a category head fills `category`, a colour head `attributes.colour`, a tag head `attributes.tags`, any other head `attributes.<head>`. GET /v1/products/{id} shows it as `feedback`; without it nothing is recorded.',
+              example: '[{"modelVersion":"groknet-base@1","heads":[{"head":"clothing","label":"T-Shirt","score":0.93},{"head":"colour","label":"red","score":0.88}]}]',
+            }),
             id: z.string().optional().meta({
               description: `Your own id for the product (1 to ${MAX_ID_LENGTH} characters, no control characters; the rules of \`groknet index\`). An id that exists is replaced, photos and all, as \`groknet index\` replaces a listing indexed again (answer 200, \`replaced: true\`). Without one a new id is made (201).`,
               example: 'sku-1234',
@@ -134,9 +164,11 @@ export function productRoutes(app: App, ctx: RouteContext): void {
             description: fields.description ?? '',
             price: fields.price ?? null,
             currency: fields.currency ?? null,
+            category: fields.category ?? null,
             attributes: fields.attributes ?? {},
             files: upload.files,
             garments: segmentation ? (files) => segmentation.productGarments(files) : undefined,
+            suggested: fields.suggested,
           },
           request.log,
         );
@@ -154,16 +186,17 @@ export function productRoutes(app: App, ctx: RouteContext): void {
     '/v1/products/:id',
     {
       schema: {
-        summary: 'A product with its images',
+        summary: 'A product with its images, and what the model suggested for it',
         tags: ['products'],
         params: ProductIdParams,
-        response: { 200: ProductSchema, ...errors },
+        response: { 200: ProductDetailSchema, ...errors },
       },
     },
     async (request) => {
-      const product = await requireCatalog(ctx).getProduct(request.params.id);
+      const catalog = requireCatalog(ctx);
+      const product = await catalog.getProduct(request.params.id);
       if (!product) throw new GroknetError('not_found', request.params.id);
-      return productView(product, ctx.images);
+      return { ...productView(product, ctx.images), feedback: await catalog.feedbackOf(product.id) };
     },
   );
 
@@ -188,6 +221,32 @@ export function productRoutes(app: App, ctx: RouteContext): void {
       // Only after the commit: a crash in between leaves orphan files, never a product without its photos.
       if (product) await removeUploads(ctx, catalog, product.images.map((image) => image.path), request.log);
       return { id, deleted: true as const };
+    },
+  );
+}
+
+/**
+ * `groknet_suggestions{head,label,outcome}`: the catalog's recorded suggestions by what
+ * sellers did with them, counted from the catalog at each scrape (one read of the small
+ * feedback table), so every server sharing a catalog reports the same and a deleted or
+ * replaced listing stops counting: a gauge, not a counter. What corrections changed a label
+ * to stays out of the labels (free text would grow without bound): `groknet labels stats`.
+ */
+function suggestionMetrics(ctx: RouteContext): void {
+  ctx.metrics.registry.collected(
+    'groknet_suggestions',
+    "Suggestions in published listings by head, label and outcome (accepted, corrected, dropped), counted from the catalog when scraped",
+    'gauge',
+    async () => {
+      if (!ctx.catalog) return [];
+      const totals = new Map<string, { labels: Record<string, string>; value: number }>();
+      for (const { head, label, outcome, count } of await ctx.catalog.feedbackCounts()) {
+        const key = JSON.stringify([head, label, outcome]);
+        const entry = totals.get(key) ?? { labels: { head, label, outcome }, value: 0 };
+        entry.value += count;
+        totals.set(key, entry);
+      }
+      return [...totals.values()];
     },
   );
 }
