@@ -16,6 +16,8 @@ import { hashSplit } from './datasets/split.ts';
 export const MIN_LISTINGS_PER_CLASS = 5;
 /** At least this share of the listings must have the field, or the field is not a label source. */
 export const MIN_LABELLED_SHARE = 0.5;
+/** Share of the labelled images that may carry two labels (left out) before the field is refused. */
+export const MAX_CONFLICT_SHARE = 0.02;
 /** Share of products (groups of products sharing photos) held out for evaluation and calibration. */
 export const HELD_OUT_FRACTION = 0.2;
 
@@ -135,19 +137,26 @@ export function labelsFromProducts(catalog: string, field: string, products: rea
   if (droppedText) warnings.push(`classes with fewer than ${minPerClass} listings dropped: ${droppedText}`);
   const usable = labelled.filter(({ label }) => kept.includes(label));
 
-  // One label per image: the same photo (content hash) labelled two ways cannot be learnt.
+  // One label per image: the same photo (content hash) labelled two ways cannot be learnt. A
+  // few such photos (two sellers' copies of one stock photo) are left out with a warning;
+  // more than MAX_CONFLICT_SHARE of them says the field is not a label, and is refused.
   const labelOfHash = new Map<string, { label: string; productId: string }>();
+  const conflicts = new Map<string, string>();
   for (const { product, label } of usable) {
     for (const image of product.images) {
       const seen = labelOfHash.get(image.contentHash);
-      if (seen && seen.label !== label) {
-        throw new GroknetError(
-          'invalid_labels',
-          `conflicting labels for one image (content hash ${image.contentHash.slice(0, 12)}): '${seen.label}' on listing '${seen.productId}', '${label}' on listing '${product.id}'`,
-        );
+      if (seen && seen.label !== label && !conflicts.has(image.contentHash)) {
+        conflicts.set(image.contentHash, `content hash ${image.contentHash.slice(0, 12)}: '${seen.label}' on listing '${seen.productId}', '${label}' on listing '${product.id}'`);
       }
       if (!seen) labelOfHash.set(image.contentHash, { label, productId: product.id });
     }
+  }
+  if (conflicts.size > 0) {
+    const examples = [...conflicts.values()].slice(0, 3).join('; ');
+    if (conflicts.size > MAX_CONFLICT_SHARE * labelOfHash.size) {
+      throw new GroknetError('invalid_labels', `conflicting labels for ${conflicts.size} of ${labelOfHash.size} images (at most ${MAX_CONFLICT_SHARE * 100}% may conflict): ${examples}`);
+    }
+    warnings.push(`${conflicts.size} image${conflicts.size === 1 ? '' : 's'} labelled two ways left out (${examples})`);
   }
 
   const splitOf = productSplits(usable.map(({ product }) => product), options.heldOutFraction ?? HELD_OUT_FRACTION);
@@ -155,7 +164,7 @@ export function labelsFromProducts(catalog: string, field: string, products: rea
   const emitted = new Set<string>();
   for (const { product, label } of usable) {
     for (const image of product.images) {
-      if (emitted.has(image.contentHash)) continue;
+      if (emitted.has(image.contentHash) || conflicts.has(image.contentHash)) continue;
       emitted.add(image.contentHash);
       rows.push({ productId: product.id, path: image.path, contentHash: image.contentHash, label, split: splitOf.get(product.id)! });
     }

@@ -202,9 +202,14 @@ describe('catalog labels', () => {
     assert.throws(() => labelsFromProducts('/c', 'attributes.type', [...many('a', 6), ...many('b', 4), ...many('c', 2)], read), expectCode('invalid_labels', /1 class with at least 5 listings \('a' 6, 'b' 4, 'c' 2\)/));
   });
 
-  test('one image labelled two ways is refused, naming both listings', () => {
+  test('one image labelled two ways: refused when many are, naming both listings; a few are left out with a warning', () => {
     const products = [...many('a', 5), ...many('b', 5), product('x', { type: 'a' }, ['shared']), product('y', { type: 'b' }, ['shared'])];
-    assert.throws(() => labelsFromProducts('/c', 'attributes.type', products, read), expectCode('invalid_labels', /conflicting labels for one image.*'a' on listing 'x', 'b' on listing 'y'/));
+    assert.throws(() => labelsFromProducts('/c', 'attributes.type', products, read), expectCode('invalid_labels', /conflicting labels for 1 of 11 images.*'a' on listing 'x', 'b' on listing 'y'/));
+    const large = [...many('a', 60), ...many('b', 60), product('x', { type: 'a' }, ['shared']), product('y', { type: 'b' }, ['shared'])];
+    const set = labelsFromProducts('/c', 'attributes.type', large, read);
+    assert.ok(!set.rows.some((row) => row.contentHash === 'shared'), 'the conflicting photo is not trained on');
+    assert.equal(set.rows.length, 120);
+    assert.ok(set.warnings.some((w) => /1 image labelled two ways left out.*'x'.*'y'/.test(w)), set.warnings.join('; '));
   });
 
   test('the split is by product: a product, and products sharing a photo, fall on one side', () => {
