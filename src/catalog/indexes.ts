@@ -74,7 +74,8 @@ export async function optimize(ctx: CatalogContext, options: OptimizeOptions = {
     try {
       const indexed = await indexedColumns(table);
       const rows = await table.countRows();
-      for (const column of TEXT_COLUMNS) {
+      // The seller's category and attribute values are the listing's words too (hybrid text search).
+      for (const column of [...TEXT_COLUMNS, COLUMNS.attributes, ...(layout.category ? [CATEGORY_COLUMN] : [])]) {
         // Stemming and stop words make "loveseats" match "loveseat" and ignore "the".
         if (!indexed.has(column)) await table.createIndex(column, { config: Index.fts({ stem: true, removeStopWords: true }) });
       }

@@ -1,64 +1,213 @@
-// Text search: the query is parsed into filters (predicted labels, price) and terms; terms
-// are matched on title + description with LanceDB's full-text index (BM25), filters are an
-// SQL predicate built safely. Ranking blends text relevance with the model's confidence in
-// the filtered labels, and every result says why it is there.
+// Text search, hybrid: the listing's own words (title, description, the seller's category
+// and attributes) are matched with LanceDB's full-text index (BM25, stemmed), and every word
+// of the query counts there, also the ones that name a label. The model's labels are soft
+// evidence, weighted by its confidence: a word that names a label ("yellow", "sofa") raises
+// the products predicted so and lets in ones whose text lacks the word, but never removes a
+// product. Only filters the user picked and price phrases ("under 200") are hard. A listing
+// whose title is the query comes first. Every result says why it is there.
 
-import { MultiMatchQuery, type FullTextQuery } from '@lancedb/lancedb';
+import { MultiMatchQuery, type FullTextQuery, type Table } from '@lancedb/lancedb';
 import { GroknetError } from '../errors.ts';
 import type { CatalogInfo, CatalogStore } from '../catalog/types.ts';
-import { COLUMNS } from '../catalog/schema.ts';
+import { CATEGORY_COLUMN, COLUMNS } from '../catalog/schema.ts';
+import { sqlIdentifier } from '../catalog/sql.ts';
 import { computeFacets } from './facets.ts';
-import { buildWhere, filterFields, GARMENT_FIELD, validateFilters } from './filters.ts';
+import { buildWhere, filterFields, GARMENT_FIELD, validateFilters, type FilterField } from './filters.ts';
 import { normalisePhrase, parseQuery, singular } from './parse-query.ts';
-import { checkLimit, explainFilters, groupByProduct, resultColumns, toResult, type Candidate, type Row } from './results.ts';
-import type { Filters, SearchQuery, SearchResponse, SearchResult } from './types.ts';
+import { checkLimit, explainFilters, groupByProduct, readRows, resultColumns, toResult, type Candidate, type Row } from './results.ts';
+import type { FilterCondition, Filters, RecognisedPhrase, SearchQuery, SearchResponse, SearchResult } from './types.ts';
 
-/** Rows considered before ranking; facets are counted over these. */
-export const TEXT_CANDIDATES = 1000;
-/** Hybrid weights: text relevance vs confidence of the predicted labels the query filtered on. */
-const TEXT_WEIGHT = 0.7;
-const LABEL_WEIGHT = 0.3;
+/** Rows considered before ranking, per candidate source; facets are counted over these. */
+export const TEXT_CANDIDATES = 500;
+/**
+ * Rows read for the label evidence alone: they rank below every listing whose words match,
+ * so fewer are needed, and reading rows is most of a query's time (bench/text-search.ts).
+ */
+export const LABEL_CANDIDATES = 300;
+/**
+ * Hybrid weights: BM25 relevance (relative to the best match), the share of the query's
+ * words the listing's own text holds, and the model's confidence in the labels the words
+ * named. A listing that says what was asked outranks one the model only guessed.
+ */
+const WEIGHTS = { relevance: 0.4, coverage: 0.35, labels: 0.25 } as const;
+/** Added for a listing whose title is the query (price phrases aside): it comes first. */
+const EXACT_TITLE_BONUS = 1;
+/** A predicted label below this is no evidence (a coin flip between two guesses). */
+export const LABEL_EVIDENCE_FLOOR = 0.5;
+/** Fields that are hard filters when the words name them: a price is a constraint, not a hint. */
+const HARD_FIELDS = new Set(['price', 'currency']);
 
 export interface TextSearchOptions {
   limit?: number;
-  /** Structured filters, merged with (and overriding) those parsed from the text. */
+  /** Structured filters, merged with (and overriding) those parsed from the text; always hard. */
   filters?: Filters;
-  /** Also return products that match the filters but none of the words (ranked below). Default true. */
+  /** Also return products only the model's labels match, none of the words (ranked below). Default true. */
   includeFilterOnly?: boolean;
 }
 
+// Singular forms by token: titles repeat their words across thousands of candidates.
+const singularOf = new Map<string, string>();
+const SINGULAR_MEMO = 50_000;
+
 function words(text: string): Set<string> {
-  return new Set(normalisePhrase(text).split(/[^\p{L}\p{N}]+/u).filter(Boolean).map(singular));
-}
-
-/** Which terms appear in title / description, for `why`. */
-function explainTerms(candidate: Candidate, terms: readonly string[]): string[] {
-  const title = words(candidate.title);
-  const description = words(candidate.description);
-  const why: string[] = [];
-  for (const term of terms) {
-    const parts = [...words(term)];
-    if (parts.length === 0) continue;
-    if (parts.every((p) => title.has(p))) why.push(`title matches "${term}"`);
-    else if (parts.every((p) => description.has(p))) why.push(`description matches "${term}"`);
+  const out = new Set<string>();
+  if (text === '') return out;
+  for (const token of normalisePhrase(text).split(/[^\p{L}\p{N}]+/u)) {
+    if (token === '') continue;
+    let form = singularOf.get(token);
+    if (form === undefined) {
+      form = singular(token);
+      if (singularOf.size >= SINGULAR_MEMO) singularOf.clear();
+      singularOf.set(token, form);
+    }
+    out.add(form);
   }
-  return why;
+  return out;
 }
 
-/** Mean model confidence of the labels the filters asked for (1 when no label was asked for). */
-function labelConfidence(candidate: Candidate, filters: Filters, info: CatalogInfo): number {
+/** The seller's attribute values as text ("wool", "mid-century"), keys left out. */
+function attributeText(row: Row): string {
+  const raw = row[COLUMNS.attributes];
+  if (typeof raw !== 'string' || raw === '' || raw === '{}') return '';
+  try {
+    const values: string[] = [];
+    const walk = (value: unknown): void => {
+      if (typeof value === 'string' || typeof value === 'number') values.push(String(value));
+      else if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === 'object') Object.values(value).forEach(walk);
+    };
+    walk(JSON.parse(raw));
+    return values.join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/** The parts of a listing that are its own words, in the order `why` names them, tokenised when first asked for. */
+function ownText(candidate: Candidate): Array<[part: string, words: () => Set<string>]> {
+  const lazy = (text: () => string): (() => Set<string>) => {
+    let memo: Set<string> | undefined;
+    return () => (memo ??= words(text()));
+  };
+  return [
+    ['title', lazy(() => candidate.title)],
+    ['description', lazy(() => candidate.description)],
+    ['category', lazy(() => candidate.category ?? '')],
+    ['attributes', lazy(() => attributeText(candidate.row))],
+  ];
+}
+
+/** The query's word groups: each free term, and each phrase that named a label (its own words). */
+interface WordGroup {
+  phrase: string;
+  /** Forms that count as the group matching: the words typed, or the label they named. */
+  forms: string[][];
+}
+
+function wordGroups(terms: readonly string[], recognised: readonly RecognisedPhrase[]): WordGroup[] {
+  const groups: WordGroup[] = terms.map((term) => ({ phrase: term, forms: [[...words(term)]] }));
+  for (const r of recognised) {
+    if (HARD_FIELDS.has(r.field)) continue;
+    // A garment pair (dress:red) counts in its colour and garment words together.
+    const label = String(r.value).replace(':', ' ');
+    groups.push({ phrase: r.phrase, forms: [[...words(r.phrase)], [...words(label)], ...(r.via ? [[...words(r.via)]] : [])].filter((f) => f.length > 0) });
+  }
+  return groups.filter((g) => g.forms.length > 0);
+}
+
+/** Which groups the listing's own text holds, and where ("title matches \"loveseat\""). */
+function matchGroups(candidate: Candidate, groups: readonly WordGroup[]): { matched: number; why: string[] } {
+  const parts = ownText(candidate);
+  const why: string[] = [];
+  let matched = 0;
+  for (const group of groups) {
+    const part = parts.find(([, have]) => group.forms.some((form) => form.every((w) => have().has(w))));
+    if (!part) continue;
+    matched++;
+    why.push(`${part[0]} matches "${group.phrase}"`);
+  }
+  return { matched, why };
+}
+
+/** Labels the words named: field -> the values asked for (soft evidence, never a filter). */
+function evidenceOf(parsed: Filters): Array<[field: string, values: string[]]> {
+  return Object.entries(parsed)
+    .filter(([field]) => !HARD_FIELDS.has(field))
+    .map(([field, condition]) => [field, 'eq' in condition ? [String(condition.eq)] : 'in' in condition ? condition.in : []] as [string, string[]])
+    .filter(([, values]) => values.length > 0);
+}
+
+/** Mean confidence over the named labels (0 for each the product is not predicted as, or below the floor), with `why`. */
+function labelEvidence(candidate: Candidate, evidence: ReadonlyArray<[string, string[]]>, fields: ReadonlyMap<string, FilterField>): { score: number; why: string[] } {
+  if (evidence.length === 0) return { score: 0, why: [] };
+  let total = 0;
+  const why: string[] = [];
+  for (const [key, values] of evidence) {
+    const field = fields.get(key);
+    if (field?.head) {
+      const predicted = candidate.labels[field.head];
+      if (predicted && values.includes(predicted.label) && predicted.score >= LABEL_EVIDENCE_FLOOR) {
+        total += predicted.score;
+        why.push(`${key}=${predicted.label} (predicted ${predicted.score.toFixed(2)})`);
+      }
+    } else if (field?.list) {
+      const found = (candidate.lists[key] ?? []).filter((value) => values.includes(value));
+      if (found.length > 0) {
+        total += 1;
+        why.push(`${key}=${found.join(', ')} (garment in the photo)`);
+      }
+    }
+  }
+  return { score: total / evidence.length, why };
+}
+
+/** Rows the model labelled as the words named (any of them), inside the hard filters. */
+function evidenceWhere(evidence: ReadonlyArray<[string, string[]]>, hardWhere: string | undefined, info: CatalogInfo): string | undefined {
   const fields = filterFields(info);
-  const scores = Object.keys(filters)
-    .map((key) => fields.get(key)?.head)
-    .filter((head): head is string => head !== undefined)
-    .map((head) => candidate.labels[head]?.score ?? 0);
-  return scores.length === 0 ? 1 : scores.reduce((a, b) => a + b, 0) / scores.length;
+  const known = new Set(info.filterColumns);
+  const parts = evidence.flatMap(([key, values]) => {
+    const field = fields.get(key);
+    if (!field || field.absent) return [];
+    const condition: FilterCondition = values.length === 1 ? { eq: values[0]! } : { in: values };
+    const clause = buildWhere({ [key]: condition }, info)!;
+    // A head's label counts only where its score says it is evidence.
+    return [field.scoreColumn ? `(${clause} AND ${sqlIdentifier(field.scoreColumn, known)} >= ${LABEL_EVIDENCE_FLOOR})` : clause];
+  });
+  if (parts.length === 0) return undefined;
+  const any = `(${parts.join(' OR ')})`;
+  return hardWhere ? `${hardWhere} AND ${any}` : any;
 }
 
-/** Terms reach the FTS engine as plain words only: no operators, no quotes. */
-function ftsQuery(terms: readonly string[]): FullTextQuery {
-  const text = terms.join(' ').replace(/[^\p{L}\p{N}\s-]+/gu, ' ');
-  return new MultiMatchQuery(text, [COLUMNS.title, COLUMNS.description]);
+/** Columns with a full-text index: title and description always once optimized, category and attributes in catalogs indexed since. */
+async function textIndexedColumns(table: Table): Promise<string[]> {
+  const indices = await table.listIndices();
+  const candidates = [COLUMNS.title, COLUMNS.description, CATEGORY_COLUMN, COLUMNS.attributes];
+  return candidates.filter((column) => indices.some((i) => i.indexType === 'FTS' && i.columns.includes(column)));
+}
+
+/** Words reach the FTS engine as plain words only: no operators, no quotes. */
+function ftsQuery(text: string, columns: string[]): FullTextQuery {
+  return new MultiMatchQuery(text.replace(/[^\p{L}\p{N}\s-]+/gu, ' '), columns);
+}
+
+/** A title's words, case and punctuation aside: "Red T-Shirt!" -> "red t shirt". */
+function titleWords(text: string): string {
+  return normalisePhrase(text.normalize('NFKC')).split(/[^\p{L}\p{N}]+/u).filter(Boolean).join(' ');
+}
+
+/** The query as a title would say it: without its price phrases. */
+function withoutPrices(text: string, recognised: readonly RecognisedPhrase[]): string {
+  let rest = text.normalize('NFKC');
+  for (const r of recognised) if (r.field === 'price') rest = rest.replace(r.phrase, ' ');
+  return rest.replace(/\s+/g, ' ').trim();
+}
+
+/** How exactly the title is the query: 1 the same words, 1.5 the same text (case and spacing aside). */
+function titleBonus(title: string, query: string, queryWords: string): number {
+  // Most titles differ in length from the query: no need to tokenise them.
+  if (queryWords === '' || Math.abs(title.length - query.length) > query.length) return 0;
+  if (titleWords(title) !== queryWords) return 0;
+  return title.replace(/\s+/g, ' ').trim().toLowerCase() === query.toLowerCase() ? EXACT_TITLE_BONUS * 1.5 : EXACT_TITLE_BONUS;
 }
 
 export async function searchText(catalog: CatalogStore, text: string, options: TextSearchOptions = {}): Promise<SearchResponse> {
@@ -70,57 +219,78 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
   const [vocabularies, garments] = await Promise.all([catalog.vocabularies(), info.garments ? catalog.garmentVocabulary() : undefined]);
   // Garment labels are one more vocabulary ("dress" -> garment=dress), after the heads': a
   // head that knows the word keeps it, as a head keeps its filter field (filters.ts).
-  const words = garments && garments.labels.length > 0 && !(GARMENT_FIELD in vocabularies) ? { ...vocabularies, [GARMENT_FIELD]: garments.labels } : vocabularies;
-  const parsed = parseQuery(text, words, garments?.pairs);
-  const filters: Filters = { ...parsed.filters, ...explicit };
-  const query: SearchQuery = { kind: 'text', text, filters, terms: parsed.terms, recognised: parsed.recognised, limit };
-  if (parsed.terms.length === 0 && Object.keys(filters).length === 0) {
+  const vocabulary = garments && garments.labels.length > 0 && !(GARMENT_FIELD in vocabularies) ? { ...vocabularies, [GARMENT_FIELD]: garments.labels } : vocabularies;
+  const parsed = parseQuery(text, vocabulary, garments?.pairs);
+  // Hard: what the user picked, and price phrases. The labels the words named are evidence.
+  const hard: Filters = { ...Object.fromEntries(Object.entries(parsed.filters).filter(([field]) => HARD_FIELDS.has(field))), ...explicit };
+  const evidence = evidenceOf(parsed.filters).filter(([field]) => !(field in explicit));
+  const groups = wordGroups(parsed.terms, parsed.recognised);
+  const query: SearchQuery = { kind: 'text', text, filters: hard, terms: parsed.terms, recognised: parsed.recognised, limit };
+  if (groups.length === 0 && Object.keys(hard).length === 0) {
     throw new GroknetError('query_invalid', 'the query has no words or filters to search for');
   }
   const table = await catalog.table();
   if (!table) return { query, results: [], facets: {} };
 
-  const where = buildWhere(filters, info);
-  const columns = resultColumns(info);
-  const terms = parsed.terms;
+  const hardWhere = buildWhere(hard, info);
+  const columns = resultColumns(info, [COLUMNS.attributes]);
+  // Every word counts as text, also those that named a label: "red t-shirt" finds the title.
+  const textWords = [...new Set(groups.flatMap((g) => g.forms.flat()))];
 
   let textRows: Row[] = [];
-  if (terms.length > 0) {
-    if (await catalog.hasTextIndex()) {
-      let search = table.query().fullTextSearch(ftsQuery(terms)).select([...columns, '_score']).limit(TEXT_CANDIDATES);
-      if (where) search = search.where(where);
-      textRows = await search.toArray();
+  if (textWords.length > 0) {
+    // Title and description indexed (what optimize builds first), else the scan below.
+    const indexed = await textIndexedColumns(table);
+    if (!indexed.includes(COLUMNS.title) || !indexed.includes(COLUMNS.description)) indexed.length = 0;
+    if (indexed.length > 0) {
+      let search = table.query().fullTextSearch(ftsQuery(textWords.join(' '), indexed)).select([...columns, '_score']).limit(TEXT_CANDIDATES);
+      if (hardWhere) search = search.where(hardWhere);
+      textRows = await readRows(search);
     } else {
       // No index yet (optimize has not run): match words in JS over the filtered rows.
       let scan = table.query().select(columns).limit(TEXT_CANDIDATES * 10);
-      if (where) scan = scan.where(where);
+      if (hardWhere) scan = scan.where(hardWhere);
       textRows = (await scan.toArray())
-        .map((row) => ({ ...row, _score: explainTerms(groupByProduct([row], info, () => 0)[0]!, terms).length }))
+        .map((row) => ({ ...row, _score: matchGroups(groupByProduct([row], info, () => 0)[0]!, groups).matched }))
         .filter((row) => row._score > 0);
     }
   }
   const textMatches = groupByProduct(textRows, info, (row) => Number(row._score ?? 0));
   const best = Math.max(...textMatches.map((c) => c.raw), 0) || 1;
 
-  let filterOnly: Candidate[] = [];
-  if (where && (terms.length === 0 || options.includeFilterOnly !== false)) {
-    const rows = await table.query().where(where).select(columns).limit(TEXT_CANDIDATES).toArray();
+  // Products the model labelled as the words said, whose own text may not say it.
+  let labelOnly: Candidate[] = [];
+  const labelWhere = evidenceWhere(evidence, hardWhere, info);
+  if (labelWhere && options.includeFilterOnly !== false) {
+    const rows = await readRows(table.query().where(labelWhere).select(columns).limit(LABEL_CANDIDATES));
     const seen = new Set(textMatches.map((c) => c.id));
-    filterOnly = groupByProduct(rows, info, () => 0).filter((c) => !seen.has(c.id));
+    labelOnly = groupByProduct(rows, info, () => 0).filter((c) => !seen.has(c.id));
   }
+  // Only filters, no words: browse what they let through. With words, a product must match
+  // a word or a label the words named: a picked filter narrows, it does not fill the page.
+  let browsed: Candidate[] = [];
+  if (hardWhere && groups.length === 0) {
+    browsed = groupByProduct(await readRows(table.query().where(hardWhere).select(columns).limit(TEXT_CANDIDATES)), info, () => 0);
+  }
+  const browsedIds = new Set(browsed.map((c) => c.id));
 
+  const wanted = withoutPrices(text, parsed.recognised);
+  const wantedWords = titleWords(wanted);
+  const fields = filterFields(info);
   const ranked: Array<{ candidate: Candidate; result: SearchResult }> = [];
-  for (const candidate of textMatches) {
-    const score = TEXT_WEIGHT * (candidate.raw / best) + LABEL_WEIGHT * labelConfidence(candidate, filters, info);
-    const why = [...explainTerms(candidate, terms), ...explainFilters(candidate, filters, info)];
-    if (why.length === 0) why.push(`text relevance ${candidate.raw.toFixed(2)}`);
-    ranked.push({ candidate, result: toResult(candidate, score, 'text', why) });
-  }
-  for (const candidate of filterOnly) {
-    const score = LABEL_WEIGHT * labelConfidence(candidate, filters, info);
-    const why = explainFilters(candidate, filters, info);
-    if (terms.length > 0) why.push(`no title or description match for ${terms.map((t) => `"${t}"`).join(' ')}`);
-    ranked.push({ candidate, result: toResult(candidate, score, 'filter', why) });
+  for (const candidate of [...textMatches, ...labelOnly, ...browsed]) {
+    const own = matchGroups(candidate, groups);
+    const labels = labelEvidence(candidate, evidence, fields);
+    const relevance = candidate.raw / best;
+    const coverage = groups.length > 0 ? own.matched / groups.length : 0;
+    if (own.matched === 0 && relevance === 0 && labels.score === 0 && groups.length > 0 && !browsedIds.has(candidate.id)) continue;
+    const bonus = titleBonus(candidate.title, wanted, wantedWords);
+    const score = WEIGHTS.relevance * relevance + WEIGHTS.coverage * coverage + WEIGHTS.labels * labels.score + bonus;
+    const why = [...(bonus > 0 ? ['title is the query'] : []), ...own.why, ...labels.why, ...explainFilters(candidate, hard, info)];
+    if (own.matched === 0 && relevance > 0) why.push(`text relevance ${candidate.raw.toFixed(2)}`);
+    if (own.matched === 0 && relevance === 0 && groups.length > 0) why.push(`no words of the listing match ${groups.map((g) => `"${g.phrase}"`).join(' ')}`);
+    const isText = own.matched > 0 || relevance > 0;
+    ranked.push({ candidate, result: toResult(candidate, score, isText ? 'text' : 'filter', why) });
   }
   ranked.sort((a, b) => b.result.score - a.result.score || (a.candidate.id < b.candidate.id ? -1 : 1));
   return {

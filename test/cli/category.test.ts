@@ -52,8 +52,10 @@ test('index a CSV with a category column, then filter by category; a too long ca
   const either = JSON.parse((await runCli(['search', '--data', data, '--filter', 'category=Sofas', '--filter', 'category=Chairs', '--json'])).stdout) as SearchOutput;
   assert.deepEqual(either.results.map((r) => r.id).sort(), ['blue-sofa', 'red-sofa', 'yellow-chair']);
   assert.ok(JSON.stringify(either.facets.category).includes('Chairs'), JSON.stringify(either.facets));
-  const words = JSON.parse((await runCli(['search', '--data', data, '--text', 'sofa', '--filter', 'category=Chairs', '--json'])).stdout) as SearchOutput;
-  assert.deepEqual(words.results.map((r) => r.id), ['yellow-chair'], 'filter-only matches follow the words');
+  const words = JSON.parse((await runCli(['search', '--data', data, '--text', 'chair', '--filter', 'category=Chairs', '--json'])).stdout) as SearchOutput;
+  assert.deepEqual(words.results.map((r) => r.id), ['yellow-chair'], 'words inside the category');
+  const none = JSON.parse((await runCli(['search', '--data', data, '--text', 'sofa', '--filter', 'category=Chairs', '--json'])).stdout) as SearchOutput;
+  assert.deepEqual(none.results, [], 'a picked category narrows the words, it does not fill the page with chairs');
 
   // Indexing the same file again: nothing changed, nothing rewritten.
   const again = JSON.parse((await runCli(['index', path.join(work, 'shop.csv'), '--data', data, '--model', modelDir, '--no-detect'])).stdout) as { unchanged: number };

@@ -152,10 +152,12 @@ describe('a catalog from before the garment columns', () => {
     assert.deepEqual(await catalog.garmentVocabulary(), { labels: [], colours: [], pairs: [] });
     assert.deepEqual(await catalog.garmentsByHash(['0'.repeat(64)]), new Map());
 
-    // "red dress" is today's colour filter: the blue dress on a red wall is red overall.
+    // Without garments, "red" is the photo's colour as evidence: the blue dress on a red wall is red
+    // overall, so it ranks first among the two dresses; nothing is filtered out.
     const words = await searchText(catalog, 'red dress');
-    assert.deepEqual(words.query.filters, { colour: { eq: 'red' } });
-    assert.deepEqual(words.results.map((r) => r.id), ['dress-blue']);
+    assert.deepEqual(words.query.filters, {});
+    assert.deepEqual(words.query.recognised?.map((r) => `${r.field}=${r.value}`), ['colour=red']);
+    assert.deepEqual(words.results.map((r) => r.id), ['dress-blue', 'dress-red']);
     await assert.rejects(searchText(catalog, 'dress', { filters: { garment_colour: { eq: 'red' } } }), { code: 'query_invalid', message: /unknown filter field "garment_colour"/ });
 
     // Ingest without a segmenter writes rows without the columns.
@@ -174,15 +176,18 @@ describe('a catalog from before the garment columns', () => {
     assert.equal((await catalog.info()).garments, true);
     assert.deepEqual(await garmentsOf(catalog, 'dress-blue'), ['dress:blue']);
     assert.equal(await garmentsOf(catalog, 'scarf'), undefined, 'a row written before the columns: not segmented');
-    // The red dress by its words ("Summer dress") and garment; the red tee by its garment only; the blue dress not at all.
+    // The red dress by its words ("Summer dress") inside the picked garment filter; the red tee has the
+    // garment but not the word, the blue dress neither the garment colour nor the word.
     const red = await searchText(catalog, 'summer', { filters: { garment_colour: { eq: 'red' } } });
-    assert.deepEqual(red.results.map((r) => [r.id, r.match]), [['dress-red', 'text'], ['tee-and-jeans', 'filter']]);
+    assert.deepEqual(red.results.map((r) => [r.id, r.match]), [['dress-red', 'text']]);
+    const redOnly = await searchText(catalog, '', { filters: { garment_colour: { eq: 'red' } } });
+    assert.deepEqual(redOnly.results.map((r) => r.id).sort(), ['dress-red', 'tee-and-jeans']);
     await catalog.close();
 
     // Another process opening it now sees the columns too.
     const reopened = await openCatalog(dir);
     assert.equal((await reopened.info()).garments, true);
-    assert.deepEqual((await searchText(reopened, 'red dress')).query.filters, { garment_colour: { eq: 'dress:red' }, garment: { eq: 'dress' } });
+    assert.deepEqual((await searchText(reopened, 'red dress')).query.recognised?.map((r) => `${r.field}=${r.value}`), ['garment_colour=dress:red', 'garment=dress']);
     await reopened.close();
   });
 });

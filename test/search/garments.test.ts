@@ -80,35 +80,50 @@ describe('garment filters', () => {
 });
 
 describe('"red dress" in words', () => {
-  test('asks for a red dress when the catalog has one: not the blue dress on a red wall', async () => {
+  test('ranks the red dress first: not the blue dress on a red wall, which follows as a dress', async () => {
     const response = await searchText(catalog, 'red dress');
-    assert.deepEqual(response.query.filters, { garment_colour: { eq: 'dress:red' }, garment: { eq: 'dress' } });
+    // The words are evidence, not filters (hybrid ranking): nothing is removed, the red dress leads.
+    assert.deepEqual(response.query.filters, {});
     assert.deepEqual(response.query.recognised, [
       { phrase: 'red dress', field: 'garment_colour', value: 'dress:red' },
       { phrase: 'dress', field: 'garment', value: 'dress' },
     ]);
     assert.deepEqual(response.query.terms, []);
-    assert.deepEqual(response.results.map((r) => r.id), ['dress-red']);
-    assert.deepEqual((await searchText(catalog, 'blue dresses')).results.map((r) => r.id), ['dress-blue']);
-    assert.deepEqual((await searchText(catalog, 'red tee')).query.filters, { garment_colour: { eq: 't-shirt:red' }, garment: { eq: 't-shirt' } }, 'tee: a synonym of t-shirt');
+    assert.deepEqual(response.results.map((r) => r.id), ['dress-red', 'dress-blue']);
+    assert.ok(response.results[0]!.why.includes('garment_colour=dress:red (garment in the photo)'), response.results[0]!.why.join('; '));
+    assert.ok(!response.results[1]!.why.some((w) => w.startsWith('garment_colour=')), 'the blue dress is not called red');
+    assert.ok(response.results[0]!.score > response.results[1]!.score);
+    assert.equal((await searchText(catalog, 'blue dresses')).results[0]?.id, 'dress-blue');
+    assert.deepEqual(
+      (await searchText(catalog, 'red tee')).query.recognised?.map((r) => `${r.field}=${r.value}`),
+      ['garment_colour=t-shirt:red', 'garment=t-shirt'],
+      'tee: a synonym of t-shirt',
+    );
   });
 
-  test('a garment word alone asks for photos with that garment, where garments are stored', async () => {
+  test('a garment word alone finds photos with that garment, where garments are stored', async () => {
     const dresses = await searchText(catalog, 'dresses');
-    assert.deepEqual(dresses.query.filters, { garment: { eq: 'dress' } });
+    assert.deepEqual(dresses.query.recognised?.map((r) => `${r.field}=${r.value}`), ['garment=dress']);
     assert.deepEqual(dresses.results.map((r) => r.id).sort(), ['dress-blue', 'dress-red']);
-    assert.deepEqual((await searchText(catalog, 'jeans')).results.map((r) => r.id), ['tee-and-jeans']);
-    // A catalog without garments matches the word in titles and descriptions, as before.
+    // The jeans are in the photo of the "Weekend look": its title does not say so, its garments do.
+    const jeans = await searchText(catalog, 'jeans');
+    assert.deepEqual(jeans.results.map((r) => r.id), ['tee-and-jeans']);
+    assert.equal(jeans.results[0]!.match, 'filter');
+    // A catalog without garments matches the word in titles and descriptions.
     const plainDresses = await searchText(plain, 'dress');
     assert.deepEqual(plainDresses.query.filters, {});
     assert.deepEqual(plainDresses.query.terms, ['dress']);
+    assert.deepEqual(plainDresses.results.map((r) => r.id).sort(), ['dress-blue', 'dress-red']);
   });
 
-  test("keeps today's colour filter where no photo has that garment in that colour, or no garments are stored", async () => {
-    assert.deepEqual((await searchText(catalog, 'grey dress')).query.filters, { colour: { eq: 'grey' }, garment: { eq: 'dress' } });
-    assert.deepEqual((await searchText(catalog, 'red lamp')).query.filters, { colour: { eq: 'red' } });
-    const before = await searchText(plain, 'red dress');
-    assert.deepEqual(before.query.filters, { colour: { eq: 'red' } });
-    assert.deepEqual(before.results.map((r) => r.id), ['dress-blue']);
+  test('where no photo has that garment in that colour, or no garments are stored, the colour is the photo colour as evidence', async () => {
+    assert.deepEqual((await searchText(catalog, 'grey dress')).query.recognised?.map((r) => `${r.field}=${r.value}`), ['colour=grey', 'garment=dress']);
+    assert.deepEqual((await searchText(catalog, 'red lamp')).query.recognised?.map((r) => `${r.field}=${r.value}`), ['colour=red']);
+    const plainRed = await searchText(plain, 'red dress');
+    assert.deepEqual(plainRed.query.filters, {});
+    assert.deepEqual(plainRed.query.recognised?.map((r) => `${r.field}=${r.value}`), ['colour=red']);
+    // Both dresses say dress; the one whose photo is red (the blue dress on a red wall) gets the colour's evidence.
+    assert.deepEqual(plainRed.results.map((r) => r.id).sort(), ['dress-blue', 'dress-red']);
+    assert.ok(plainRed.results.find((r) => r.id === 'dress-blue')!.why.some((w) => w.startsWith('colour=red')));
   });
 });

@@ -114,18 +114,44 @@ describe('binary search', () => {
 });
 
 describe('text search', () => {
-  test('yellow mid-century loveseat under 200: filters from the words, terms on the title, explained', async () => {
+  test('yellow mid-century loveseat under 200: the price is a filter, the words are text and soft label evidence, explained', async () => {
     const response = await searchText(shop.catalog, 'yellow mid-century loveseat under 200');
-    assert.deepEqual(response.query.filters, { price: { lte: 200 }, colour: { eq: 'yellow' }, type: { eq: 'sofa' } });
+    // Only the price phrase filters; yellow and loveseat (-> sofa) are evidence, not filters.
+    assert.deepEqual(response.query.filters, { price: { lte: 200 } });
     assert.deepEqual(response.query.terms, ['mid-century']);
-    assert.deepEqual(response.results.map((r) => r.id), ['sofa-yellow']);
-    const [hit] = response.results;
+    assert.deepEqual(response.query.recognised?.map((r) => `${r.field}=${r.value}`), ['price=under 200', 'colour=yellow', 'type=sofa']);
+    // The yellow loveseat first; the blue sofa (mid-century in its description, a sofa) after it, not removed.
+    assert.deepEqual(response.results.map((r) => r.id), ['sofa-yellow', 'sofa-blue']);
+    const [hit, second] = response.results;
     assert.equal(hit?.match, 'text');
+    assert.ok(hit!.score > second!.score);
     assert.ok(hit!.why.includes('title matches "mid-century"'), hit!.why.join('; '));
+    assert.ok(hit!.why.includes('title matches "loveseat"'), hit!.why.join('; '));
     assert.ok(hit!.why.some((w) => /^colour=yellow \(predicted 0\.\d\d\)$/.test(w)), hit!.why.join('; '));
     assert.ok(hit!.why.includes('type=sofa (predicted 0.88)'));
     assert.ok(hit!.why.includes('price 150 <= 200'));
-    assert.deepEqual(response.facets.type, { sofa: 1 });
+    assert.ok(!second!.why.some((w) => w.startsWith('colour=')), 'the blue sofa is not explained as yellow');
+    assert.deepEqual(response.facets.type, { sofa: 2 });
+  });
+
+  test('a word the model guessed wrong does not hide the listing that says it', async () => {
+    // The photo of the "Cotton tee" is red; its type head says t-shirt. A buyer asking for a
+    // green tee still finds it first (its words say tee), and is not told the colour matched.
+    const response = await searchText(shop.catalog, 'green tee');
+    assert.equal(response.results[0]?.id, 'tee-red');
+    assert.deepEqual(response.query.filters, {});
+    assert.ok(!response.results[0]!.why.some((w) => w.startsWith('colour=')), response.results[0]!.why.join('; '));
+    // The green trousers come in on the colour evidence alone, below the listing whose words match.
+    const trousers = response.results.find((r) => r.id === 'pants-green');
+    assert.ok(trousers && trousers.match === 'filter' && trousers.score < response.results[0]!.score, JSON.stringify(response.results));
+  });
+
+  test('an exact title finds its listing first', async () => {
+    for (const item of SHOP) {
+      const response = await searchText(shop.catalog, item.title);
+      assert.equal(response.results[0]?.id, item.id, `${item.title}: ${response.results.map((r) => r.id).join(', ')}`);
+      assert.ok(response.results[0]!.why.includes('title is the query'), item.title);
+    }
   });
 
   test('words match title or description; filter-only matches rank below word matches', async () => {

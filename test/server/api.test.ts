@@ -258,10 +258,12 @@ describe('search', () => {
     assert.ok(Array.isArray(body.facets.clothing));
   });
 
-  test('words naming a label become filters; explicit filters narrow', async () => {
+  test('words naming a label rank by it without filtering; explicit filters narrow', async () => {
     const byColour = (await search({ text: 'yellow' })).json();
-    assert.deepEqual(byColour.query.filters, { colour: { eq: 'yellow' } });
-    assert.deepEqual(byColour.results.map((r: { id: string }) => r.id), [ids.yellow]);
+    assert.deepEqual(byColour.query.filters, {});
+    assert.deepEqual(byColour.query.recognised.map((r: { field: string; value: string }) => `${r.field}=${r.value}`), ['colour=yellow']);
+    assert.equal(byColour.results[0].id, ids.yellow);
+    assert.ok(byColour.results[0].why.some((w: string) => w.startsWith('colour=yellow')), byColour.results[0].why.join('; '));
     const filtered = (await search({ text: 'tee', filters: { colour: ['red', 'blue'], price: { lte: 20 } } })).json();
     assert.deepEqual(filtered.results.map((r: { id: string }) => r.id), [ids.red]);
   });

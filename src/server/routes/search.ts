@@ -52,7 +52,7 @@ function searchBodySchema(maxImageBytes: number) {
         .optional()
         .meta({
           description:
-            'Field -> value, list of values (any of them) or condition. Fields: price, currency, id, each predicted attribute (e.g. colour, measured on the whole photo) and, ' +
+            'Field -> value, list of values (any of them) or condition. Fields: price, currency, id, category (the seller\'s own), each predicted attribute (e.g. colour, measured on the whole photo) and, ' +
             'in a catalog indexed with --garments, garment (a garment in the photo, e.g. dress) and garment_colour (a garment of that colour, red, or that garment in it, dress:red)',
         }),
       k: z.number().int().min(1).max(MAX_K).default(20),
@@ -65,8 +65,8 @@ function searchBodySchema(maxImageBytes: number) {
 const ParsedQuerySchema = z.object({
   kind: z.enum(['text', 'vector', 'image', 'binary']),
   text: z.string().nullable(),
-  terms: z.array(z.string()).meta({ description: 'Words left for full-text matching' }),
-  filters: z.record(z.string(), z.unknown()).meta({ description: 'Filters applied, given and recognised in the words' }),
+  terms: z.array(z.string()).meta({ description: 'Words that named no label (every word of the query, these and the recognised ones, is matched as text)' }),
+  filters: z.record(z.string(), z.unknown()).meta({ description: 'Filters applied: the ones given, and price phrases in the words ("under 200"). Other words that name a label are in `recognised`: they rank products, they do not filter' }),
   recognised: z.array(z.object({ phrase: z.string(), field: z.string(), value: z.union([z.string(), z.number()]), via: z.string().optional() })),
   image: z.boolean(),
   region: RegionSchema.nullable().meta({ description: 'The part of the photo searched by, when a region was given' }),
