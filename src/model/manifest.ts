@@ -36,6 +36,12 @@ const embeddingSchema = z.strictObject({
   codeBits: z.number().int().min(8).max(4096),
   /** Cosine similarity at or above which two images are the same product. */
   exactMatchThreshold: z.number().min(-1).max(1),
+  /**
+   * The heads the threshold's same-product pairs were labelled for: a product that every one
+   * of them is sure of (labels not abstained) is where the threshold was calibrated; a match
+   * elsewhere is never called exact, only similar. Absent: calibrated for every photo.
+   */
+  exactMatchHeads: z.array(z.string().min(1)).min(1).optional(),
 });
 
 export const manifestSchema = z.strictObject({

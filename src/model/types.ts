@@ -33,6 +33,8 @@ export interface Analyzer {
   readonly modelVersion: string;
   /** Cosine similarity above which two images show the same product (calibrated, from model.json). */
   readonly exactMatchThreshold: number;
+  /** Heads whose confident label marks where that threshold holds (model.json); absent: everywhere. */
+  readonly exactMatchHeads?: readonly string[] | undefined;
   readonly embeddingDim: number;
   /** Analyse encoded image bytes; each item either succeeds or fails alone. */
   analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | import('../errors.ts').GroknetError>>;

@@ -44,6 +44,10 @@ export class ModelAnalyzer implements Analyzer {
     return `${this.model.manifest.name}@${this.model.manifest.version}`;
   }
 
+  get exactMatchHeads(): readonly string[] | undefined {
+    return this.model.manifest.embedding.exactMatchHeads;
+  }
+
   get exactMatchThreshold(): number {
     return this.model.manifest.embedding.exactMatchThreshold;
   }

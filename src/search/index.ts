@@ -1,7 +1,7 @@
 // Public surface of search: one entry (searchCatalog) and one response shape for every kind
 // of query; the per-kind functions below it are its building blocks.
 
-export { searchCatalog, searchByImage, MIN_SIMILARITY, type SearchRequest, type SearchSubject, type SearchTarget, type WordsQuery, type PhotoQuery, type MoreLikeThisQuery } from './search.ts';
+export { searchCatalog, searchByImage, sureLabels, MIN_SIMILARITY, type SearchRequest, type SearchSubject, type SearchTarget, type WordsQuery, type PhotoQuery, type MoreLikeThisQuery } from './search.ts';
 export { searchText, TEXT_CANDIDATES, type TextSearchOptions } from './search-text.ts';
 export { searchVector, type VectorSearchOptions } from './search-vector.ts';
 export { searchBinary, type BinarySearchOptions } from './search-binary.ts';

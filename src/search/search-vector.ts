@@ -13,12 +13,28 @@ import type { Filters, SearchQuery, SearchResponse } from './types.ts';
 
 /** Rows fetched per wanted product: a product with several close images takes several rows. */
 const ROWS_PER_RESULT = 4;
+/**
+ * Where the model's exact-match threshold was not calibrated, a match is still `exact` from
+ * this similarity: the same photo re-encoded or resized (a JPEG copy scores ~0.99).
+ */
+export const SAME_PHOTO_SIMILARITY = 0.97;
 
 export interface VectorSearchOptions {
   limit?: number;
   filters?: Filters;
   /** Cosine similarity at or above which a result is `exact` (analyzer.exactMatchThreshold). */
   exactMatchThreshold: number;
+  /**
+   * Heads whose confident labels (stored, not abstained) place a product where the threshold
+   * was calibrated; a product missing any of them is at most `similar`. Absent: no such limit.
+   */
+  exactMatchHeads?: readonly string[] | undefined;
+  /**
+   * The query photo's sure labels: with exactMatchHeads, exact also needs the photo to be sure
+   * of each of those heads, with the product's label. Absent (a bare embedding): the
+   * product's side alone decides.
+   */
+  exactMatchQuery?: Readonly<Record<string, string>> | undefined;
   /** Drop results less similar than this. */
   minScore?: number;
   /** Leave these products out (e.g. the query product itself). */
@@ -62,13 +78,25 @@ export async function searchVector(
     .sort((a, b) => b.raw - a.raw)
     .slice(0, limit);
 
+  const heads = options.exactMatchHeads;
   const results = candidates.map((candidate) => {
-    const exact = candidate.raw >= options.exactMatchThreshold;
+    const above = candidate.raw >= options.exactMatchThreshold;
+    const query = options.exactMatchQuery;
+    const calibrated =
+      heads === undefined ||
+      heads.every((head) => candidate.labels[head] !== undefined && (query === undefined || query[head] === candidate.labels[head]!.label));
+    // Outside the calibrated verticals only the same photo (re-encoded, resized) is claimed.
+    const samePhoto = !calibrated && candidate.raw >= SAME_PHOTO_SIMILARITY;
+    const exact = (above && calibrated) || samePhoto;
     const index = Number(candidate.row[COLUMNS.imageIndex]);
     const why = [
-      exact
-        ? `image similarity ${candidate.raw.toFixed(3)} (exact match: >= ${options.exactMatchThreshold})`
-        : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
+      samePhoto
+        ? `image similarity ${candidate.raw.toFixed(3)} (exact: the same photo, re-encoded or resized; >= ${SAME_PHOTO_SIMILARITY})`
+        : exact
+        ? `image similarity ${candidate.raw.toFixed(3)} (exact match: >= ${options.exactMatchThreshold}${heads ? `, calibrated where ${heads.join(' and ')} ${heads.length === 1 ? 'is' : 'are'} sure` : ''})`
+        : above
+          ? `image similarity ${candidate.raw.toFixed(3)} (similar: the model is not sure this photo and this product share a ${heads!.join(' and ')} label, outside which its exact-match threshold was not calibrated)`
+          : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
       ...(index > 0 ? [`matched the listing's image #${index + 1}`] : []),
       ...explainFilters(candidate, filters, info),
     ];

@@ -29,6 +29,11 @@ export interface WordsQuery {
 /** A photo, as the catalog's model embeds it (the caller runs the model: the server batches requests). */
 export interface PhotoQuery {
   embedding: Float32Array;
+  /**
+   * The photo's sure labels (head -> label, abstained heads left out: `sureLabels(analysis)`),
+   * so `exact` is only claimed where the model's threshold holds for the photo too.
+   */
+  labels?: Readonly<Record<string, string>>;
   text?: never;
   productId?: never;
 }
@@ -59,6 +64,8 @@ export interface SearchTarget {
    * not, so a caller that only searches by words need not load the model.
    */
   exactMatchThreshold?: number | undefined;
+  /** Heads that mark where the threshold holds (analyzer.exactMatchHeads); absent: everywhere. */
+  exactMatchHeads?: readonly string[] | undefined;
 }
 
 export async function searchCatalog(target: SearchTarget, request: SearchRequest): Promise<SearchResponse> {
@@ -66,12 +73,13 @@ export async function searchCatalog(target: SearchTarget, request: SearchRequest
   const { filters, limit } = request;
   if (request.embedding !== undefined) {
     const exactMatchThreshold = requireThreshold(target);
-    return searchVector(catalog, request.embedding, { limit, filters, exactMatchThreshold, minScore: MIN_SIMILARITY }, 'image');
+    const exactMatchQuery = request.labels;
+    return searchVector(catalog, request.embedding, { limit, filters, exactMatchThreshold, exactMatchHeads: target.exactMatchHeads, exactMatchQuery, minScore: MIN_SIMILARITY }, 'image');
   }
   if (request.productId !== undefined) {
     const exactMatchThreshold = requireThreshold(target);
-    const embedding = await productEmbedding(catalog, request.productId);
-    return searchVector(catalog, embedding, { limit, filters, exactMatchThreshold, minScore: MIN_SIMILARITY, excludeIds: [request.productId] });
+    const { embedding, labels } = await productEmbedding(catalog, request.productId);
+    return searchVector(catalog, embedding, { limit, filters, exactMatchThreshold, exactMatchHeads: target.exactMatchHeads, exactMatchQuery: labels, minScore: MIN_SIMILARITY, excludeIds: [request.productId] });
   }
   // Surrounding spaces are not part of the query (the echoed `query.text` included).
   return searchText(catalog, request.text.trim(), { limit, filters });
@@ -88,9 +96,9 @@ export async function searchByImage(
   if (!analysis) throw new GroknetError('internal', 'the analyzer returned nothing');
   if (analysis instanceof GroknetError) throw analysis;
   const response = await searchCatalog(
-    { catalog, exactMatchThreshold: analyzer.exactMatchThreshold },
+    { catalog, exactMatchThreshold: analyzer.exactMatchThreshold, exactMatchHeads: analyzer.exactMatchHeads },
     // 10: what searchByImage has always returned by default.
-    { embedding: analysis.embedding, filters: options.filters ?? {}, limit: options.limit ?? 10 },
+    { embedding: analysis.embedding, labels: sureLabels(analysis), filters: options.filters ?? {}, limit: options.limit ?? 10 },
   );
   return { ...response, analysis };
 }
@@ -106,7 +114,7 @@ function requireThreshold(target: SearchTarget): number {
  * The query for "more like this": the mean of all the product's image embeddings,
  * re-normalised. A product is all of its photos; its first is only first by file name.
  */
-async function productEmbedding(catalog: CatalogStore, id: string): Promise<Float32Array> {
+async function productEmbedding(catalog: CatalogStore, id: string): Promise<{ embedding: Float32Array; labels: Record<string, string> }> {
   const product = await catalog.getProduct(id, { withEmbeddings: true });
   if (!product) throw new GroknetError('not_found', id);
   const vectors = product.images.map((image) => image.embedding).filter((v): v is Float32Array => v !== undefined);
@@ -114,5 +122,16 @@ async function productEmbedding(catalog: CatalogStore, id: string): Promise<Floa
   const mean = new Float32Array(vectors[0]!.length);
   for (const vector of vectors) vector.forEach((value, i) => (mean[i]! += value));
   const norm = Math.hypot(...mean) || 1;
-  return mean.map((value) => value / norm);
+  // Its first photo's sure labels stand for the product (stored labels are the sure ones).
+  return { embedding: mean.map((value) => value / norm), labels: { ...(product.images[0]?.labels ?? {}) } };
+}
+
+/** The labels of the single-label heads that did not abstain on the photo. */
+export function sureLabels(analysis: Analysis): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [head, result] of Object.entries(analysis.heads)) {
+    const top = result.kind === 'single' && !result.abstain ? result.top[0] : undefined;
+    if (top) labels[head] = top.label;
+  }
+  return labels;
 }

@@ -153,6 +153,9 @@ export function queuedAnalyzer(analyzer: Analyzer, queue: InferenceQueue): Analy
     get exactMatchThreshold() {
       return analyzer.exactMatchThreshold;
     },
+    get exactMatchHeads() {
+      return analyzer.exactMatchHeads;
+    },
     get embeddingDim() {
       return analyzer.embeddingDim;
     },

@@ -84,6 +84,9 @@ export class ModelHolder {
       get exactMatchThreshold() {
         return pinned().exactMatchThreshold;
       },
+      get exactMatchHeads() {
+        return pinned().exactMatchHeads;
+      },
       get embeddingDim() {
         return pinned().embeddingDim;
       },

@@ -128,6 +128,9 @@ function answeringFrom(base: Analyzer, known: ReadonlyMap<string, Analysis | Gro
     get exactMatchThreshold() {
       return base.exactMatchThreshold;
     },
+    get exactMatchHeads() {
+      return base.exactMatchHeads;
+    },
     get embeddingDim() {
       return base.embeddingDim;
     },

@@ -97,7 +97,7 @@ export const SearchHitSchema = z
     id: z.string(),
     score: z.number(),
     match: z.enum(['exact', 'similar', 'text', 'filter']).meta({
-      description: 'exact: the same product (image similarity above the calibrated threshold); similar: looks alike; text: matched words; filter: matched filters only',
+      description: 'exact: the same product (image similarity above the calibrated threshold, claimed only where the model is sure the photo and the product share the labels it was calibrated on, or for the same photo re-encoded); similar: looks alike; text: matched words; filter: matched only by labels or filters',
     }),
     why: z.array(z.string()).meta({ description: 'Why this result matched, in words' }),
     title: z.string(),

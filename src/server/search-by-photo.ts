@@ -5,10 +5,12 @@
 // region per garment) takes the same steps through src/pipelines/shop-the-look-catalog.ts.
 import { cropToRegion, type CropRegion } from '../image/crop.ts';
 import type { ImageLimits } from '../image/limits.ts';
+import { sureLabels } from '../search/search.ts';
 import type { InferenceQueue } from './inference-queue.ts';
 
-/** The embedding of the photo, or of the region of it. */
-export async function photoEmbedding(queue: InferenceQueue, limits: ImageLimits, photo: Buffer, region?: CropRegion): Promise<Float32Array> {
+/** The embedding of the photo, or of the region of it, with its sure labels (where "exact" may be claimed). */
+export async function photoEmbedding(queue: InferenceQueue, limits: ImageLimits, photo: Buffer, region?: CropRegion): Promise<{ embedding: Float32Array; labels: Record<string, string> }> {
   const bytes = region ? await cropToRegion(photo, region, limits) : photo;
-  return (await queue.analyze(bytes)).embedding;
+  const analysis = await queue.analyze(bytes);
+  return { embedding: analysis.embedding, labels: sureLabels(analysis) };
 }

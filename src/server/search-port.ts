@@ -12,7 +12,7 @@ export interface SearchService {
   search(request: SearchRequest): Promise<SearchResponse>;
 }
 
-/** The catalog's search, for a model whose exact-match threshold is `exactMatchThreshold`. */
-export function createCatalogSearch(catalog: CatalogStore, exactMatchThreshold: number): SearchService {
-  return { search: (request) => searchCatalog({ catalog, exactMatchThreshold }, request) };
+/** The catalog's search, for a model whose exact-match threshold is `exactMatchThreshold` (held where `exactMatchHeads` are sure). */
+export function createCatalogSearch(catalog: CatalogStore, exactMatchThreshold: number, exactMatchHeads?: readonly string[]): SearchService {
+  return { search: (request) => searchCatalog({ catalog, exactMatchThreshold, exactMatchHeads }, request) };
 }

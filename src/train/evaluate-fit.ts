@@ -22,6 +22,8 @@ export interface Evaluation {
   abstainBelow: Record<string, number>;
   thresholds: Record<string, number[]>;
   exactMatchThreshold?: number;
+  /** The single-label heads the calibration pairs were labelled for: where that threshold holds. */
+  exactMatchHeads?: string[];
 }
 
 const round = (v: number): number => Math.round(v * 1000) / 1000;
@@ -109,6 +111,7 @@ export function evaluateFit(
     const binary = binaryRecall(codesOf(q), codesOf(g), targets);
     const exact = calibrateExactThreshold(float.positives, float.hardestNegatives);
     evaluation.exactMatchThreshold = exact.threshold;
+    evaluation.exactMatchHeads = [...new Set(catalogRows.flatMap((r) => Object.keys(rows.rows[r]!.sample.single)))].sort();
     evaluation.report.photo_to_catalog = {
       task: 'held-out photos -> their product catalog image',
       queries: queries.length,

@@ -88,7 +88,7 @@ export function trainedArtifact(run: TrainedRun): HeadsArtifact {
         ? { name: head.name, kind: 'single', output: headOutputName(head.name), labels: plan.tasks.find((t) => t.name === head.name)!.labels, abstainBelow: evaluation.abstainBelow[head.name] ?? 0 }
         : { name: head.name, kind: 'multi', output: headOutputName(head.name), labels: plan.multiTasks.find((t) => t.name === head.name)!.labels, thresholds: evaluation.thresholds[head.name]! },
     ),
-    embedding: { output: EMBEDDING_OUTPUT, dim: config.model.embeddingDim, codeOutput: CODE_OUTPUT, codeBits: config.model.codeBits, exactMatchThreshold: evaluation.exactMatchThreshold ?? 0.9 },
+    embedding: { output: EMBEDDING_OUTPUT, dim: config.model.embeddingDim, codeOutput: CODE_OUTPUT, codeBits: config.model.codeBits, exactMatchThreshold: evaluation.exactMatchThreshold ?? 0.9, ...(evaluation.exactMatchHeads?.length ? { exactMatchHeads: evaluation.exactMatchHeads } : {}) },
     training: {
       config: config.name,
       datasets: prepared.datasets.map((d) => ({ name: d.config.name, images: d.data.samples.length, weight: d.config.weight, views: datasetViews(d.config) })),

@@ -7,8 +7,8 @@ import { findDuplicates } from '../../src/search/duplicates.ts';
 import { buildWhere, validateFilters } from '../../src/search/filters.ts';
 import { searchBinary } from '../../src/search/search-binary.ts';
 import { searchText } from '../../src/search/search-text.ts';
-import { searchByImage } from '../../src/search/search.ts';
-import { searchVector } from '../../src/search/search-vector.ts';
+import { searchByImage, sureLabels } from '../../src/search/search.ts';
+import { SAME_PHOTO_SIMILARITY, searchVector } from '../../src/search/search-vector.ts';
 import type { Analysis } from '../../src/model/types.ts';
 import { productFrom } from '../helpers/catalog.ts';
 import { renderImage } from '../helpers/images.ts';
@@ -47,6 +47,45 @@ describe('vector search', () => {
     assert.ok(blue === -1 || blue > 1);
     assert.equal(response.query.kind, 'image');
     assert.ok(response.facets.colour);
+  });
+
+  test('exact only where the model is sure of the heads its threshold was calibrated on; elsewhere only the same photo', async () => {
+    const { embedding } = await analyse(shop.bytes.get('sofa-yellow')!);
+    // A threshold every product clears, so only the calibration heads decide.
+    const loose = { limit: 4, exactMatchThreshold: -1 };
+    // Every shop product has a sure `type`: calibrated there, all are exact.
+    const sure = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type'] });
+    assert.ok(sure.results.length === 4 && sure.results.every((r) => r.match === 'exact'));
+    assert.match(sure.results[1]!.why[0]!, /calibrated where type is sure/);
+    // A head no product has a label for (calibrated elsewhere): the same photo is still exact, nothing else is.
+    const elsewhere = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type', 'grocery_fine'] });
+    assert.equal(elsewhere.results[0]?.id, 'sofa-yellow');
+    assert.equal(elsewhere.results[0]?.match, 'exact');
+    assert.match(elsewhere.results[0]!.why[0]!, /the same photo/);
+    assert.ok(elsewhere.results.slice(1).every((r) => r.match === 'similar' && r.score < SAME_PHOTO_SIMILARITY));
+    assert.match(elsewhere.results[1]!.why[0]!, /not sure this photo and this product share a type and grocery_fine label/);
+    // The query photo must be sure of the same label: a photo the model calls a lamp gets no exact sofa but its own photo.
+    const asLamp = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type'], exactMatchQuery: { type: 'lamp' } });
+    assert.deepEqual(asLamp.results.map((r) => r.match), ['exact', 'similar', 'similar', 'similar']);
+    const asSofa = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type'], exactMatchQuery: { type: 'sofa' } });
+    assert.deepEqual(asSofa.results.filter((r) => r.match === 'exact').map((r) => r.id).sort(), asSofa.results.filter((r) => r.id.startsWith('sofa')).map((r) => r.id).sort());
+    // Without calibration heads (a model calibrated on every photo), the threshold alone decides.
+    const everywhere = await searchVector(shop.catalog, embedding, loose);
+    assert.ok(everywhere.results.every((r) => r.match === 'exact'));
+  });
+
+  test('a photo\'s sure labels: single-label heads that did not abstain', () => {
+    const analysis = {
+      heads: {
+        colour: { kind: 'single' as const, top: [{ label: 'red', score: 0.9 }] },
+        type: { kind: 'single' as const, top: [{ label: 'sofa', score: 0.2 }], abstain: true },
+        tags: { kind: 'multi' as const, labels: [{ label: 'wool', score: 0.8 }] },
+      },
+      embedding: new Float32Array(2),
+      code: '00',
+      modelVersion: 'x@1',
+    };
+    assert.deepEqual(sureLabels(analysis), { colour: 'red' });
   });
 
   test('a re-encoded copy (JPEG) is still an exact match', async () => {

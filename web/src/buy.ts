@@ -15,7 +15,8 @@ const MATCH_TITLE: Record<SearchHit['match'], string> = {
   exact: 'The same product as your photo',
   similar: 'Looks similar',
   text: 'Matches your words',
-  filter: 'Matches your filters',
+  // No word of the listing matched: the model's label for its photo, or the filters alone, did.
+  filter: 'Matched by the labels predicted for its photo or by your filters, not by its own words',
 };
 
 /** Price facets come as buckets ("10-50", "1000+"); other facets are plain values. */

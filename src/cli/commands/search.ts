@@ -8,7 +8,7 @@ import { openCatalog } from '../../catalog/index.ts';
 import { existingCatalogDir } from '../existing-catalog.ts';
 import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
-import { searchCatalog, type SearchSubject } from '../../search/search.ts';
+import { searchCatalog, sureLabels, type SearchSubject } from '../../search/search.ts';
 import type { Filters } from '../../search/types.ts';
 import { intOption, parse } from '../args.ts';
 
@@ -66,9 +66,9 @@ export async function searchCommand(args: string[]): Promise<number> {
       subject = { text }; // words need no model: it is not loaded for them
     } else {
       analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
-      subject = values.image !== undefined ? { embedding: await photoEmbedding(analyzer, values.image) } : { productId: values.product! };
+      subject = values.image !== undefined ? await photoEmbedding(analyzer, values.image) : { productId: values.product! };
     }
-    const response = await searchCatalog({ catalog, exactMatchThreshold: analyzer?.exactMatchThreshold }, { ...subject, filters, limit: k });
+    const response = await searchCatalog({ catalog, exactMatchThreshold: analyzer?.exactMatchThreshold, exactMatchHeads: analyzer?.exactMatchHeads }, { ...subject, filters, limit: k });
     // Results name their image by its path; the index is what the API's photo URLs use.
     const printed = { ...response, results: response.results.map(({ imageIndex: _index, ...result }) => result) };
     process.stdout.write(values.json ? `${JSON.stringify(printed)}\n` : `${JSON.stringify(printed, null, 2)}\n`);
@@ -79,12 +79,12 @@ export async function searchCommand(args: string[]): Promise<number> {
   }
 }
 
-/** The model's embedding of the photo in `file`. */
-async function photoEmbedding(analyzer: ModelAnalyzer, file: string): Promise<Float32Array> {
+/** The model's embedding of the photo in `file`, with its sure labels. */
+async function photoEmbedding(analyzer: ModelAnalyzer, file: string): Promise<{ embedding: Float32Array; labels: Record<string, string> }> {
   const photo = await readFile(file).catch(() => {
     throw new GroknetError('file_not_found', path.basename(file));
   });
   const [analysis] = await analyzer.analyzeBuffers([photo]);
   if (!analysis || analysis instanceof GroknetError) throw analysis ?? new GroknetError('internal', 'the analyzer returned nothing');
-  return analysis.embedding;
+  return { embedding: analysis.embedding, labels: sureLabels(analysis) };
 }

@@ -68,7 +68,7 @@ export async function shopTheLookCommand(args: string[]): Promise<number> {
   try {
     // Embeddings of another model than the catalog's cannot be compared with it.
     await assertCompatible(catalog, analyzer);
-    const target = { catalog, exactMatchThreshold: analyzer.exactMatchThreshold };
+    const target = { catalog, exactMatchThreshold: analyzer.exactMatchThreshold, exactMatchHeads: analyzer.exactMatchHeads };
     const look = await shopTheLookInCatalog(
       photo,
       {

@@ -128,7 +128,7 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
       if (body.image) {
         // Refused now rather than after the model has analysed the photo for nothing.
         searchGate(ctx).checkRoom();
-        query = { embedding: await photoEmbedding(ctx.queue, ctx.config.limits, decodeBase64Image(body.image), body.region), filters, limit: body.k };
+        query = { ...(await photoEmbedding(ctx.queue, ctx.config.limits, decodeBase64Image(body.image), body.region)), filters, limit: body.k };
       } else if (body.productId) {
         query = { productId: body.productId, filters, limit: body.k };
       } else {
