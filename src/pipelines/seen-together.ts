@@ -15,6 +15,7 @@ import type { CatalogStore, PhotoSighting } from '../catalog/types.ts';
 import type { Detector } from '../detect/detector.ts';
 import { GroknetError } from '../errors.ts';
 import type { Analyzer } from '../model/types.ts';
+import { exactVerdict, sureLabels } from '../search/exact-match.ts';
 import { nearestProduct } from '../search/nearest.ts';
 import { detectProducts, type DetectedProduct } from './detect.ts';
 
@@ -71,7 +72,10 @@ export async function findSeenTogether(productId: string, photos: readonly Photo
     const inPhoto = new Set<string>([productId]);
     for (const product of products.products) {
       const nearest = await nearestProduct(options.catalog, product.analysis.embedding);
-      if (!nearest || nearest.similarity < threshold || nearest.id === productId) continue;
+      if (!nearest || nearest.id === productId) continue;
+      // The same rule as an `exact` search result: where the threshold was calibrated, or the same photo.
+      const verdict = exactVerdict(nearest.similarity, nearest.labels, { threshold, heads: options.analyzer.exactMatchHeads, queryLabels: sureLabels(product.analysis) });
+      if (verdict !== 'exact' && verdict !== 'same-photo') continue;
       // The float tolerance lets a tie (the same picture listed twice) count as the product itself.
       if (ownSimilarity(product.analysis.embedding) >= nearest.similarity - 1e-6) continue;
       if (!inPhoto.has(nearest.id)) result.found.push({ photo: photo.contentHash, detected: product, productId: nearest.id, similarity: nearest.similarity });

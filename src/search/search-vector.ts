@@ -3,6 +3,9 @@
 // `exact` when the similarity clears the analyzer's calibrated same-product threshold.
 
 import { GroknetError } from '../errors.ts';
+import { exactVerdict, SAME_PHOTO_SIMILARITY } from './exact-match.ts';
+
+export { SAME_PHOTO_SIMILARITY };
 import type { CatalogStore } from '../catalog/types.ts';
 import { COLUMNS } from '../catalog/schema.ts';
 import { computeFacets } from './facets.ts';
@@ -13,11 +16,6 @@ import type { Filters, SearchQuery, SearchResponse } from './types.ts';
 
 /** Rows fetched per wanted product: a product with several close images takes several rows. */
 const ROWS_PER_RESULT = 4;
-/**
- * Where the model's exact-match threshold was not calibrated, a match is still `exact` from
- * this similarity: the same photo re-encoded or resized (a JPEG copy scores ~0.99).
- */
-export const SAME_PHOTO_SIMILARITY = 0.97;
 
 export interface VectorSearchOptions {
   limit?: number;
@@ -80,14 +78,12 @@ export async function searchVector(
 
   const heads = options.exactMatchHeads;
   const results = candidates.map((candidate) => {
-    const above = candidate.raw >= options.exactMatchThreshold;
-    const query = options.exactMatchQuery;
-    const calibrated =
-      heads === undefined ||
-      heads.every((head) => candidate.labels[head] !== undefined && (query === undefined || query[head] === candidate.labels[head]!.label));
+    const labels = Object.fromEntries(Object.entries(candidate.labels).map(([head, { label }]) => [head, label]));
+    const verdict = exactVerdict(candidate.raw, labels, { threshold: options.exactMatchThreshold, heads, queryLabels: options.exactMatchQuery });
     // Outside the calibrated verticals only the same photo (re-encoded, resized) is claimed.
-    const samePhoto = !calibrated && candidate.raw >= SAME_PHOTO_SIMILARITY;
-    const exact = (above && calibrated) || samePhoto;
+    const samePhoto = verdict === 'same-photo';
+    const exact = verdict === 'exact' || samePhoto;
+    const above = verdict === 'uncalibrated';
     const index = Number(candidate.row[COLUMNS.imageIndex]);
     const why = [
       samePhoto

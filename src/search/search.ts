@@ -9,6 +9,9 @@
 import type { CatalogStore } from '../catalog/types.ts';
 import { GroknetError } from '../errors.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
+import { sureLabels } from './exact-match.ts';
+
+export { sureLabels };
 import { searchText } from './search-text.ts';
 import { searchVector } from './search-vector.ts';
 import type { Filters, SearchResponse } from './types.ts';
@@ -126,12 +129,3 @@ async function productEmbedding(catalog: CatalogStore, id: string): Promise<{ em
   return { embedding: mean.map((value) => value / norm), labels: { ...(product.images[0]?.labels ?? {}) } };
 }
 
-/** The labels of the single-label heads that did not abstain on the photo. */
-export function sureLabels(analysis: Analysis): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const [head, result] of Object.entries(analysis.heads)) {
-    const top = result.kind === 'single' && !result.abstain ? result.top[0] : undefined;
-    if (top) labels[head] = top.label;
-  }
-  return labels;
-}
