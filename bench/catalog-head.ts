@@ -10,12 +10,10 @@
 // listings filled from a weak suggestion are), so corrections have something to fix.
 // Run: node --import tsx bench/catalog-head.ts [--listings 5000] [--eval 1000] [--noise 0.3]
 //        [--shares 0,0.5,1] [--load-seconds 20] [--datasets ../shared/datasets] [--print]
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseCsv } from '../src/catalog/csv.ts';
 import { sha256 } from '../src/catalog/hash.ts';
 import { openCatalog } from '../src/catalog/open.ts';
 import type { CatalogStore } from '../src/catalog/types.ts';
@@ -23,6 +21,7 @@ import { LOCAL_POLICY, publish, type PublishListing } from '../src/ingest/index.
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { CLI, REPO, round, startChild, stopChild } from '../scripts/reliability/lib/common.ts';
 import { autocannon } from '../scripts/reliability/lib/http-phase.ts';
+import { readFashionProducts } from './lib/fashion-products.ts';
 import { machine, writeSection } from './report.ts';
 
 const { values } = parseArgs({
@@ -44,27 +43,15 @@ const LOAD_SECONDS = Number(values['load-seconds']);
 const API_KEY = 'bench-key';
 const FIELD = 'gender';
 const HEAD = 'gender';
-const dataset = path.join(path.resolve(REPO, values.datasets!), 'fashion-products');
-if (!existsSync(path.join(dataset, 'labels.csv'))) {
-  console.error(`no fashion-products dataset at ${dataset} (this bench needs it; --datasets DIR)`);
-  process.exit(2);
-}
-
 interface Row {
   id: string;
   file: string;
   gender: string;
   title: string;
 }
-const records = parseCsv(await readFile(path.join(dataset, 'labels.csv'), 'utf8'));
-const header = records[0]!.fields;
-const col = (name: string) => header.indexOf(name);
-const rows: Row[] = records
-  .slice(1)
-  .map((r) => ({ id: r.fields[col('id')]!, file: path.join(dataset, r.fields[col('file')]!), gender: r.fields[col('gender')]!, title: r.fields[col('title')]! }))
-  .filter((r) => r.gender && r.gender !== 'NA')
-  // A fixed order that mixes the catalogue's runs of similar ids.
-  .sort((a, b) => sha256(a.id).localeCompare(sha256(b.id)));
+const rows: Row[] = (await readFashionProducts(values.datasets!))
+  .map((r) => ({ id: r.id, file: r.file, gender: r.fields.gender!, title: r.fields.title! }))
+  .filter((r) => r.gender && r.gender !== 'NA');
 const catalogRows = rows.slice(0, LISTINGS);
 const evalRows = rows.slice(LISTINGS, LISTINGS + EVAL);
 if (catalogRows.length < LISTINGS || evalRows.length < EVAL) throw new Error(`only ${rows.length} labelled rows`);

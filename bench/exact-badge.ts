@@ -22,6 +22,7 @@ import { searchCatalog, sureLabels } from '../src/search/search.ts';
 import { readGroceryClasses } from '../src/train/datasets/grocery.ts';
 import { GroknetError } from '../src/errors.ts';
 import { REPO, round } from '../scripts/reliability/lib/common.ts';
+import { readFashionProducts } from './lib/fashion-products.ts';
 import { machine, writeSection } from './report.ts';
 
 const { values } = parseArgs({
@@ -63,12 +64,8 @@ const groceryQueries: Item[] = order(
       return { key: file!, file: path.join(grocery, file!), title: '', product: classes[Number(fine)]!.fine };
     }),
 ).slice(0, PER);
-// Fashion: one half of a hash order is the catalog, the other half the queries.
-const fashionRecords = parseCsv(await readFile(path.join(root, 'fashion-products', 'labels.csv'), 'utf8'));
-const fh = fashionRecords[0]!.fields;
-const fashion = order(
-  fashionRecords.slice(1).map((r) => ({ key: r.fields[fh.indexOf('id')]!, file: path.join(root, 'fashion-products', r.fields[fh.indexOf('file')]!), title: r.fields[fh.indexOf('title')]!, product: r.fields[fh.indexOf('title')]! })),
-);
+// Fashion: one half of the hash order is the catalog, the other half the queries.
+const fashion: Item[] = (await readFashionProducts(values.datasets!)).map((r) => ({ key: r.id, file: r.file, title: r.fields.title!, product: r.fields.title! }));
 const fashionCatalog = fashion.slice(0, PER * 2);
 const fashionQueries = fashion.slice(PER * 2, PER * 3);
 // Furniture: the same split.

@@ -9,19 +9,18 @@
 // tuned on dev can be checked on the held-back half.
 // Run: node --import tsx bench/relevance.ts [--listings 2000] [--titles 300] [--datasets ../shared/datasets] [--label NAME]
 // (in each checkout to compare; BENCHMARKS.md "Search relevance" holds the two columns side by side)
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseCsv } from '../src/catalog/csv.ts';
 import { sha256 } from '../src/catalog/hash.ts';
 import { openCatalog } from '../src/catalog/open.ts';
 import type { CatalogStore } from '../src/catalog/types.ts';
 import { LOCAL_POLICY, publish, type PublishListing } from '../src/ingest/index.ts';
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { searchCatalog } from '../src/search/search.ts';
-import { REPO, round } from '../scripts/reliability/lib/common.ts';
+import { round } from '../scripts/reliability/lib/common.ts';
+import { readFashionProducts } from './lib/fashion-products.ts';
 import { machine } from './report.ts';
 
 const { values } = parseArgs({
@@ -37,12 +36,6 @@ const { values } = parseArgs({
 const LISTINGS = Number(values.listings);
 const TITLES = Number(values.titles);
 const MIN_RELEVANT = 5;
-const dataset = path.join(path.resolve(REPO, values.datasets!), 'fashion-products');
-if (!existsSync(path.join(dataset, 'labels.csv'))) {
-  console.error(`no fashion-products dataset at ${dataset} (this bench needs it; --datasets DIR)`);
-  process.exit(2);
-}
-
 interface Row {
   id: string;
   file: string;
@@ -50,14 +43,9 @@ interface Row {
   kind: string;
   title: string;
 }
-const records = parseCsv(await readFile(path.join(dataset, 'labels.csv'), 'utf8'));
-const header = records[0]!.fields;
-const col = (name: string) => header.indexOf(name);
-const rows: Row[] = records
-  .slice(1)
-  .map((r) => ({ id: r.fields[col('id')]!, file: path.join(dataset, r.fields[col('file')]!), colour: r.fields[col('baseColour')]!, kind: r.fields[col('articleType')]!, title: r.fields[col('title')]! }))
+const rows: Row[] = (await readFashionProducts(values.datasets!))
+  .map((r) => ({ id: r.id, file: r.file, colour: r.fields.baseColour!, kind: r.fields.articleType!, title: r.fields.title! }))
   .filter((r) => r.colour && r.colour !== 'NA' && r.kind && r.title)
-  .sort((a, b) => sha256(a.id).localeCompare(sha256(b.id)))
   .slice(0, LISTINGS);
 const half = (key: string): 'dev' | 'held back' => (parseInt(sha256(`half:${key}`).slice(0, 8), 16) % 2 === 0 ? 'dev' : 'held back');
 

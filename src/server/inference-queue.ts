@@ -4,6 +4,7 @@
 // every core, so parallel runs would only compete. The queue is bounded (429 when full)
 // and every request has a deadline (504), so a slow model cannot pile up memory.
 import { GroknetError, toGroknetError } from '../errors.ts';
+import { analyzerView } from '../model/analyzer-view.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
 import type { InferenceSettings } from './config.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -145,25 +146,13 @@ export class InferenceQueue {
 
 /** The analyzer seen through the inference queue: each image is a queued request (its refusals and deadlines included). */
 export function queuedAnalyzer(analyzer: Analyzer, queue: InferenceQueue): Analyzer {
-  return {
-    // Read through: the server's view answers for the model of the running request.
-    get modelVersion() {
-      return analyzer.modelVersion;
-    },
-    get exactMatchThreshold() {
-      return analyzer.exactMatchThreshold;
-    },
-    get exactMatchHeads() {
-      return analyzer.exactMatchHeads;
-    },
-    get embeddingDim() {
-      return analyzer.embeddingDim;
-    },
+  // Read through: the server's view answers for the model of the running request.
+  return analyzerView(() => analyzer, {
     async analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | GroknetError>> {
       const settled = await Promise.allSettled(images.map((image) => queue.analyze(image, analyzer)));
       return settled.map((s) => (s.status === 'fulfilled' ? s.value : toGroknetError(s.reason)));
     },
     // The queue's analyzer is the app's; closing it is not this view's business.
     async close(): Promise<void> {},
-  };
+  });
 }

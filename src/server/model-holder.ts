@@ -9,6 +9,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { GroknetError, toGroknetError } from '../errors.ts';
 import { rgbPixelsToPng } from '../image/encode.ts';
+import { analyzerView } from '../model/analyzer-view.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
 
 /** Opens the model in a directory (ModelAnalyzer.open in `groknet serve`). */
@@ -76,24 +77,8 @@ export class ModelHolder {
   constructor(initial: Analyzer, private readonly options: ModelHolderOptions = {}) {
     this.currentEntry = { analyzer: initial, path: options.path ?? null, refs: 1, owned: options.ownsInitial ?? false };
     const pinned = (): Analyzer => this.analyzer;
-    this.view = {
-      pinned,
-      get modelVersion() {
-        return pinned().modelVersion;
-      },
-      get exactMatchThreshold() {
-        return pinned().exactMatchThreshold;
-      },
-      get exactMatchHeads() {
-        return pinned().exactMatchHeads;
-      },
-      get embeddingDim() {
-        return pinned().embeddingDim;
-      },
-      analyzeBuffers: (images) => pinned().analyzeBuffers(images),
-      // The view owns nothing: the holder closes the models.
-      close: async () => {},
-    };
+    // The view owns nothing: the holder closes the models.
+    this.view = Object.assign(analyzerView(pinned, { analyzeBuffers: (images) => pinned().analyzeBuffers(images), close: async () => {} }), { pinned });
   }
 
   /** The model of the running request (its lease), else the one serving now. */

@@ -16,6 +16,7 @@ import { REQUEST_POLICY } from '../ingest/policy.ts';
 import { publish, type PhotoStore, type PublishListing } from '../ingest/publish.ts';
 import { suggestListing } from '../pipelines/suggest-listing.ts';
 import { judgeSuggestions, type FinalListing, type PhotoSuggestions } from '../pipelines/suggestion-feedback.ts';
+import { analyzerView } from '../model/analyzer-view.ts';
 import type { Analysis, Analyzer } from '../model/types.ts';
 import type { RouteContext } from './context.ts';
 import type { ServerDetection } from './detection.ts';
@@ -121,19 +122,7 @@ async function judgePublished(
 
 /** An analyzer that answers the photos it was given from `known` and asks `base` for any other. */
 function answeringFrom(base: Analyzer, known: ReadonlyMap<string, Analysis | GroknetError>): Analyzer {
-  return {
-    get modelVersion() {
-      return base.modelVersion;
-    },
-    get exactMatchThreshold() {
-      return base.exactMatchThreshold;
-    },
-    get exactMatchHeads() {
-      return base.exactMatchHeads;
-    },
-    get embeddingDim() {
-      return base.embeddingDim;
-    },
+  return analyzerView(() => base, {
     async analyzeBuffers(images) {
       const hashes = images.map((image) => sha256(image));
       const unknown = images.filter((_, i) => !known.has(hashes[i]!));
@@ -142,7 +131,7 @@ function answeringFrom(base: Analyzer, known: ReadonlyMap<string, Analysis | Gro
       return hashes.map((hash) => known.get(hash) ?? fresh[next++] ?? new GroknetError('internal', 'no analysis'));
     },
     close: () => base.close(),
-  };
+  });
 }
 
 /** Feedback that cannot be stored is logged: the product is published, and a retry would publish it again. */
