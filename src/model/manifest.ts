@@ -16,6 +16,8 @@ const headSchema = z.discriminatedUnion('kind', [
     /** Below this top score the head abstains (the listing leaves the field for the seller). */
     abstainBelow: z.number().min(0).max(1).default(0),
     trainedOn: z.string().optional(),
+    /** The kind of product this head describes: shown only where the model's `vertical` head says the photo is of it (or is not sure). */
+    vertical: z.string().min(1).optional(),
   }),
   z.strictObject({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/),
@@ -25,6 +27,8 @@ const headSchema = z.discriminatedUnion('kind', [
     /** Per-label score thresholds (calibrated); one value for all when a single number. */
     thresholds: z.union([z.number().min(0).max(1), z.array(z.number().min(0).max(1))]),
     trainedOn: z.string().optional(),
+    /** The kind of product this head describes: shown only where the model's `vertical` head says the photo is of it (or is not sure). */
+    vertical: z.string().min(1).optional(),
   }),
 ]);
 

@@ -14,7 +14,7 @@ const headName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'head names are lower_sna
 
 export const datasetConfigSchema = z.strictObject({
   name: z.string().min(1),
-  adapter: z.enum(['clothing', 'grocery', 'clothing-parsing', 'fashion-mnist', 'folder', 'csv', 'jsonl']),
+  adapter: z.enum(['clothing', 'grocery', 'clothing-parsing', 'fashion-mnist', 'fashion-products', 'furniture', 'folder', 'csv', 'jsonl']),
   /** Folder (or file for csv/jsonl), relative to the config file. */
   path: z.string().min(1),
   /** Relative share of this dataset in each training batch. */
@@ -39,11 +39,20 @@ export const datasetConfigSchema = z.strictObject({
         .refine((views) => new Set(views).size === views.length, 'a view is listed twice'),
     ])
     .default(1),
+  /** false leaves this dataset out of the run, and with it the tasks that read it: one line to drop a dataset. */
+  enabled: z.boolean().default(true),
   /** For folder/csv/jsonl: the head their labels train. */
   head: headName.optional(),
+  /**
+   * The kind of product every image of this dataset shows (fashion, grocery, home, ...): the
+   * label a task reading dataset "*" learns (the vertical gate), and the vertical of the heads
+   * this dataset trains (shown only on photos of it).
+   */
+  vertical: headName.optional(),
 });
 
 export const taskConfigSchema = z.discriminatedUnion('loss', [
+  // dataset "*" with field "vertical": every dataset's rows, labelled by the dataset's `vertical`.
   z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1), labelsNameColours: z.boolean().optional() }),
   z.strictObject({ head: headName, loss: z.enum(['bce', 'multilabel-softmax']), dataset: z.string(), field: z.string().default('tags'), weight: z.number().positive().default(1), labelsNameColours: z.boolean().optional() }),
   z.strictObject({ head: z.literal('embedding'), loss: z.literal('arcface'), weight: z.number().positive().default(1), scale: z.number().positive().default(24), margin: z.number().min(0).max(1).default(0.3) }),
@@ -104,6 +113,9 @@ export const trainConfigSchema = z.strictObject({
   checkpointEvery: z.number().int().min(0).default(0),
 });
 
+/** A task's `dataset` that means every dataset of the config (the vertical head). */
+export const ALL_DATASETS = '*';
+
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfigSchema>;
 export type TaskConfig = z.infer<typeof taskConfigSchema>;
@@ -113,7 +125,8 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
   if (!parsed.success) {
     throw new GroknetError('invalid_config', `${where}: ${zodIssuesText(parsed.error, 6)}`);
   }
-  const config = parsed.data;
+  const config = withoutDisabled(parsed.data);
+  if (config.datasets.length === 0) throw new GroknetError('invalid_config', `${where}: every dataset is disabled`);
   const names = new Set<string>();
   for (const d of config.datasets) {
     if (names.has(d.name)) throw new GroknetError('invalid_config', `${where}: dataset '${d.name}' is declared twice`);
@@ -143,6 +156,12 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
     if (problem) throw new GroknetError('invalid_config', `${where}: ${problem}`);
   }
   for (const task of config.tasks) {
+    if ('dataset' in task && task.dataset === ALL_DATASETS) {
+      if (task.loss !== 'softmax' || task.field !== 'vertical') throw new GroknetError('invalid_config', `${where}: task '${task.head}' reads every dataset ("${ALL_DATASETS}"): only a softmax task with "field": "vertical" can`);
+      // A dataset without a vertical (Fashion-MNIST's 28 px greyscale, not a photo style) is left out of this task.
+      if (new Set(config.datasets.flatMap((d) => (d.vertical ? [d.vertical] : []))).size < 2) throw new GroknetError('invalid_config', `${where}: task '${task.head}' learns each dataset's "vertical" and needs datasets of at least two verticals`);
+      continue;
+    }
     if ('dataset' in task && !names.has(task.dataset)) {
       throw new GroknetError('invalid_config', `${where}: task '${task.head}' reads dataset '${task.dataset}', which is not declared`);
     }
@@ -155,6 +174,13 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
     }
   }
   return config;
+}
+
+/** The config without its disabled datasets and the tasks that read only them. */
+function withoutDisabled(config: TrainConfig): TrainConfig {
+  const off = new Set(config.datasets.filter((d) => !d.enabled).map((d) => d.name));
+  if (off.size === 0) return config;
+  return { ...config, datasets: config.datasets.filter((d) => d.enabled), tasks: config.tasks.filter((t) => !('dataset' in t) || !off.has(t.dataset)) };
 }
 
 /** The augmented views a dataset's training images get, by name. */

@@ -13,7 +13,7 @@ import type { LabelledDataset } from './datasets/types.ts';
 import type { Evaluation } from './evaluate-fit.ts';
 import type { FitResult } from './fit-types.ts';
 import type { ItqResult } from './itq.ts';
-import type { TrainingTasks } from './tasks.ts';
+import { taskDatasets, type TrainingTasks } from './tasks.ts';
 import { trunkInputNode, type TrainedTrunk } from './trainable-trunk.ts';
 
 /** What the heads graph reads and pools: the backbone tensor(s), and the fine-tuned trunk layers it carries. */
@@ -85,8 +85,8 @@ export function trainedArtifact(run: TrainedRun): HeadsArtifact {
     headsFile: 'heads.onnx',
     heads: fit.heads.map((head) =>
       head.kind === 'single'
-        ? { name: head.name, kind: 'single', output: headOutputName(head.name), labels: plan.tasks.find((t) => t.name === head.name)!.labels, abstainBelow: evaluation.abstainBelow[head.name] ?? 0 }
-        : { name: head.name, kind: 'multi', output: headOutputName(head.name), labels: plan.multiTasks.find((t) => t.name === head.name)!.labels, thresholds: evaluation.thresholds[head.name]! },
+        ? { name: head.name, kind: 'single', output: headOutputName(head.name), labels: plan.tasks.find((t) => t.name === head.name)!.labels, abstainBelow: evaluation.abstainBelow[head.name] ?? 0, ...headProvenance(run, head.name) }
+        : { name: head.name, kind: 'multi', output: headOutputName(head.name), labels: plan.multiTasks.find((t) => t.name === head.name)!.labels, thresholds: evaluation.thresholds[head.name]!, ...headProvenance(run, head.name) },
     ),
     embedding: { output: EMBEDDING_OUTPUT, dim: config.model.embeddingDim, codeOutput: CODE_OUTPUT, codeBits: config.model.codeBits, exactMatchThreshold: evaluation.exactMatchThreshold ?? 0.9, ...(evaluation.exactMatchHeads?.length ? { exactMatchHeads: evaluation.exactMatchHeads } : {}) },
     training: {
@@ -115,6 +115,22 @@ export function trainedArtifact(run: TrainedRun): HeadsArtifact {
     fit,
     codes: itq,
   };
+}
+
+/** What a head was trained on (datasets and labelled training rows) and the vertical it describes. */
+function headProvenance(run: TrainedRun, head: string): { trainedOn: string; vertical?: string } {
+  const { config, datasets } = run.prepared;
+  const task = config.tasks.find((t) => t.head === head);
+  const names = task ? taskDatasets(config, task) : [];
+  const targets = run.plan.tasks.find((t) => t.name === head)?.targets;
+  const labelled = run.plan.multiTasks.find((t) => t.name === head)?.labelled;
+  let rows = 0;
+  for (const r of run.plan.trainRows) if ((targets && targets[r]! >= 0) || (labelled && labelled[r] === 1)) rows++;
+  const field = task && 'field' in task && task.field !== 'label' && task.field !== 'tags' ? ` (${task.field})` : '';
+  const trainedOn = `${names.join(' + ')}${field}: ${rows} labelled training rows (images and their augmented views)`;
+  const verticals = new Set(names.map((n) => datasets.find((d) => d.config.name === n)?.config.vertical));
+  const vertical = names.length === 1 && verticals.size === 1 ? [...verticals][0] : undefined;
+  return { trainedOn, ...(vertical ? { vertical } : {}) };
 }
 
 function round(value: number): number {

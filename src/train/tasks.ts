@@ -4,7 +4,7 @@
 // pairs), and the rows to train on.
 import { GroknetError } from '../errors.ts';
 import type { TrainingRows } from './build-rows.ts';
-import type { DatasetConfig, TaskConfig, TrainConfig } from './config.ts';
+import { ALL_DATASETS, type DatasetConfig, type TaskConfig, type TrainConfig } from './config.ts';
 import type { LabelledDataset } from './datasets/types.ts';
 import type { FitInput, MultiTask, PairLoss, SingleTask } from './fit-types.ts';
 
@@ -46,7 +46,7 @@ export function tasksFromConfig(prepared: TaskSources, onlyHeads?: readonly stri
   const arcface = wanted.find((t) => t.loss === 'arcface');
   const contrastive = wanted.find((t) => t.loss === 'contrastive');
   // Single-task baselines train only on the rows their head reads.
-  const usedDatasets = new Set(wanted.flatMap((t) => ('dataset' in t ? [t.dataset] : [])));
+  const usedDatasets = new Set(wanted.flatMap((t) => taskDatasets(config, t)));
   const trainRows = only ? Int32Array.from(Array.from(rows.trainRows).filter((r) => usedDatasets.has(rows.rows[r]!.sample.dataset))) : rows.trainRows;
   if (trainRows.length === 0) throw new GroknetError('invalid_config', 'no training rows for the selected heads');
   return {
@@ -65,6 +65,7 @@ export function tasksFromConfig(prepared: TaskSources, onlyHeads?: readonly stri
 /** A softmax head: each row's class index where its dataset labels the field, -1 elsewhere. */
 function singleTask(prepared: TaskSources, task: Extract<TaskConfig, { loss: 'softmax' }>): SingleTask {
   const { rows } = prepared;
+  if (task.dataset === ALL_DATASETS) return verticalTask(prepared, task);
   const field = task.field === 'label' ? task.head : task.field;
   const labels = headLabels(prepared, task.dataset, field);
   const targets = new Int32Array(rows.rows.length).fill(-1);
@@ -72,6 +73,24 @@ function singleTask(prepared: TaskSources, task: Extract<TaskConfig, { loss: 'so
     if (row.sample.dataset === task.dataset && row.sample.single[field] !== undefined) targets[r] = row.sample.single[field]!;
   });
   return { name: task.head, labels, targets, weight: task.weight, labelSmoothing: task.labelSmoothing };
+}
+
+/** The vertical head: every row labelled with its dataset's vertical (labels in the config's order). */
+function verticalTask(prepared: TaskSources, task: Extract<TaskConfig, { loss: 'softmax' }>): SingleTask {
+  const verticalOf = new Map(prepared.datasets.map((d) => [d.config.name, d.config.vertical]));
+  const labels = [...new Set(prepared.config.datasets.map((d) => d.vertical).filter((v): v is string => v !== undefined))];
+  const targets = new Int32Array(prepared.rows.rows.length).fill(-1);
+  prepared.rows.rows.forEach((row, r) => {
+    const vertical = verticalOf.get(row.sample.dataset);
+    if (vertical !== undefined) targets[r] = labels.indexOf(vertical);
+  });
+  return { name: task.head, labels, targets, weight: task.weight, labelSmoothing: task.labelSmoothing };
+}
+
+/** The datasets a task's head learns from ("*": all that name a vertical). */
+export function taskDatasets(config: TrainConfig, task: TaskConfig): string[] {
+  if (!('dataset' in task)) return [];
+  return task.dataset === ALL_DATASETS ? config.datasets.filter((d) => d.vertical).map((d) => d.name) : [task.dataset];
 }
 
 /** A multi-label head: each labelled row's present labels as 1s; rows of other datasets unlabelled. */

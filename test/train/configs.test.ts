@@ -1,10 +1,10 @@
 // Every committed training config (the shipped default and the experiments BENCHMARKS.md
 // cites) still parses, so a schema change cannot silently strand one. No dataset is read.
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { datasetViews, readTrainConfig } from '../../src/train/config.ts';
+import { datasetViews, parseTrainConfig, readTrainConfig } from '../../src/train/config.ts';
 
 const root = path.resolve(import.meta.dirname, '../../configs');
 
@@ -14,8 +14,8 @@ test('the committed configs parse, and the experiments differ from the default w
   const configs = new Map<string, Awaited<ReturnType<typeof readTrainConfig>>>();
   for (const file of files) configs.set(path.basename(file, '.json'), await readTrainConfig(file));
   const base = configs.get('default')!;
-  // Dataset paths resolve to the same folders from either place.
-  for (const config of configs.values()) assert.deepEqual(config.datasets.map((d) => d.path), base.datasets.map((d) => d.path));
+  // Dataset paths resolve to the same folders from either place (the experiments read 0.4.4's four datasets).
+  for (const config of configs.values()) assert.deepEqual(config.datasets.map((d) => d.path), base.datasets.slice(0, config.datasets.length).map((d) => d.path));
   assert.deepEqual(datasetViews(configs.get('colour-jitter')!.datasets[1]!), ['flip+jitter']);
   assert.equal(configs.get('learned-gem')!.model.upperTrunk?.learnGemP, true);
   assert.equal(base.model.upperTrunk?.learnGemP, false);
@@ -89,7 +89,31 @@ test('the committed configs parse, and the experiments differ from the default w
   sameAsBlock15('trunk-epochs-9', (c) => ({ ...c, datasets: block15.datasets, optimizer: { ...c.optimizer, epochs: block15.optimizer.epochs } }));
   assert.equal(configs.get('trunk-epochs-9-seed-8')!.seed, 8);
   assert.deepEqual({ ...configs.get('trunk-epochs-9-seed-8')!, version: epochs9.version, seed: epochs9.seed }, epochs9);
-  // The shipped default (0.4.4) is trunk-epochs-9: the 9 trunk epochs fit the 45 minutes once the
-  // run stopped reading Fashion-MNIST's test split.
-  assert.deepEqual({ ...epochs9, version: base.version }, base);
+  // 0.4.4 was trunk-epochs-9. The shipped default (0.5.0) is it with two more datasets
+  // (fashion-products, furniture), a vertical for each photo dataset, their heads, and
+  // Fashion-MNIST cut to 4,000 training rows at weight 0.4 to pay for them (issue #25).
+  assert.deepEqual(base.datasets.map((d) => d.name), ['clothing', 'grocery', 'clothing-parsing', 'fashion-mnist', 'fashion-products', 'furniture']);
+  assert.deepEqual(base.datasets.map((d) => d.vertical), ['fashion', 'grocery', 'fashion', undefined, 'fashion', 'home']);
+  assert.deepEqual([base.datasets[3]!.limit, base.datasets[3]!.weight], [4000, 0.4]);
+  assert.deepEqual(base.tasks.map((t) => t.head).filter((h) => !epochs9.tasks.some((t) => t.head === h)), ['vertical', 'fashion_article', 'colour', 'gender', 'usage', 'furniture']);
+  const oldDatasets = base.datasets.slice(0, 4).map(({ vertical: _, ...d }) => d);
+  oldDatasets[3] = { ...oldDatasets[3]!, limit: 12000, weight: 0.8 };
+  assert.deepEqual(oldDatasets, epochs9.datasets);
+  assert.deepEqual({ ...base, version: epochs9.version, datasets: epochs9.datasets, tasks: base.tasks.filter((t) => epochs9.tasks.some((o) => o.head === t.head)) }, epochs9);
+});
+
+test('the shipped config leaves any dataset out with one line ("enabled": false): its tasks go with it', async () => {
+  const json = JSON.parse(await readFile(path.join(root, 'default.json'), 'utf8')) as { datasets: Array<Record<string, unknown>>; tasks: Array<{ head: string; dataset?: string }> };
+  for (const [i, dropped] of json.datasets.entries()) {
+    const datasets = json.datasets.map((d, j) => (j === i ? { ...d, enabled: false } : d));
+    const config = parseTrainConfig({ ...json, datasets });
+    assert.ok(!config.datasets.some((d) => d.name === dropped.name));
+    assert.deepEqual(config.tasks.map((t) => t.head), json.tasks.filter((t) => t.dataset !== dropped.name).map((t) => t.head), String(dropped.name));
+  }
+  // Two verticals are needed for the vertical head: leaving out every fashion dataset still leaves grocery and home.
+  const noFashion = json.datasets.map((d) => (d.vertical === 'fashion' ? { ...d, enabled: false } : d));
+  assert.deepEqual(parseTrainConfig({ ...json, datasets: noFashion }).datasets.map((d) => d.name), ['grocery', 'fashion-mnist', 'furniture']);
+  const onlyGrocery = json.datasets.map((d) => (d.name === 'grocery' ? d : { ...d, enabled: false }));
+  assert.throws(() => parseTrainConfig({ ...json, datasets: onlyGrocery }), /at least two verticals/);
+  assert.throws(() => parseTrainConfig({ ...json, datasets: json.datasets.map((d) => ({ ...d, enabled: false })) }), /every dataset is disabled/);
 });

@@ -4,6 +4,8 @@ import { GroknetError } from '../../errors.ts';
 import { loadClothing } from './clothing.ts';
 import { loadClothingParsing } from './clothing-parsing.ts';
 import { loadFashionMnist, limitTrain } from './fashion-mnist.ts';
+import { loadFashionProducts } from './fashion-products.ts';
+import { loadFurniture } from './furniture.ts';
 import { loadFolderDataset, loadListingDataset } from './generic.ts';
 import { loadGrocery } from './grocery.ts';
 import type { LabelledDataset } from './types.ts';
@@ -29,6 +31,10 @@ function load(config: DatasetConfig): Promise<LabelledDataset> {
       return loadClothingParsing(config.path, config.valFraction);
     case 'fashion-mnist':
       return loadFashionMnist(config.path, { ...(config.limit === undefined ? {} : { limit: config.limit }), ...(config.validation === undefined ? {} : { validation: config.validation }) });
+    case 'fashion-products':
+      return loadFashionProducts(config.path, config.valFraction);
+    case 'furniture':
+      return loadFurniture(config.path, config.valFraction);
     case 'folder':
       return loadFolderDataset(config.path, generic());
     case 'csv':
