@@ -14,8 +14,10 @@ export type HeadResult =
       abstain?: boolean;
       /** 'pixels' for attributes measured from the image rather than learned (colour). */
       source?: 'model' | 'pixels';
+      /** Set where the head describes another kind of product than the photo shows (the vertical gate): abstained for that reason. */
+      outOfVertical?: boolean;
     }
-  | { kind: 'multi'; labels: LabelScore[] };
+  | { kind: 'multi'; labels: LabelScore[]; outOfVertical?: boolean };
 
 export interface Analysis {
   /** Classification heads by name. */

@@ -9,12 +9,15 @@ import { signsToHex } from '../model/binary-code.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
 import type { HeadSpec } from '../model/manifest.ts';
 import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
-import { measureColour } from './measure-colour.ts';
+import { chooseColour, measureColour } from './measure-colour.ts';
+import { gateByVertical } from './vertical-gate.ts';
 
 export interface AnalyzeOptions extends SessionOptions {
   /** Images per ONNX Runtime run. */
   batchSize?: number;
   limits?: Partial<ImageLimits>;
+  /** Heads as the graph gives them: no vertical gate, no measured colour (benchmarks compare against these). */
+  rawHeads?: boolean;
 }
 
 export const MAX_BATCH_SIZE = 256;
@@ -23,6 +26,7 @@ const TOP_K = 5;
 export class ModelAnalyzer implements Analyzer {
   private readonly batchSize: number;
   private readonly limits: ImageLimits;
+  private readonly rawHeads: boolean;
 
   private constructor(
     readonly model: LoadedModel,
@@ -33,6 +37,7 @@ export class ModelAnalyzer implements Analyzer {
       throw new GroknetError('invalid_argument', `batch size must be an integer from 1 to ${MAX_BATCH_SIZE}`);
     }
     this.limits = { ...DEFAULT_IMAGE_LIMITS, ...options.limits };
+    this.rawHeads = options.rawHeads ?? false;
   }
 
   static async open(modelDir?: string, options: AnalyzeOptions = {}): Promise<ModelAnalyzer> {
@@ -112,12 +117,12 @@ export class ModelAnalyzer implements Analyzer {
         const out = outputs[head.output]!;
         heads[head.name] = readHead(head, out.data.subarray(i * head.labels.length, (i + 1) * head.labels.length));
       }
-      // Colour has no labelled data to learn from: measured from the pixels unless the model has a colour head.
-      if (!heads.colour) heads.colour = measureColour(item, manifest.input);
+      const gated = this.rawHeads ? heads : gateByVertical(manifest.heads, heads);
+      if (!this.rawHeads) gated.colour = chooseColour(gated.colour, () => measureColour(item, manifest.input));
       const dim = manifest.embedding.dim;
       const bits = manifest.embedding.codeBits;
       return {
-        heads,
+        heads: gated,
         embedding: outputs[manifest.embedding.output]!.data.slice(i * dim, (i + 1) * dim),
         code: signsToHex(outputs[manifest.embedding.codeOutput]!.data, i * bits, bits),
         modelVersion: this.modelVersion,

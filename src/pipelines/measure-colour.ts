@@ -1,4 +1,5 @@
-// The `colour` attribute measured from the model's own input tensor (no second decode):
+// The `colour` attribute: the model's learned colour head where it answers (it learned colour
+// from fashion catalogue labels only), otherwise measured from the model's own input tensor (no second decode):
 // pixels are recovered from the normalised tensor and named by the palette, background
 // left out. Abstains when no colour covers a clear share of the product.
 import { dominantColours } from '../image/colour-names.ts';
@@ -34,4 +35,14 @@ export function measureColour(tensor: Float32Array, spec: PreprocessSpec): HeadR
   const shares = dominantColours(rgb, width, height).slice(0, 5);
   const top = shares.map((s) => ({ label: s.name, score: Math.round(s.share * 1e4) / 1e4 }));
   return { kind: 'single', top, abstain: (top[0]?.score ?? 0) < COLOUR_ABSTAIN_BELOW, source: 'pixels' };
+}
+
+/**
+ * The one `colour` answer: the learned head's where it is sure and of the photo's vertical
+ * (`source: 'model'`), otherwise the palette's measurement (`source: 'pixels'`), so every
+ * photo has one colour field and filter, and the answer says how it was reached.
+ */
+export function chooseColour(learned: HeadResult | undefined, measure: () => HeadResult): HeadResult {
+  if (learned && learned.kind === 'single' && !learned.abstain) return { ...learned, source: 'model' };
+  return measure();
 }

@@ -1,11 +1,11 @@
 // What a seller did with the model's suggestions: each suggestion shown for a photo (head,
 // label) checked against that photo's own analysis, then compared with the listing as
 // published. The one place that says which listing field a head fills:
-//   a category head (verticals.ts: clothing, grocery_*, category) -> the listing's `category`
+//   a category head (verticals.ts: clothing, fashion_article, furniture, grocery_*, category) -> `category`
 //   a colour head (colour, color)                                  -> attributes.colour
 //   any other single-label head                                    -> attributes.<head>
 //   a multi-label head (garment_tags)                              -> attributes.tags (a list)
-//   fashion_mnist (LISTING_IGNORED_HEADS)                          -> none: never suggested
+//   fashion_mnist, vertical (LISTING_IGNORED_HEADS)                -> none: never suggested
 // suggestListing fills a SuggestedListing the same way.
 import type { FeedbackOutcome, ImageFeedback, SuggestionFeedback } from '../catalog/feedback-types.ts';
 import type { ListingFields } from '../catalog/listing.ts';

@@ -14,6 +14,21 @@ export interface Vertical {
 
 const CLOTHING_GROUP: Record<string, string> = { Shoes: 'footwear', Hat: 'accessories' };
 
+// fashion_article (the catalogue's articleType, merged as src/train/datasets/fashion-products.ts says).
+const ARTICLE_GROUP: Record<string, string> = {
+  'Casual Shoes': 'footwear', 'Sports Shoes': 'footwear', 'Formal Shoes': 'footwear', Heels: 'footwear', Sandals: 'footwear',
+  'Flip Flops': 'footwear', Flats: 'footwear', Socks: 'footwear',
+  Watches: 'accessories', Handbags: 'accessories', Sunglasses: 'accessories', Wallets: 'accessories', Belts: 'accessories',
+  Backpacks: 'accessories', Caps: 'accessories', Ties: 'accessories', Scarves: 'accessories', 'Accessory Gift Set': 'accessories',
+  Fragrance: 'personal care',
+};
+/** Plural catalogue names read as one item in a title ("Tshirts" -> "T-Shirt"). */
+const ARTICLE_TITLE: Record<string, string> = {
+  Tshirts: 'T-Shirt', Shirts: 'Shirt', Tops: 'Top', Kurtas: 'Kurta', Watches: 'Watch', Handbags: 'Handbag', Sweaters: 'Sweater',
+  Wallets: 'Wallet', Belts: 'Belt', Sweatshirts: 'Sweatshirt', Jackets: 'Jacket', Backpacks: 'Backpack', 'Innerwear Vests': 'Vest',
+  Caps: 'Cap', Ties: 'Tie', Dresses: 'Dress', Skirts: 'Skirt', Scarves: 'Scarf',
+};
+
 const GROCERY_SECTIONS: Record<string, string[]> = {
   Fruit: [
     'Apple', 'Avocado', 'Banana', 'Kiwi', 'Lemon', 'Lime', 'Mango', 'Melon', 'Nectarine', 'Orange', 'Papaya',
@@ -93,6 +108,14 @@ export const VERTICALS: Record<string, Vertical> = {
       return words.toLowerCase().includes(coarse.toLowerCase()) ? words : `${words} ${coarse}`;
     },
   },
+  fashion_article: {
+    path: (label) => ['fashion', ARTICLE_GROUP[label] ?? 'clothing', label],
+    titleWords: (label) => ARTICLE_TITLE[label] ?? label,
+  },
+  furniture: {
+    path: (label) => ['home', 'furniture', label],
+    titleWords: (label) => (label === 'swivelchair' ? 'Swivel chair' : label.charAt(0).toUpperCase() + label.slice(1)),
+  },
   category: {
     path: (label) => label.split(/\s*(?:>|\/)\s*/).filter((part) => part.length > 0),
   },
@@ -101,9 +124,10 @@ export const VERTICALS: Record<string, Vertical> = {
 /**
  * Heads left out of suggested listings: fashion_mnist learned 28x28 greyscale thumbnails, a
  * different image statistic on purpose (it shapes the shared layers); on photos the
- * clothing head is the one to trust.
+ * clothing head is the one to trust. `vertical` is the category path's root already, and
+ * gates the other heads (vertical-gate.ts) rather than being a field of its own.
  */
-export const LISTING_IGNORED_HEADS = new Set(['fashion_mnist']);
+export const LISTING_IGNORED_HEADS = new Set(['fashion_mnist', 'vertical']);
 
 /** Multi-label heads that only make sense within one vertical (garment tags on a carton of milk do not). */
 export const MULTI_HEAD_VERTICAL: Record<string, string> = { garment_tags: 'fashion' };

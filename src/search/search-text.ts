@@ -14,6 +14,7 @@ import { sqlIdentifier } from '../catalog/sql.ts';
 import { computeFacets } from './facets.ts';
 import { buildWhere, filterFields, GARMENT_FIELD, validateFilters, type FilterField } from './filters.ts';
 import { normalisePhrase, parseQuery, singular } from './parse-query.ts';
+import { STYLE_WORDS } from './synonyms.ts';
 import { checkLimit, explainFilters, groupByProduct, readRows, resultColumns, toResult, type Candidate, type Row } from './results.ts';
 import type { FilterCondition, Filters, RecognisedPhrase, SearchQuery, SearchResponse, SearchResult } from './types.ts';
 
@@ -210,6 +211,15 @@ function titleBonus(title: string, query: string, queryWords: string): number {
   return title.replace(/\s+/g, ' ').trim().toLowerCase() === query.toLowerCase() ? EXACT_TITLE_BONUS * 1.5 : EXACT_TITLE_BONUS;
 }
 
+/** A note per style word of the query that names no label: the model cannot see style, so it was matched as text only. */
+export function styleNotes(text: string, recognised: readonly RecognisedPhrase[]): string[] {
+  const phrase = ` ${normalisePhrase(text)} `;
+  const named = new Set(recognised.map((r) => normalisePhrase(r.phrase)));
+  // Normalised alike, "mid-century" and "mid century" are one style.
+  const found = [...new Set([...STYLE_WORDS].map(normalisePhrase))].filter((word) => phrase.includes(` ${word} `) && !named.has(word));
+  return found.map((word) => `"${word}": style is not something the model can see (none of its training data labels style), so it was matched in the listings' own words only`);
+}
+
 export async function searchText(catalog: CatalogStore, text: string, options: TextSearchOptions = {}): Promise<SearchResponse> {
   if (typeof text !== 'string') throw new GroknetError('query_invalid', 'query must be text');
   const limit = checkLimit(options.limit, 20);
@@ -293,9 +303,11 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
     ranked.push({ candidate, result: toResult(candidate, score, isText ? 'text' : 'filter', why) });
   }
   ranked.sort((a, b) => b.result.score - a.result.score || (a.candidate.id < b.candidate.id ? -1 : 1));
+  const notes = styleNotes(text, parsed.recognised);
   return {
     query,
     results: ranked.slice(0, limit).map((r) => r.result),
     facets: computeFacets(ranked.map((r) => r.candidate)),
+    ...(notes.length > 0 ? { notes } : {}),
   };
 }

@@ -86,3 +86,14 @@ export const STOP_WORDS = new Set([
   'a', 'an', 'the', 'and', 'or', 'of', 'for', 'with', 'in', 'on', 'to', 'by', 'at', 'my', 'me', 'i',
   'some', 'any', 'show', 'find', 'want', 'need', 'looking', 'search', 'please', 'that', 'this', 'is',
 ]);
+
+/**
+ * Style words: a shopper types them, but no dataset groknet trains on labels style, so the
+ * model cannot see it. A query word from here that names no label of the catalog is matched
+ * as text only, and the answer says so rather than guessing from the photo.
+ */
+export const STYLE_WORDS = new Set([
+  'mid-century', 'midcentury', 'mid century', 'modern', 'contemporary', 'vintage', 'retro', 'antique', 'rustic',
+  'scandinavian', 'nordic', 'industrial', 'boho', 'bohemian', 'minimalist', 'farmhouse', 'traditional', 'classic',
+  'victorian', 'art deco', 'shabby chic', 'coastal', 'preppy', 'grunge', 'streetwear', 'elegant',
+]);

@@ -51,4 +51,6 @@ export interface SearchResponse {
   query: SearchQuery;
   results: SearchResult[];
   facets: Facets;
+  /** What the answer could not use, e.g. a style word the model has no labels for (matched as text only). */
+  notes?: string[];
 }

@@ -26,8 +26,14 @@ export const LabelScoreSchema = z.object({ label: z.string(), score: z.number() 
 
 export const HeadResultSchema = z
   .discriminatedUnion('kind', [
-    z.object({ kind: z.literal('single'), top: z.array(LabelScoreSchema), abstain: z.boolean().optional() }),
-    z.object({ kind: z.literal('multi'), labels: z.array(LabelScoreSchema) }),
+    z.object({
+      kind: z.literal('single'),
+      top: z.array(LabelScoreSchema),
+      abstain: z.boolean().optional(),
+      source: z.enum(['model', 'pixels']).optional().meta({ description: "How the answer was reached: learned by the model, or measured from the photo's pixels (colour outside the verticals its head learned)" }),
+      outOfVertical: z.boolean().optional().meta({ description: 'The head describes another kind of product than the photo shows (the `vertical` head is sure): abstained for that reason' }),
+    }),
+    z.object({ kind: z.literal('multi'), labels: z.array(LabelScoreSchema), outOfVertical: z.boolean().optional() }),
   ])
   .meta({ id: 'HeadResult' });
 

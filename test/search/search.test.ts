@@ -6,7 +6,7 @@ import { computeFacets } from '../../src/search/facets.ts';
 import { findDuplicates } from '../../src/search/duplicates.ts';
 import { buildWhere, validateFilters } from '../../src/search/filters.ts';
 import { searchBinary } from '../../src/search/search-binary.ts';
-import { searchText } from '../../src/search/search-text.ts';
+import { searchText, styleNotes } from '../../src/search/search-text.ts';
 import { searchByImage, sureLabels } from '../../src/search/search.ts';
 import { SAME_PHOTO_SIMILARITY, searchVector } from '../../src/search/search-vector.ts';
 import type { Analysis } from '../../src/model/types.ts';
@@ -171,6 +171,15 @@ describe('text search', () => {
     assert.ok(hit!.why.includes('price 150 <= 200'));
     assert.ok(!second!.why.some((w) => w.startsWith('colour=')), 'the blue sofa is not explained as yellow');
     assert.deepEqual(response.facets.type, { sofa: 2 });
+    // Style is not learned: the answer says the word was matched as text only.
+    assert.equal(response.notes?.length, 1);
+    assert.match(response.notes![0]!, /^"mid century": style is not something the model can see/);
+  });
+
+  test('a query without style words carries no notes; a style word the catalog labels is not noted', () => {
+    assert.deepEqual(styleNotes('yellow loveseat', []), []);
+    assert.equal(styleNotes('Vintage  dress', []).length, 1);
+    assert.deepEqual(styleNotes('vintage dress', [{ phrase: 'vintage', field: 'style', value: 'vintage' }]), []);
   });
 
   test('a word the model guessed wrong does not hide the listing that says it', async () => {

@@ -61,6 +61,19 @@ describe('suggestListing', () => {
     const apple = suggestListing({ grocery_coarse: single('Apple', 0.9), garment_tags: tags });
     assert.deepEqual(apple.tags, []);
   });
+
+  test('fashion_article and furniture are category heads with paths and title words; vertical is no field', () => {
+    const tshirt = suggestListing({ vertical: single('fashion', 0.99), fashion_article: single('Tshirts', 0.9), colour: single('navy', 0.8), gender: single('Men', 0.7) });
+    assert.deepEqual(tshirt.category?.path, ['fashion', 'clothing', 'Tshirts']);
+    assert.equal(tshirt.title.value, 'Navy T-Shirt');
+    assert.equal(tshirt.attributes.gender?.value, 'Men');
+    assert.equal(tshirt.attributes.vertical, undefined);
+    assert.deepEqual(suggestListing({ fashion_article: single('Casual Shoes', 0.8) }).category?.path, ['fashion', 'footwear', 'Casual Shoes']);
+    const sofa = suggestListing({ vertical: single('home', 0.95), furniture: single('sofa', 0.9), colour: single('yellow', 0.6), grocery_fine: single('Banana', 0.9, true) });
+    assert.deepEqual(sofa.category, { value: 'sofa', score: 0.9, abstain: false, head: 'furniture', path: ['home', 'furniture', 'sofa'] });
+    assert.equal(sofa.title.value, 'Yellow Sofa');
+    assert.equal(suggestListing({ furniture: single('swivelchair', 0.9) }).title.value, 'Swivel chair');
+  });
 });
 
 test('metrics render in the Prometheus text format', () => {

@@ -40,6 +40,7 @@ export function initBuy(): Buy {
   const filtersBox = byId('filters');
   const filtersToggle = byId<HTMLButtonElement>('filters-toggle');
   const status = byId('buy-status');
+  const notes = byId('search-notes');
   const results = byId<HTMLUListElement>('results');
   const seenSection = byId('seen-together');
   const seenList = byId('seen-list');
@@ -97,6 +98,8 @@ export function initBuy(): Buy {
       if (ticket !== latest) return;
       renderFilters(answer.facets);
       renderResults(answer.results);
+      notes.textContent = (answer.notes ?? []).join(' ');
+      notes.hidden = !answer.notes?.length;
       const n = answer.results.length;
       if (n > 0) {
         sawProducts();

@@ -67,6 +67,8 @@ export type Facets = Record<string, Array<{ value: string; count: number }>>;
 export interface SearchResponse {
   results: SearchHit[];
   facets: Facets;
+  /** What the answer could not use (a style word the model has no labels for). */
+  notes?: string[];
 }
 
 /** GET /v1/catalog. */

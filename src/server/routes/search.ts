@@ -74,7 +74,12 @@ const ParsedQuerySchema = z.object({
 });
 
 const SearchResponseSchema = z
-  .object({ query: ParsedQuerySchema, results: z.array(SearchHitSchema), facets: FacetsSchema })
+  .object({
+    query: ParsedQuerySchema,
+    results: z.array(SearchHitSchema),
+    facets: FacetsSchema,
+    notes: z.array(z.string()).optional().meta({ description: "What the answer could not use: a style word (\"mid-century\") the model has no labels for is matched in the listings' own words only" }),
+  })
   .meta({ id: 'SearchResponse' });
 
 const ListSchema = z.object({ productId: z.string(), results: z.array(SearchHitSchema) });
@@ -149,6 +154,7 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
         },
         results: answer.results.map((result) => hitView(result, ctx.images)),
         facets: facetsView(answer.facets),
+        ...(answer.notes ? { notes: answer.notes } : {}),
       };
     },
   );
