@@ -13,6 +13,8 @@ export interface ListingField {
   abstain: boolean;
   /** The head the value came from. */
   head: string;
+  /** How it was reached where that is not the head alone: 'pixels' for a colour measured from the photo. */
+  source?: 'model' | 'pixels';
 }
 
 export interface CategoryField extends ListingField {
@@ -34,7 +36,7 @@ type Single = Extract<HeadResult, { kind: 'single' }>;
 
 function top(head: Single, name: string): ListingField | undefined {
   const best = head.top[0];
-  return best ? { value: best.label, score: best.score, abstain: head.abstain ?? false, head: name } : undefined;
+  return best ? { value: best.label, score: best.score, abstain: head.abstain ?? false, head: name, ...(head.source ? { source: head.source } : {}) } : undefined;
 }
 
 export function suggestListing(heads: Record<string, HeadResult>): SuggestedListing {

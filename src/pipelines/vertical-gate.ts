@@ -4,11 +4,11 @@
 // listings, labels, filters, facets and exact-match badges (which all skip abstained answers)
 // never carry a grocery label for a sofa or garment tags for a banana. Where the vertical head
 // is not sure, or the model has none, every head answers as before.
+import { VERTICAL_HEAD } from '../model/heads/vertical-head.ts';
 import type { HeadSpec } from '../model/manifest.ts';
 import type { HeadResult } from '../model/types.ts';
 
-/** The head that names the kind of product a photo shows. */
-export const VERTICAL_HEAD = 'vertical';
+export { VERTICAL_HEAD };
 
 /** The photo's vertical where the model is sure of it; undefined otherwise. */
 export function sureVertical(heads: Readonly<Record<string, HeadResult>>): string | undefined {

@@ -43,6 +43,7 @@ export const ListingFieldSchema = z
     score: z.number(),
     abstain: z.boolean().meta({ description: 'The model is not sure: ask the seller' }),
     head: z.string(),
+    source: z.enum(['model', 'pixels']).optional().meta({ description: "For colour: learned by the model's colour head, or measured from the photo's pixels" }),
   })
   .meta({ id: 'ListingField' });
 

@@ -4,11 +4,14 @@
 import path from 'node:path';
 import { loadForModel } from '../image/preprocess.ts';
 import { hexToBytes, signsToHex } from '../model/binary-code.ts';
+import { VERTICAL_HEAD } from '../model/heads/vertical-head.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
 import { silentProgress, type StartProgress } from '../util/progress.ts';
 import { loadClothing } from './datasets/clothing.ts';
 import { loadClothingParsing } from './datasets/clothing-parsing.ts';
 import { FASHION_MNIST_DIR, loadFashionMnist } from './datasets/fashion-mnist.ts';
+import { loadFashionProducts } from './datasets/fashion-products.ts';
+import { loadFurniture } from './datasets/furniture.ts';
 import { loadGrocery } from './datasets/grocery.ts';
 import { readSampleBytes } from './datasets/read.ts';
 import type { Sample } from './datasets/types.ts';
@@ -76,15 +79,24 @@ export async function evaluateModel(modelDir: string | undefined, datasetsRoot: 
   const report: EvalReport = { model: `${manifest.name}@${manifest.version}`, heads: {} };
   const val: Sample[] = [];
   let catalog: Sample[] = [];
-  if (headNames.has('clothing')) val.push(...(await loadClothing(path.join(datasetsRoot, 'clothing'))).samples.filter((s) => s.split === 'val'));
+  // The vertical head is scored on every dataset whose heads name their vertical (model.json).
+  const verticalHead = manifest.heads.find((h) => h.name === VERTICAL_HEAD && h.kind === 'single');
+  const heldOut = (samples: readonly Sample[], head: string): Sample[] => {
+    const vertical = manifest.heads.find((h) => h.name === head)?.vertical;
+    const index = verticalHead && vertical ? verticalHead.labels.indexOf(vertical) : -1;
+    return samples.filter((s) => s.split === 'val').map((s) => (index < 0 ? s : { ...s, single: { ...s.single, [VERTICAL_HEAD]: index } }));
+  };
+  if (headNames.has('clothing')) val.push(...heldOut((await loadClothing(path.join(datasetsRoot, 'clothing'))).samples, 'clothing'));
+  if (headNames.has('fashion_article')) val.push(...heldOut((await loadFashionProducts(path.join(datasetsRoot, 'fashion-products'))).samples, 'fashion_article'));
+  if (headNames.has('furniture')) val.push(...heldOut((await loadFurniture(path.join(datasetsRoot, 'furniture'))).samples, 'furniture'));
   if (headNames.has('grocery_fine') || headNames.has('grocery_coarse')) {
     const grocery = await loadGrocery(path.join(datasetsRoot, 'grocery'));
-    val.push(...grocery.samples.filter((s) => s.split === 'val'));
+    val.push(...heldOut(grocery.samples, headNames.has('grocery_fine') ? 'grocery_fine' : 'grocery_coarse'));
     catalog = grocery.samples.filter((s) => s.catalogImage).sort((a, b) => a.single.grocery_fine! - b.single.grocery_fine!);
   }
   // Fashion-MNIST's public test split (10,000 images) from Debian's dataset-fashion-mnist.
   if (headNames.has('fashion_mnist')) val.push(...(await loadFashionMnist(FASHION_MNIST_DIR, { limit: 0 })).samples.filter((s) => s.split === 'val'));
-  if (headNames.has('garment_tags')) val.push(...(await loadClothingParsing(path.join(datasetsRoot, 'clothing-parsing'))).samples.filter((s) => s.split === 'val'));
+  if (headNames.has('garment_tags')) val.push(...heldOut((await loadClothingParsing(path.join(datasetsRoot, 'clothing-parsing'))).samples, 'garment_tags'));
 
   const out = await runModel(model, [...val, ...catalog], options.startProgress ?? silentProgress);
   const failed = out.ok.filter((v) => !v).length;

@@ -73,6 +73,10 @@ describe('suggestListing', () => {
     assert.deepEqual(sofa.category, { value: 'sofa', score: 0.9, abstain: false, head: 'furniture', path: ['home', 'furniture', 'sofa'] });
     assert.equal(sofa.title.value, 'Yellow Sofa');
     assert.equal(suggestListing({ furniture: single('swivelchair', 0.9) }).title.value, 'Swivel chair');
+    // The colour says how it was reached: measured from the pixels where the learned head did not answer.
+    const measured = suggestListing({ furniture: single('sofa', 0.9), colour: { kind: 'single', top: [{ label: 'yellow', score: 0.6 }], abstain: false, source: 'pixels' } });
+    assert.equal(measured.colour?.source, 'pixels');
+    assert.equal(tshirt.colour?.source, undefined);
   });
 });
 

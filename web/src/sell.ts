@@ -6,7 +6,7 @@ import { byId, el, percent, setStatus } from './dom.ts';
 import { describeError, NOT_AN_IMAGE, UNREADABLE_CODES } from './messages.ts';
 import type { ListingField, Product, SuggestedListing } from './types.ts';
 
-type Suggestion = Pick<ListingField, 'score' | 'abstain'> | null;
+type Suggestion = Pick<ListingField, 'score' | 'abstain' | 'source'> | null;
 
 /** Below this, a suggestion the model did not abstain on is still worth a second look. */
 const LOW_CONFIDENCE = 0.6;
@@ -195,7 +195,11 @@ export function initSell(showInBuy: (text: string) => void): void {
     wrapper.classList.toggle('unsure', suggestion === null || suggestion.abstain || low);
     note.textContent = suggestion === null
       ? 'check: no suggestion, fill it in if you like'
-      : suggestion.abstain
+      : suggestion.source === 'pixels'
+        ? suggestion.abstain
+          ? 'check: no one colour stands out in the photo, please confirm'
+          : `measured from the photo: ${percent(suggestion.score)} of it is this colour`
+        : suggestion.abstain
         ? `check: the model is not sure (${percent(suggestion.score)}), please confirm or correct`
         : low
           ? `check: only ${percent(suggestion.score)} sure, please confirm`

@@ -7,6 +7,8 @@ export interface ListingField {
   score: number;
   abstain: boolean;
   head: string;
+  /** For colour: 'pixels' where it was measured from the photo rather than learned. */
+  source?: 'model' | 'pixels';
 }
 
 export interface SuggestedListing {
