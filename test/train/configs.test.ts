@@ -102,6 +102,14 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual({ ...base, version: epochs9.version, datasets: epochs9.datasets, tasks: base.tasks.filter((t) => epochs9.tasks.some((o) => o.head === t.head)) }, epochs9);
 });
 
+test('fashion-products-views is 0.5.0 with a cropped, mirrored view of each fashion-products shot', async () => {
+  const base = await readTrainConfig(path.join(root, 'default.json'));
+  const views = await readTrainConfig(path.join(root, 'experiments', 'fashion-products-views.json'));
+  assert.deepEqual(datasetViews(views.datasets[4]!), ['crop+flip']);
+  assert.deepEqual(datasetViews(base.datasets[4]!), []);
+  assert.deepEqual({ ...views, version: base.version, datasets: base.datasets }, base);
+});
+
 test('the shipped config leaves any dataset out with one line ("enabled": false): its tasks go with it', async () => {
   const json = JSON.parse(await readFile(path.join(root, 'default.json'), 'utf8')) as { datasets: Array<Record<string, unknown>>; tasks: Array<{ head: string; dataset?: string }> };
   for (const [i, dropped] of json.datasets.entries()) {

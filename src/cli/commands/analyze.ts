@@ -69,9 +69,15 @@ function textLines(file: string, result: Analysis | GroknetError): string {
   if (!('heads' in result)) return `${file}\n  error ${result.code}: ${result.message}\n`;
   const lines = [file];
   for (const [name, head] of Object.entries(result.heads)) {
+    // A head of another kind of product than the photo shows says nothing about it: one word, not its guesses.
+    if (head.outOfVertical) {
+      lines.push(`  ${name.padEnd(16)} -  (not this kind of product)`);
+      continue;
+    }
     const shown = head.kind === 'single' ? head.top.slice(0, 3) : head.labels.slice(0, 5);
     const text = shown.map((l) => `${l.label} ${l.score.toFixed(2)}`).join(', ');
-    lines.push(`  ${name.padEnd(16)} ${text}${head.kind === 'single' && head.abstain ? '  (unsure)' : ''}`);
+    const how = head.kind === 'single' && head.source === 'pixels' ? '  (measured from pixels)' : '';
+    lines.push(`  ${name.padEnd(16)} ${text}${head.kind === 'single' && head.abstain ? '  (unsure)' : ''}${how}`);
   }
   lines.push(`  ${'code'.padEnd(16)} ${result.code.slice(0, 16)}…`);
   return `${lines.join('\n')}\n`;
