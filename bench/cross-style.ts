@@ -135,6 +135,8 @@ interface ModelReport {
   /** set -> style -> [photos, photos with any confident answer from another vertical's heads] */
   offVertical: Map<string, Map<string, { photos: number; raw: number; gated: number }>>;
   colour?: Record<string, { right: number; scored: number }>;
+  /** The vertical head's top score and whether it was right, on every photo of every set and style. */
+  vertical: Array<{ score: number; right: boolean }>;
   seconds: number;
 }
 
@@ -146,7 +148,7 @@ for (const dir of modelDirs) {
   const manifest = analyzer.model.manifest;
   // Models before 0.5.0 name no head's vertical: the shipped heads' own, so their off-vertical answers count too.
   const verticalOf = new Map(manifest.heads.map((h) => [h.name, h.vertical ?? KNOWN_VERTICALS[h.name]]));
-  const report: ModelReport = { version: analyzer.modelVersion, heads: new Map(), offVertical: new Map(), seconds: 0 };
+  const report: ModelReport = { version: analyzer.modelVersion, heads: new Map(), offVertical: new Map(), vertical: [], seconds: 0 };
   const colourTallies: Record<string, { right: number; scored: number }> = {};
   for (const set of sets) {
     const bySet = new Map<string, Map<string, Tally>>();
@@ -180,6 +182,8 @@ for (const dir of modelDirs) {
               if (right) t.answeredRight++;
             }
           }
+          const v = analysis.heads.vertical;
+          if (v?.kind === 'single' && v.top[0]) report.vertical.push({ score: v.top[0].score, right: v.top[0].label === set.vertical });
           // Another vertical's heads answering at all on this photo is a confident wrong answer.
           const answers = (heads: Record<string, HeadResult>) =>
             Object.entries(heads).some(([head, r]) => {
@@ -210,7 +214,7 @@ for (const dir of modelDirs) {
               for (const { label, score: s } of palette.top) blended.set(label, (blended.get(label) ?? 0) + 0.5 * s);
             }
             score('blend (mean of the two scores)', [...blended].sort((a, b) => b[1] - a[1])[0]?.[0]);
-            score('shipped: learned where sure, else palette', top(chooseColour(learned, () => palette)));
+            score('shipped (chooseColour: the learned head on fashion photos, the palette off them)', top(chooseColour(learned, () => palette)));
           }
         }
       }
@@ -250,6 +254,15 @@ for (const set of sets) {
     return o ? `${pct(o.gated, o.photos)}${o.raw !== o.gated ? ` (ungated ${pct(o.raw, o.photos)})` : ''}` : '-';
   }).join(' vs ')}`);
   lines.push('', `Photos where a head of another vertical answered (e.g. garment tags on fruit): ${offCells.join('; ')}.`, '');
+}
+for (const r of reports) {
+  if (r.vertical.length === 0) continue;
+  lines.push(`### the vertical head (${r.version}): accuracy against coverage over every set and style (${r.vertical.length} photos)`, '', '| abstain below | answered | accuracy where answered |', '|---|---|---|');
+  for (const t of [0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]) {
+    const answered = r.vertical.filter((v) => v.score >= t);
+    lines.push(`| ${t} | ${pct(answered.length, r.vertical.length)} | ${pct(answered.filter((v) => v.right).length, answered.length)} |`);
+  }
+  lines.push('');
 }
 for (const r of reports) {
   if (!r.colour) continue;
