@@ -26,9 +26,14 @@ export const PALETTE: readonly PaletteColour[] = [
   { name: 'blue', rgb: [35, 75, 200] },
   { name: 'navy', rgb: [25, 35, 90] },
   { name: 'purple', rgb: [120, 50, 150] },
+  // Second shades of a name: mustard and gold are yellow to a shopper, though nearer olive or
+  // beige to the first yellow above (a mustard sofa was "olive"). Shares add up by name.
+  { name: 'yellow', rgb: [210, 170, 45] },
+  { name: 'yellow', rgb: [195, 170, 85] },
 ] as const;
 
-export const COLOUR_NAMES: readonly string[] = PALETTE.map((c) => c.name);
+/** Each colour name once, in the palette's order. */
+export const COLOUR_NAMES: readonly string[] = [...new Set(PALETTE.map((c) => c.name))];
 
 function srgbToLinear(v: number): number {
   const c = v / 255;
@@ -79,6 +84,9 @@ export function paletteIndex(r: number, g: number, b: number): number {
   return paletteLut()[((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3)]!;
 }
 
+/** Palette index -> the first index with the same name: shades of one name count as one colour. */
+const NAME_OF_INDEX = PALETTE.map((c) => PALETTE.findIndex((other) => other.name === c.name));
+
 export function colourName(r: number, g: number, b: number): string {
   return PALETTE[nearestColour(r, g, b)]!.name;
 }
@@ -101,7 +109,7 @@ export function dominantColours(rgb: Uint8Array | Buffer, width: number, height:
     let total = 0;
     const visit = (x: number, y: number) => {
       const i = (y * width + x) * 3;
-      border[paletteIndex(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!)]! += 1;
+      border[NAME_OF_INDEX[paletteIndex(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!)]!]! += 1;
       total++;
     };
     for (let x = 0; x < width; x += 2) {
@@ -121,7 +129,7 @@ export function dominantColours(rgb: Uint8Array | Buffer, width: number, height:
     for (let x = 0; x < width; x += step) {
       if (mask && !mask(x, y)) continue;
       const i = (y * width + x) * 3;
-      const c = paletteIndex(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!);
+      const c = NAME_OF_INDEX[paletteIndex(rgb[i]!, rgb[i + 1]!, rgb[i + 2]!)]!;
       if (c === background) continue;
       const dx = (x + 0.5) / width - 0.5;
       const dy = (y + 0.5) / height - 0.5;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { colourName, dominantColours, rgbToLab } from '../../src/image/colour-names.ts';
+import { COLOUR_NAMES, colourName, dominantColours, rgbToLab } from '../../src/image/colour-names.ts';
 import type { HeadResult } from '../../src/model/types.ts';
 import { measureColour, tensorToRgb } from '../../src/pipelines/measure-colour.ts';
 
@@ -12,6 +12,10 @@ test('palette names follow perception', () => {
   assert.equal(colourName(30, 60, 220), 'blue');
   assert.equal(colourName(20, 30, 80), 'navy');
   assert.equal(colourName(140, 28, 55), 'maroon');
+  // Mustard and gold are yellow to a shopper (a mustard sofa was named olive before its own shade).
+  assert.equal(colourName(205, 168, 50), 'yellow');
+  assert.equal(colourName(200, 172, 90), 'yellow');
+  assert.equal(colourName(110, 112, 40), 'olive');
   const [L, a, b] = rgbToLab(255, 255, 255);
   assert.ok(Math.abs(L - 100) < 0.05 && Math.abs(a) < 0.05 && Math.abs(b) < 0.05, 'white is L=100, a=b=0');
 });
@@ -26,6 +30,15 @@ function picture(width: number, height: number, background: [number, number, num
   }
   return rgb;
 }
+
+test('the shades of one name add up to one share, and each name is listed once', () => {
+  const rgb = new Uint8Array(64 * 64 * 3);
+  for (let p = 0; p < 64 * 64; p++) rgb.set(p % 2 === 0 ? [245, 215, 40] : [210, 170, 45], p * 3);
+  const shares = dominantColours(rgb, 64, 64);
+  assert.deepEqual(shares.map((s) => s.name), ['yellow']);
+  assert.ok(Math.abs(shares[0]!.share - 1) < 1e-9);
+  assert.equal(new Set(COLOUR_NAMES).size, COLOUR_NAMES.length);
+});
 
 test('the backdrop is left out and the product colour wins', () => {
   const shares = dominantColours(picture(64, 64, [245, 245, 245], [245, 215, 40]), 64, 64);
