@@ -22,6 +22,7 @@ import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { CLI, REPO, round, startChild, stopChild } from '../scripts/reliability/lib/common.ts';
 import { autocannon } from '../scripts/reliability/lib/http-phase.ts';
 import { readFashionProducts } from './lib/fashion-products.ts';
+import { scoreHead } from './lib/score-head.ts';
 import { machine, writeSection } from './report.ts';
 
 const { values } = parseArgs({
@@ -99,30 +100,8 @@ async function trainHead(out: string, base?: string): Promise<{ seconds: number;
 
 /** Accuracy of a model's head on listings never in the catalog, overall and where it does not abstain. */
 async function evaluate(modelDir: string): Promise<{ accuracy: number; answered: number; precisionAnswered: number }> {
-  const analyzer = await ModelAnalyzer.open(modelDir);
-  try {
-    let right = 0;
-    let answered = 0;
-    let answeredRight = 0;
-    for (let i = 0; i < evalRows.length; i += 32) {
-      const batch = evalRows.slice(i, i + 32);
-      const analyses = await analyzer.analyzeBuffers(await Promise.all(batch.map((r) => readFile(r.file))));
-      analyses.forEach((a, j) => {
-        if (a instanceof Error) return;
-        const head = a.heads[HEAD];
-        if (head?.kind !== 'single') throw new Error(`${modelDir} has no single-label ${HEAD} head`);
-        const ok = head.top[0]?.label === batch[j]!.gender;
-        if (ok) right++;
-        if (!head.abstain) {
-          answered++;
-          if (ok) answeredRight++;
-        }
-      });
-    }
-    return { accuracy: round(right / evalRows.length, 3), answered: round(answered / evalRows.length, 3), precisionAnswered: round(answeredRight / Math.max(1, answered), 3) };
-  } finally {
-    await analyzer.close();
-  }
+  const { accuracy, answered, precisionAnswered } = await scoreHead(modelDir, HEAD, evalRows.map((r) => ({ file: r.file, label: r.gender })));
+  return { accuracy, answered, precisionAnswered };
 }
 
 // 0. The labelled catalog, published with the shipped model (the seller side, not part of the target).

@@ -8,7 +8,7 @@
 // Kids, the catalog head keeps them apart, so kids' products are left out of the comparison).
 // Run: node --import tsx bench/catalog-vs-unified.ts [--base models/groknet-base-0.4.4]
 //        [--unified models/groknet-base] [--listings 5000] [--datasets ../shared/datasets] [--print]
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { loadFashionProducts } from '../src/train/datasets/fashion-products.ts';
 import { CLI, REPO, round, startChild } from '../scripts/reliability/lib/common.ts';
 import { readFashionProducts } from './lib/fashion-products.ts';
+import { scoreHead } from './lib/score-head.ts';
 import { machine, writeSection } from './report.ts';
 
 const { values } = parseArgs({
@@ -71,30 +72,10 @@ const catalogModel = path.join(data, 'models', 'gender');
 }
 const trainSeconds = seconds(t);
 
-async function score(modelDir: string): Promise<{ version: string; accuracy: number; answered: number; precision: number }> {
-  const analyzer = await ModelAnalyzer.open(modelDir);
-  let right = 0;
-  let answered = 0;
-  let answeredRight = 0;
-  for (let i = 0; i < evalRows.length; i += 32) {
-    const batch = evalRows.slice(i, i + 32);
-    const analyses = await analyzer.analyzeBuffers(await Promise.all(batch.map((r) => readFile(r.file))));
-    analyses.forEach((a, j) => {
-      if (a instanceof Error) return;
-      const head = a.heads[HEAD];
-      if (head?.kind !== 'single') throw new Error(`${modelDir} has no single-label ${HEAD} head`);
-      const ok = head.top[0]?.label === batch[j]!.fields.gender;
-      if (ok) right++;
-      if (!head.abstain) {
-        answered++;
-        if (ok) answeredRight++;
-      }
-    });
-  }
-  const version = analyzer.modelVersion;
-  await analyzer.close();
-  return { version, accuracy: round(right / evalRows.length, 3), answered: round(answered / evalRows.length, 3), precision: round(answeredRight / Math.max(1, answered), 3) };
-}
+const score = async (modelDir: string) => {
+  const r = await scoreHead(modelDir, HEAD, evalRows.map((row) => ({ file: row.file, label: row.fields.gender! })));
+  return { version: r.version, accuracy: r.accuracy, answered: r.answered, precision: r.precisionAnswered };
+};
 const fromCatalog = await score(catalogModel);
 const inUnified = await score(unified);
 const majority = Math.max(...[...COMPARED].map((g) => evalRows.filter((r) => r.fields.gender === g).length)) / evalRows.length;
