@@ -42,8 +42,8 @@ export function measureColour(tensor: Float32Array, spec: PreprocessSpec): HeadR
  * how it was reached: the learned head's (`source: 'model'`, abstaining where it is not sure)
  * unless the photo is of a vertical it never learned (the gate) or the model has none; then
  * the palette's measurement (`source: 'pixels'`). On 297 held-out catalogue shots the learned
- * head's top colour is right 0.461 of the time, the palette's 0.327, their mean 0.434, and
- * "learned where sure, else palette" 0.397 (BENCHMARKS.md, "Accuracy across photo styles").
+ * head's top colour is right 0.461 of the time, the palette's 0.330, their mean 0.441, and
+ * "learned where sure, else palette" 0.397 (measured before the palette's mustard shades) (BENCHMARKS.md, "Accuracy across photo styles").
  */
 export function chooseColour(learned: HeadResult | undefined, measure: () => HeadResult): HeadResult {
   if (learned && learned.kind === 'single' && !learned.outOfVertical) return { ...learned, source: 'model' };

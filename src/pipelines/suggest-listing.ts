@@ -4,7 +4,7 @@
 // and whether the model abstained, so a seller is asked to check the unsure ones.
 import { COLOUR_HEADS } from '../model/heads/colour-heads.ts';
 import type { HeadResult } from '../model/types.ts';
-import { humanize, LISTING_IGNORED_HEADS, MULTI_HEAD_VERTICAL, VERTICALS } from './verticals.ts';
+import { ATTRIBUTE_HEAD_VERTICAL, humanize, LISTING_IGNORED_HEADS, VERTICALS } from './verticals.ts';
 
 export interface ListingField {
   value: string;
@@ -47,7 +47,8 @@ export function suggestListing(heads: Record<string, HeadResult>): SuggestedList
 
   const multi: Array<[string, Extract<HeadResult, { kind: 'multi' }>]> = [];
   for (const [name, head] of Object.entries(heads)) {
-    if (LISTING_IGNORED_HEADS.has(name)) continue;
+    // A head of another kind of product than the photo shows (the vertical gate) suggests nothing.
+    if (LISTING_IGNORED_HEADS.has(name) || head.outOfVertical) continue;
     if (head.kind === 'multi') {
       multi.push([name, head]);
       continue;
@@ -60,9 +61,13 @@ export function suggestListing(heads: Record<string, HeadResult>): SuggestedList
   }
 
   const category = chooseCategory(categories);
+  const belongs = (head: string): boolean => {
+    const vertical = ATTRIBUTE_HEAD_VERTICAL[head];
+    return !vertical || (category !== null && !category.abstain && category.path[0] === vertical);
+  };
+  for (const name of Object.keys(attributes)) if (!belongs(name)) delete attributes[name];
   for (const [name, head] of multi) {
-    const vertical = MULTI_HEAD_VERTICAL[name];
-    if (vertical && (!category || category.abstain || category.path[0] !== vertical)) continue;
+    if (!belongs(name)) continue;
     for (const label of head.labels) tags.push({ value: label.label, score: label.score, abstain: false, head: name });
   }
   return { category, colour, attributes, tags, title: titleOf(category, colour) };

@@ -129,5 +129,10 @@ export const VERTICALS: Record<string, Vertical> = {
  */
 export const LISTING_IGNORED_HEADS = new Set(['fashion_mnist', 'vertical']);
 
-/** Multi-label heads that only make sense within one vertical (garment tags on a carton of milk do not). */
-export const MULTI_HEAD_VERTICAL: Record<string, string> = { garment_tags: 'fashion' };
+/**
+ * Attribute and tag heads that only make sense within one vertical (garment tags on a carton of
+ * milk do not, nor "Men" on a bed): a listing takes them only when its category is sure and of
+ * that vertical. The vertical gate (vertical-gate.ts) already silences them where the vertical
+ * head leans to another vertical; this covers photos it is unsure of.
+ */
+export const ATTRIBUTE_HEAD_VERTICAL: Record<string, string> = { garment_tags: 'fashion', gender: 'fashion', usage: 'fashion' };

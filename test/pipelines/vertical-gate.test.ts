@@ -18,7 +18,7 @@ const specs: HeadSpec[] = [
 
 function analysis(vertical: string, sure: boolean): Record<string, HeadResult> {
   return {
-    vertical: { kind: 'single', top: [{ label: vertical, score: sure ? 0.9 : 0.5 }], abstain: !sure },
+    vertical: { kind: 'single', top: [{ label: vertical, score: sure ? 0.9 : 0.45 }], abstain: !sure },
     grocery_fine: { kind: 'single', top: [{ label: 'Banana', score: 0.8 }], abstain: false },
     garment_tags: { kind: 'multi', labels: [{ label: 'skirt', score: 0.7 }] },
     clothing: { kind: 'single', top: [{ label: 'Dress', score: 0.6 }], abstain: false },
@@ -42,7 +42,16 @@ test('a sure home photo gates both fashion and grocery heads', () => {
   assert.equal((gated.clothing as { outOfVertical?: boolean }).outOfVertical, true);
 });
 
-test('an unsure vertical, or a model without a vertical head, gates nothing', () => {
+test('a vertical the head abstains on (0.6 < 0.7) still gates from 0.5: "not sure" is the cheaper mistake', () => {
+  const leaning = analysis('home', false);
+  leaning.vertical = { kind: 'single', top: [{ label: 'home', score: 0.6 }, { label: 'fashion', score: 0.3 }], abstain: true };
+  const gated = gateByVertical(specs, leaning);
+  assert.equal(sureVertical(gated), 'home');
+  assert.equal((gated.clothing as { outOfVertical?: boolean }).outOfVertical, true);
+  assert.equal(sureVertical({ vertical: { kind: 'single', top: [{ label: 'home', score: 0.49 }], abstain: true } }), undefined);
+});
+
+test('an unsure vertical (below 0.5), or a model without a vertical head, gates nothing', () => {
   const unsure = analysis('grocery', false);
   assert.deepEqual(gateByVertical(specs, unsure), unsure);
   const { vertical: _, ...noVertical } = analysis('grocery', true);

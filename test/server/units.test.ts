@@ -77,6 +77,15 @@ describe('suggestListing', () => {
     const measured = suggestListing({ furniture: single('sofa', 0.9), colour: { kind: 'single', top: [{ label: 'yellow', score: 0.6 }], abstain: false, source: 'pixels' } });
     assert.equal(measured.colour?.source, 'pixels');
     assert.equal(tshirt.colour?.source, undefined);
+    // A head the vertical gate closed suggests nothing: no gender on a banana, not even as "check".
+    const banana = suggestListing({ grocery_fine: single('Banana', 0.99), gender: { kind: 'single', top: [{ label: 'Women', score: 0.86 }], abstain: true, outOfVertical: true }, garment_tags: { kind: 'multi', labels: [], outOfVertical: true } });
+    assert.equal(banana.attributes.gender, undefined);
+    assert.deepEqual(banana.tags, []);
+    assert.equal(banana.category?.value, 'Banana');
+    // With the vertical unsure, a sure furniture category still keeps fashion's attributes off a bed.
+    const bed = suggestListing({ vertical: single('home', 0.42, true), furniture: single('bed', 0.85), gender: single('Men', 0.79), usage: single('Casual', 0.83) });
+    assert.equal(bed.category?.value, 'bed');
+    assert.deepEqual(bed.attributes, {});
   });
 });
 
