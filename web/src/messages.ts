@@ -45,7 +45,7 @@ export const FIELD_NAMES: Record<string, string> = {
   vertical: 'Department',
   fashion_article: 'Fashion item',
   furniture: 'Furniture',
-  gender: 'For',
+  gender: 'Gender',
   usage: 'Occasion',
   colour: 'Colour',
   category: 'Category',

@@ -4,6 +4,7 @@
 import { analyze, ApiError, publish, storedKey, storeKey, type ShownSuggestions } from './api.ts';
 import { byId, el, percent, setStatus } from './dom.ts';
 import { describeError, NOT_AN_IMAGE, UNREADABLE_CODES } from './messages.ts';
+import { fieldName } from './fields.ts';
 import type { ListingField, Product, SuggestedListing } from './types.ts';
 
 type Suggestion = Pick<ListingField, 'score' | 'abstain' | 'source'> | null;
@@ -174,7 +175,7 @@ export function initSell(showInBuy: (text: string) => void): void {
   function attributeField(name: string, value: string, suggestion: Suggestion): HTMLElement {
     const id = `f-attr-${name}`;
     const wrapper = el('div', { class: 'field', 'data-field': name, 'data-attribute': name },
-      el('label', { for: id }, name.replace(/_/g, ' ')),
+      el('label', { for: id }, fieldName(name)),
       el('input', { id, name: `attr:${name}`, maxlength: '200', 'aria-describedby': `${id}-note` }),
       el('span', { class: 'note', id: `${id}-note` }),
     );
