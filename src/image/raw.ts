@@ -22,6 +22,20 @@ export async function shrinkToFit(image: DecodedImage, maxSide: number): Promise
   return { data, width: info.width, height: info.height, format: image.format };
 }
 
+/**
+ * The pixels as a thumbnail: long side `maxSide`, through a JPEG of `quality` and back, so
+ * the detail and the compression artefacts of a small listing photo are both there.
+ */
+export async function thumbnailPixels(pixels: RgbPixels, maxSide: number, quality: number): Promise<RgbPixels> {
+  const jpeg = await sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
+    .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality })
+    .toBuffer();
+  const { data, info } = await sharp(jpeg).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new GroknetError('internal', `thumbnail returned ${info.channels} channels`);
+  return { data, width: info.width, height: info.height };
+}
+
 /** Colour changes: brightness, saturation (multipliers), hue rotation (degrees), contrast about mid-grey. */
 export interface ColourChange {
   brightness: number;

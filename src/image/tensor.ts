@@ -55,3 +55,24 @@ export function toTensorBatch(images: readonly Float32Array[], spec: PreprocessS
   });
   return { data, shape: tensorShape(spec, images.length) };
 }
+
+/** RGB pixels recovered from a model input tensor, keeping every `stride`-th pixel each way. */
+export function tensorToRgb(tensor: Float32Array, spec: PreprocessSpec, stride = 1): { rgb: Uint8Array; width: number; height: number } {
+  const [fullHeight, fullWidth] = spec.size;
+  const width = Math.ceil(fullWidth / stride);
+  const height = Math.ceil(fullHeight / stride);
+  const rgb = new Uint8Array(width * height * 3);
+  const plane = fullWidth * fullHeight;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * stride * fullWidth + x * stride;
+      for (let c = 0; c < 3; c++) {
+        // Tensor channel k holds RGB channel c (BGR order reverses them).
+        const k = spec.channelOrder === 'BGR' ? 2 - c : c;
+        const value = spec.layout === 'NHWC' ? tensor[p * 3 + k]! : tensor[k * plane + p]!;
+        rgb[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round((value * spec.std[k]! + spec.mean[k]!) / spec.scale)));
+      }
+    }
+  }
+  return { rgb, width, height };
+}

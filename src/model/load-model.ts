@@ -10,6 +10,7 @@ import { backboneOnnx } from './backbones/convert-backbone.ts';
 import { cached, cacheKey } from './cache.ts';
 import { composeModel } from './compose.ts';
 import { CODE_OUTPUT, EMBEDDING_OUTPUT, headOutputName } from './heads/heads-graph.ts';
+import { PixelColour } from './heads/pixel-colour.ts';
 import { readManifest, type ModelManifest } from './manifest.ts';
 import { parseModel } from './onnx/graph-builder.ts';
 
@@ -22,14 +23,18 @@ export interface LoadedModel {
   session: OnnxSession;
   /** Full graph bytes (backbone + heads), e.g. for export. */
   graphBytes: Uint8Array;
+  /** The colour-histogram classifier blended with a head, where the manifest declares one (by head name). */
+  pixelHeads: ReadonlyMap<string, PixelColour>;
 }
 
 export async function loadModel(dir: string = DEFAULT_MODEL_DIR, options: SessionOptions = {}): Promise<LoadedModel> {
   const manifest = await readManifest(path.join(dir, 'model.json'));
   const graphBytes = manifest.modelFile ? await readArtifactFile(dir, manifest.modelFile) : await composedGraph(dir, manifest);
   checkGraphAgainstManifest(graphBytes, manifest);
+  const pixelHeads = new Map<string, PixelColour>();
+  for (const head of manifest.heads) if (head.kind === 'single' && head.pixels) pixelHeads.set(head.name, await PixelColour.load(dir, head.pixels.file, head.labels));
   const session = await OnnxSession.create(graphBytes, options);
-  return { dir, manifest, session, graphBytes };
+  return { dir, manifest, session, graphBytes, pixelHeads };
 }
 
 async function readArtifactFile(dir: string, name: string): Promise<Uint8Array> {

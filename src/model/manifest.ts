@@ -16,6 +16,8 @@ const headSchema = z.discriminatedUnion('kind', [
     /** Below this top score the head abstains (the listing leaves the field for the seller). */
     abstainBelow: z.number().min(0).max(1).default(0),
     trainedOn: z.string().optional(),
+    /** A classifier of the photo's colour histograms blended with this head (src/model/heads/pixel-colour.ts): its file, relative to the manifest. */
+    pixels: z.strictObject({ file: z.string().min(1) }).optional(),
     /** The kind of product this head describes: shown only where the model's `vertical` head says the photo is of it (or is not sure). */
     vertical: z.string().min(1).optional(),
   }),

@@ -118,7 +118,10 @@ export class ModelAnalyzer implements Analyzer {
         heads[head.name] = readHead(head, out.data.subarray(i * head.labels.length, (i + 1) * head.labels.length));
       }
       const gated = this.rawHeads ? heads : gateByVertical(manifest.heads, heads);
-      if (!this.rawHeads) gated.colour = chooseColour(gated.colour, () => measureColour(item, manifest.input));
+      if (!this.rawHeads) {
+        const pixels = this.model.pixelHeads.get('colour');
+        gated.colour = chooseColour(gated.colour, () => measureColour(item, manifest.input), pixels && ((learned) => pixels.blend(pixels.probabilities(pixels.features(item, manifest.input)), learned.top)));
+      }
       const dim = manifest.embedding.dim;
       const bits = manifest.embedding.codeBits;
       return {

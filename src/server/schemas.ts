@@ -30,7 +30,7 @@ export const HeadResultSchema = z
       kind: z.literal('single'),
       top: z.array(LabelScoreSchema),
       abstain: z.boolean().optional(),
-      source: z.enum(['model', 'pixels']).optional().meta({ description: "How the answer was reached: learned by the model, or measured from the photo's pixels (colour outside the verticals its head learned)" }),
+      source: z.enum(['model', 'pixels']).optional().meta({ description: "How the answer was reached: learned by the model (for colour: its colour head blended with its classifier of the photo's colour histograms), or measured from the photo's pixels by the palette (colour outside the verticals its head learned)" }),
       outOfVertical: z.boolean().optional().meta({ description: 'The head describes another kind of product than the photo shows (the `vertical` head is sure): abstained for that reason' }),
     }),
     z.object({ kind: z.literal('multi'), labels: z.array(LabelScoreSchema), outOfVertical: z.boolean().optional() }),
@@ -43,7 +43,7 @@ export const ListingFieldSchema = z
     score: z.number(),
     abstain: z.boolean().meta({ description: 'The model is not sure: ask the seller' }),
     head: z.string(),
-    source: z.enum(['model', 'pixels']).optional().meta({ description: "For colour: learned by the model's colour head, or measured from the photo's pixels" }),
+    source: z.enum(['model', 'pixels']).optional().meta({ description: "For colour: learned by the model (its colour head blended with its colour-histogram classifier), or measured from the photo's pixels by the palette" }),
   })
   .meta({ id: 'ListingField' });
 

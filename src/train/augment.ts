@@ -2,20 +2,22 @@
 // backbone features are cached like any image: "<ref>@flip" (mirrored), "<ref>@crop" (an 80%
 // crop whose position depends on the image, so it is stable across runs), "<ref>@jitter"
 // (brightness, contrast, saturation and hue moved by amounts drawn from the reference, for
-// datasets whose labels do not name colours), and their combinations joined by "+"
+// datasets whose labels do not name colours), "<ref>@shrink" (a thumbnail: long side 40-96 px
+// through a JPEG of quality 50-85, drawn from the reference, as small listing photos are),
+// and their combinations joined by "+"
 // ("<ref>@flip+jitter": one cached view that is both, so a dataset gets colour variety
 // without more rows per epoch).
 import { createHash } from 'node:crypto';
 import { decodeImage } from '../image/decode.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../image/limits.ts';
-import { changeColours } from '../image/raw.ts';
+import { changeColours, thumbnailPixels } from '../image/raw.ts';
 import { loadForModel, preprocessDecoded } from '../image/preprocess.ts';
 import type { PreprocessSpec } from '../image/spec.ts';
 import { readIdxSample, readSampleBytes } from './datasets/read.ts';
 
-export type Transform = 'crop' | 'flip' | 'jitter';
+export type Transform = 'crop' | 'flip' | 'shrink' | 'jitter';
 /** The transforms, in the order a view applies them and names them. */
-export const TRANSFORMS: readonly Transform[] = ['crop', 'flip', 'jitter'];
+export const TRANSFORMS: readonly Transform[] = ['crop', 'flip', 'shrink', 'jitter'];
 /** A view: one or more transforms joined by "+", in TRANSFORMS' order (e.g. "flip+jitter"). */
 export type View = string;
 /** What a count of views means in a dataset's config: 1 adds the mirrored view, 2 also the crop. */
@@ -61,9 +63,16 @@ export async function loadViewTensor(ref: string, spec: PreprocessSpec): Promise
   for (const transform of view ? viewTransforms(view) : []) {
     if (transform === 'crop') pixels = crop(pixels.data, pixels.width, pixels.height, source);
     else if (transform === 'flip') pixels = mirror(pixels.data, pixels.width, pixels.height);
+    else if (transform === 'shrink') pixels = await thumbnailPixels(pixels, ...thumbnailOf(source));
     else pixels = await jitterColour(pixels.data, pixels.width, pixels.height, source);
   }
   return (await preprocessDecoded({ ...image, ...pixels }, spec)).tensor;
+}
+
+/** Long side and JPEG quality of a shrunk view of `key`: drawn from its hash, so stable across runs. */
+export function thumbnailOf(key: string): [maxSide: number, quality: number] {
+  const digest = createHash('sha1').update(`shrink:${key}`).digest();
+  return [40 + ((digest[0] ?? 0) % 57), 50 + ((digest[1] ?? 0) % 36)];
 }
 
 /** The colour changes of a jittered view of `key`: drawn from its hash, so stable across runs. */

@@ -53,7 +53,7 @@ export const datasetConfigSchema = z.strictObject({
 
 export const taskConfigSchema = z.discriminatedUnion('loss', [
   // dataset "*" with field "vertical": every dataset's rows, labelled by the dataset's `vertical`.
-  z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1), labelsNameColours: z.boolean().optional() }),
+  z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1), labelsNameColours: z.boolean().optional(), pixels: z.boolean().default(false) }),
   z.strictObject({ head: headName, loss: z.enum(['bce', 'multilabel-softmax']), dataset: z.string(), field: z.string().default('tags'), weight: z.number().positive().default(1), labelsNameColours: z.boolean().optional() }),
   z.strictObject({ head: z.literal('embedding'), loss: z.literal('arcface'), weight: z.number().positive().default(1), scale: z.number().positive().default(24), margin: z.number().min(0).max(1).default(0.3) }),
   z.strictObject({
@@ -169,6 +169,8 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
     const dataset = 'dataset' in task ? config.datasets.find((d) => d.name === task.dataset) : undefined;
     const namesColours = ('labelsNameColours' in task ? task.labelsNameColours : undefined) ?? COLOUR_HEADS.has(task.head);
     const jittered = dataset ? datasetViews(dataset).filter((v) => v.split('+').includes('jitter')) : [];
+    // The colour-histogram classifier learns colours; it is blended with a head that names them.
+    if ('pixels' in task && task.pixels && !namesColours) throw new GroknetError('invalid_config', `${where}: task '${task.head}' has "pixels": true, which only a head that names colours can have (set "labelsNameColours": true if its labels are colours)`);
     if (namesColours && jittered.length > 0) {
       throw new GroknetError('invalid_config', `${where}: dataset '${dataset!.name}' has colour-jittered views (${jittered.join(', ')}), but task '${task.head}' learns colours from it: drop "jitter" from its views`);
     }

@@ -18,6 +18,7 @@ import { exportArtifact, trainedArtifact } from './export.ts';
 import { extractPooledFeatures } from './extract-features.ts';
 import { fitHeads, type FitResult } from './fit-heads.ts';
 import { learnItq } from './itq.ts';
+import { trainPixelColour } from './pixel-colour.ts';
 import { tasksFromConfig, type TrainingTasks } from './tasks.ts';
 import { startUpperTrunk, trunkInputNode, type TrainedTrunk } from './trainable-trunk.ts';
 
@@ -117,8 +118,13 @@ export async function trainPrepared(prepared: Prepared, options: TrainOptions): 
     return outcome;
   }
   if (config.model.codeBits !== config.model.embeddingDim) throw new GroknetError('invalid_config', 'codeBits must equal embeddingDim (the ITQ rotation is square)');
-  const manifest = await exportArtifact(options.out, trainedArtifact({ prepared, plan, fit, ...(trunk ? { trunk } : {}), itq, evaluation, fitSeconds }));
+  let manifest = await exportArtifact(options.out, trainedArtifact({ prepared, plan, fit, ...(trunk ? { trunk } : {}), itq, evaluation, fitSeconds }));
   fit.dispose();
+  for (const task of pixelTasks(config)) {
+    if (options.onlyHeads && !options.onlyHeads.includes(task.head)) continue;
+    const data = prepared.datasets.find((d) => d.config.name === task.dataset)?.data;
+    if (data) manifest = (await trainPixelColour({ modelDir: options.out, head: task.head, data, seed: config.seed, log, ...(options.signal ? { signal: options.signal } : {}), ...(options.startProgress ? { startProgress: options.startProgress } : {}) })).manifest;
+  }
   return { ...outcome, manifest };
 }
 
@@ -171,4 +177,26 @@ export async function train(config: TrainConfig, options: TrainOptions): Promise
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const prepared = await prepareTraining(config, log, options);
   return trainPrepared(prepared, options);
+}
+
+/** The config's tasks whose head also learns from colour histograms ("pixels": true). */
+export function pixelTasks(config: TrainConfig): Array<{ head: string; dataset: string }> {
+  return config.tasks.flatMap((t) => ('pixels' in t && t.pixels && 'dataset' in t ? [{ head: t.head, dataset: t.dataset }] : []));
+}
+
+/**
+ * Trains only the colour-histogram classifiers of the config's "pixels" tasks into the model
+ * already in `out` (trained from this config), and gives it the config's version.
+ */
+export async function trainPixelsOnly(config: TrainConfig, options: Pick<TrainOptions, 'out' | 'signal' | 'startProgress' | 'log'>): Promise<ModelManifest> {
+  const tasks = pixelTasks(config);
+  if (tasks.length === 0) throw new GroknetError('invalid_config', `config '${config.name}' has no task with "pixels": true`);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let manifest: ModelManifest | undefined;
+  for (const task of tasks) {
+    const dataset = config.datasets.find((d) => d.name === task.dataset)!;
+    const data = await loadDataset(dataset);
+    manifest = (await trainPixelColour({ modelDir: options.out, head: task.head, data, seed: config.seed, log, version: config.version, ...(options.signal ? { signal: options.signal } : {}), ...(options.startProgress ? { startProgress: options.startProgress } : {}) })).manifest;
+  }
+  return manifest!;
 }

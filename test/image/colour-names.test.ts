@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { COLOUR_NAMES, colourName, dominantColours, rgbToLab } from '../../src/image/colour-names.ts';
 import type { HeadResult } from '../../src/model/types.ts';
-import { measureColour, tensorToRgb } from '../../src/pipelines/measure-colour.ts';
+import { tensorToRgb } from '../../src/image/tensor.ts';
+import { measureColour } from '../../src/pipelines/measure-colour.ts';
 
 test('palette names follow perception', () => {
   assert.equal(colourName(250, 250, 250), 'white');

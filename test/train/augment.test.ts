@@ -10,7 +10,7 @@ import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { GroknetError } from '../../src/errors.ts';
 import type { PreprocessSpec } from '../../src/image/spec.ts';
-import { jitterAmounts, loadViewTensor, splitViewRef, viewTransforms } from '../../src/train/augment.ts';
+import { jitterAmounts, loadViewTensor, splitViewRef, thumbnailOf, viewTransforms } from '../../src/train/augment.ts';
 import { buildRows } from '../../src/train/build-rows.ts';
 import { datasetViews, parseTrainConfig } from '../../src/train/config.ts';
 import type { LabelledDataset } from '../../src/train/datasets/types.ts';
@@ -64,6 +64,28 @@ test('the jittered view keeps the shape, moves the colours, and is the same on e
   const { brightness, contrast, saturation, hue } = jitterAmounts(colourful);
   assert.ok(brightness >= 0.75 && brightness <= 1.25 && contrast >= 0.75 && contrast <= 1.25 && saturation >= 0.6 && saturation <= 1.4 && Math.abs(hue) <= 12);
   assert.notDeepEqual(jitterAmounts(colourful), jitterAmounts(grey), 'each image draws its own amounts');
+});
+
+test('the shrunk view is a thumbnail: detail lost, colours kept, the same on every run', async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'groknet-augment-shrink-'));
+  const file = path.join(root, 'stripes.png');
+  // Stripes one pixel wide on a 240 x 180 photo: a 40-96 px thumbnail cannot keep them.
+  const rgb = Buffer.alloc(240 * 180 * 3);
+  for (let i = 0; i < 240 * 180; i++) rgb.set(i % 2 === 0 ? [250, 250, 250] : [10, 10, 200], i * 3);
+  await writeFile(file, await sharp(rgb, { raw: { width: 240, height: 180, channels: 3 } }).png().toBuffer());
+  const big: PreprocessSpec = { ...spec, size: [180, 240] };
+  const original = await loadViewTensor(file, big);
+  const shrunk = await loadViewTensor(`${file}@shrink`, big);
+  assert.equal(shrunk.length, original.length);
+  const contrast = (t: Float32Array) => t.reduce((sum, v, i) => (i >= 3 && i % 3 === 2 ? sum + Math.abs(v - t[i - 3]!) : sum), 0) / (t.length / 3);
+  assert.ok(contrast(shrunk) < contrast(original) / 4, `neighbouring pixels: ${contrast(original).toFixed(1)} -> ${contrast(shrunk).toFixed(1)}`);
+  const mean = (t: Float32Array, c: number) => t.reduce((sum, v, i) => (i % 3 === c ? sum + v : sum), 0) / (t.length / 3);
+  assert.ok(Math.abs(mean(shrunk, 2) - mean(original, 2)) < 12, 'the colours stay');
+  assert.deepEqual(await loadViewTensor(`${file}@shrink`, big), shrunk, 'stable across runs, so cached features stay true');
+  const [side, quality] = thumbnailOf(file);
+  assert.ok(side >= 40 && side <= 96 && quality >= 50 && quality <= 85);
+  assert.deepEqual(viewTransforms('crop+flip+shrink'), ['crop', 'flip', 'shrink']);
+  assert.throws(() => viewTransforms('shrink+crop'), /not a view/);
 });
 
 test('a grey image stays grey under colour jitter (Fashion-MNIST keeps its statistic)', async () => {

@@ -89,7 +89,7 @@ test('the committed configs parse, and the experiments differ from the default w
   sameAsBlock15('trunk-epochs-9', (c) => ({ ...c, datasets: block15.datasets, optimizer: { ...c.optimizer, epochs: block15.optimizer.epochs } }));
   assert.equal(configs.get('trunk-epochs-9-seed-8')!.seed, 8);
   assert.deepEqual({ ...configs.get('trunk-epochs-9-seed-8')!, version: epochs9.version, seed: epochs9.seed }, epochs9);
-  // 0.4.4 was trunk-epochs-9. The shipped default (0.5.0) is it with two more datasets
+  // 0.4.4 was trunk-epochs-9. The shipped default (0.5.x) is it with two more datasets
   // (fashion-products, furniture), a vertical for each photo dataset, their heads, and
   // Fashion-MNIST cut to 4,000 training rows at weight 0.4 to pay for them (issue #25).
   assert.deepEqual(base.datasets.map((d) => d.name), ['clothing', 'grocery', 'clothing-parsing', 'fashion-mnist', 'fashion-products', 'furniture']);
@@ -102,7 +102,7 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual({ ...base, version: epochs9.version, datasets: epochs9.datasets, tasks: base.tasks.filter((t) => epochs9.tasks.some((o) => o.head === t.head)) }, epochs9);
 });
 
-test('fashion-products-views is 0.5.0 with a cropped, mirrored view of each fashion-products shot', async () => {
+test('fashion-products-views is the shipped config with a cropped, mirrored view of each fashion-products shot', async () => {
   const base = await readTrainConfig(path.join(root, 'default.json'));
   const views = await readTrainConfig(path.join(root, 'experiments', 'fashion-products-views.json'));
   assert.deepEqual(datasetViews(views.datasets[4]!), ['crop+flip']);

@@ -1,11 +1,13 @@
 // `groknet train CONFIG [--out DIR] [--resume]`: the unified trainer (see src/train/train.ts).
+// `groknet train CONFIG --only pixels [--out DIR]`: only the colour-histogram classifiers of the
+// config's "pixels" tasks, into the model already in DIR (src/train/pixel-colour.ts).
 // `groknet train --catalog DIR --head NAME --from FIELD --out DIR [--model BASE] [--replace]`:
 // a head trained from a catalog's labels, added to a model (see src/train/catalog-train.ts).
 import path from 'node:path';
 import { GroknetError } from '../../errors.ts';
 import { DEFAULT_MODEL_DIR } from '../../model/load-model.ts';
 import { readTrainConfig } from '../../train/config.ts';
-import { train } from '../../train/train.ts';
+import { train, trainPixelsOnly } from '../../train/train.ts';
 import { trainCatalogHead } from '../../train/catalog-train.ts';
 import { parse } from '../args.ts';
 import { isInterruption, watchInterrupts } from '../interrupt.ts';
@@ -15,9 +17,12 @@ const CATALOG_USAGE = 'usage: groknet train --catalog DIR --head NAME --from cat
 
 export async function trainCommand(args: string[]): Promise<number> {
   if (args.some((arg) => arg === '--catalog' || arg.startsWith('--catalog='))) return trainFromCatalog(args);
-  const { values, positionals } = parse(args, { out: { type: 'string' }, resume: { type: 'boolean', default: false } });
-  if (positionals.length !== 1) throw new GroknetError('invalid_argument', 'usage: groknet train CONFIG.json [--out DIR] [--resume]');
+  const { values, positionals } = parse(args, { out: { type: 'string' }, resume: { type: 'boolean', default: false }, only: { type: 'string' } });
+  if (positionals.length !== 1) throw new GroknetError('invalid_argument', 'usage: groknet train CONFIG.json [--out DIR] [--resume | --only pixels]');
+  if (values.only !== undefined && values.only !== 'pixels') throw new GroknetError('invalid_argument', `--only takes "pixels" (the colour-histogram classifiers), not "${values.only}"`);
+  if (values.only && values.resume) throw new GroknetError('invalid_argument', '--only pixels and --resume cannot be combined: --only pixels starts from the model already in --out');
   const config = await readTrainConfig(path.resolve(positionals[0]!));
+  if (values.only) return trainPixels(config, path.resolve(values.out ?? DEFAULT_MODEL_DIR));
   // A first SIGINT/SIGTERM stops at the next safe point with what was done kept, a second exits at once.
   const interrupt = watchInterrupts('train', 'at the next safe point (between batches of images, or after a checkpoint between training steps)');
   try {
@@ -27,6 +32,22 @@ export async function trainCommand(args: string[]): Promise<number> {
   } catch (error) {
     if (!isInterruption(error) || !interrupt.received) throw error;
     process.stderr.write(`groknet train: interrupted by ${interrupt.received}${error.details ? ` ${error.details}` : ''}; to go on from there, run the same command with --resume\n`);
+    return interrupt.exitCode;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function trainPixels(config: Awaited<ReturnType<typeof readTrainConfig>>, out: string): Promise<number> {
+  const interrupt = watchInterrupts('train', 'between photos or epochs; nothing is written until the end');
+  try {
+    const manifest = await trainPixelsOnly(config, { out, signal: interrupt.signal, startProgress: createProgress });
+    const evaluation = Object.fromEntries(Object.entries(manifest.evaluation ?? {}).filter(([key]) => key.endsWith('_with_pixels')));
+    process.stdout.write(`${JSON.stringify({ model: `${manifest.name}@${manifest.version}`, out, evaluation }, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    if (!isInterruption(error) || !interrupt.received) throw error;
+    process.stderr.write(`groknet train: interrupted by ${interrupt.received}; the model in ${out} is as it was\n`);
     return interrupt.exitCode;
   } finally {
     interrupt.dispose();
