@@ -130,6 +130,15 @@ function matchGroups(candidate: Candidate, groups: readonly WordGroup[]): { matc
   return { matched, why };
 }
 
+/** Phrases named in a "no words match" reason: a long query is summed up, not repeated per result. */
+const UNMATCHED_PHRASES_SHOWN = 3;
+
+function unmatchedWhy(groups: readonly WordGroup[]): string {
+  const shown = groups.slice(0, UNMATCHED_PHRASES_SHOWN).map((g) => `"${g.phrase}"`);
+  const more = groups.length - shown.length;
+  return `no words of the listing match ${shown.join(' ')}${more > 0 ? ` (or ${more} more of the query's words)` : ''}`;
+}
+
 /** Labels the words named: field -> the values asked for (soft evidence, never a filter). */
 function evidenceOf(parsed: Filters): Array<[field: string, values: string[]]> {
   return Object.entries(parsed)
@@ -298,7 +307,7 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
     const score = WEIGHTS.relevance * relevance + WEIGHTS.coverage * coverage + WEIGHTS.labels * labels.score + bonus;
     const why = [...(bonus > 0 ? ['title is the query'] : []), ...own.why, ...labels.why, ...explainFilters(candidate, hard, info)];
     if (own.matched === 0 && relevance > 0) why.push(`text relevance ${candidate.raw.toFixed(2)}`);
-    if (own.matched === 0 && relevance === 0 && groups.length > 0) why.push(`no words of the listing match ${groups.map((g) => `"${g.phrase}"`).join(' ')}`);
+    if (own.matched === 0 && relevance === 0 && groups.length > 0) why.push(unmatchedWhy(groups));
     const isText = own.matched > 0 || relevance > 0;
     ranked.push({ candidate, result: toResult(candidate, score, isText ? 'text' : 'filter', why) });
   }

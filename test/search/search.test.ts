@@ -192,6 +192,11 @@ describe('text search', () => {
     // The green trousers come in on the colour evidence alone, below the listing whose words match.
     const trousers = response.results.find((r) => r.id === 'pants-green');
     assert.ok(trousers && trousers.match === 'filter' && trousers.score < response.results[0]!.score, JSON.stringify(response.results));
+    assert.ok(trousers.why.includes('no words of the listing match "tee" "green"') || trousers.why.includes('no words of the listing match "green" "tee"'), trousers.why.join('; '));
+    // A long query is summed up in that reason, not repeated word by word in every result.
+    const long = await searchText(shop.catalog, 'green tee with long sleeves in soft cotton for a summer picnic');
+    const reason = long.results.find((r) => r.id === 'pants-green')?.why.find((w) => w.startsWith('no words'));
+    assert.ok(reason && reason.length < 120 && / more of the query's words\)$/.test(reason), reason);
   });
 
   test('an exact title finds its listing first', async () => {
