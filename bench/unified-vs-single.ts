@@ -5,6 +5,8 @@
 //   --unified-model models/groknet-base: take the unified column from a model `groknet train`
 //   built from this same config (training is repeatable: same cache and seed, same heads.onnx)
 //   instead of training it again, which is a third of the bench's time.
+//   --heads a,b: single-task models for these heads only (the multi-label loss comparison and
+//   the embedding rows only where their heads are named), written to their own section.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +16,7 @@ import type { Evaluation } from '../src/train/evaluate-fit.ts';
 import { prepareTraining, trainPrepared, type TrainOutcome } from '../src/train/train.ts';
 import { machine, writeSection } from './report.ts';
 
-const { values, positionals } = parseArgs({ options: { epochs: { type: 'string' }, 'unified-model': { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { epochs: { type: 'string' }, 'unified-model': { type: 'string' }, heads: { type: 'string' } }, allowPositionals: true });
 const configFile = path.resolve(positionals[0] ?? 'configs/default.json');
 const config = await readTrainConfig(configFile);
 // Every model gets the same budget; --epochs shortens it for all of them alike.
@@ -23,7 +25,10 @@ const unifiedModel = values['unified-model'] ? await readUnifiedModel(values['un
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const prepared = await prepareTraining(config, log, { startProgress: createProgress });
 
-const headTasks = config.tasks.filter((t) => t.head !== 'embedding').map((t) => t.head);
+const onlyHeads = values.heads?.split(',').map((h) => h.trim()).filter(Boolean);
+const allHeads = config.tasks.filter((t) => t.head !== 'embedding').map((t) => t.head);
+for (const head of onlyHeads ?? []) if (!allHeads.includes(head)) throw new Error(`--heads: '${head}' is not a head of ${configFile} (${allHeads.join(', ')})`);
+const headTasks = onlyHeads ? allHeads.filter((h) => onlyHeads.includes(h)) : allHeads;
 const embeddingTasks = config.tasks.filter((t) => t.head === 'embedding').map((t) => t.head);
 const runs: Array<{ name: string; outcome: TrainOutcome }> = [];
 log(unifiedModel ? `== unified: read from ${values['unified-model']}` : '== unified');
@@ -37,7 +42,7 @@ for (const head of headTasks) {
 
 // Multi-label loss, compared on the same single-task budget: sigmoid/BCE (one yes/no per
 // tag) against multi-label softmax (the tags share one softmax, targets spread over them).
-const multiLabel = config.tasks.filter((t) => t.loss === 'bce' || t.loss === 'multilabel-softmax');
+const multiLabel = config.tasks.filter((t) => (t.loss === 'bce' || t.loss === 'multilabel-softmax') && headTasks.includes(t.head));
 const lossRuns: Array<{ head: string; loss: string; outcome: TrainOutcome }> = [];
 for (const task of multiLabel) {
   const other = task.loss === 'bce' ? 'multilabel-softmax' : 'bce';
@@ -68,15 +73,17 @@ const retrieval = (o: TrainOutcome, key: string): string => {
   const v = o.evaluation.report[key]?.recall_at_1;
   return typeof v === 'number' ? v.toFixed(3) : '-';
 };
-const groceryRun = runs.find((r) => r.name === 'grocery_fine')!.outcome;
-rows.push(`| embedding | photo -> catalog R@1 | ${retrieval(groceryRun, 'photo_to_catalog')} (with grocery heads) | ${retrieval(unified, 'photo_to_catalog')} |`);
-rows.push(`| embedding | augmented-view R@1 | ${retrieval(groceryRun, 'augmented_view_retrieval')} | ${retrieval(unified, 'augmented_view_retrieval')} |`);
+const groceryRun = runs.find((r) => r.name === 'grocery_fine')?.outcome;
+if (groceryRun) {
+  rows.push(`| embedding | photo -> catalog R@1 | ${retrieval(groceryRun, 'photo_to_catalog')} (with grocery heads) | ${retrieval(unified, 'photo_to_catalog')} |`);
+  rows.push(`| embedding | augmented-view R@1 | ${retrieval(groceryRun, 'augmented_view_retrieval')} | ${retrieval(unified, 'augmented_view_retrieval')} |`);
+}
 
 await writeSection(
-  'unified-vs-single',
-  `## Unified vs single-task models (issue: unified training)
+  onlyHeads ? 'unified-vs-single-heads' : 'unified-vs-single',
+  `## Unified vs single-task models${onlyHeads ? `: ${headTasks.join(', ')}` : ''} (issue: unified training${onlyHeads ? ', #25' : ''})
 
-Command: \`node --import tsx bench/unified-vs-single.ts ${path.relative(process.cwd(), configFile)}${values.epochs ? ` --epochs ${values.epochs}` : ''}${values['unified-model'] ? ` --unified-model ${values['unified-model']}` : ''}\`. Machine: ${machine()}.
+Command: \`node --import tsx bench/unified-vs-single.ts ${path.relative(process.cwd(), configFile)}${values.epochs ? ` --epochs ${values.epochs}` : ''}${values['unified-model'] ? ` --unified-model ${values['unified-model']}` : ''}${onlyHeads ? ` --heads ${headTasks.join(',')}` : ''}\`. Machine: ${machine()}.
 Same cached features (${prepared.rows.rows.length} rows incl. augmented views), same optimiser and ${config.optimizer.epochs} epochs for every model; each single-task model trains on its head's dataset only. Scores on the held-out rows described in models/groknet-base/EVAL.md.${
     unifiedModel ? `\nThe unified column is read from ${values['unified-model']}/model.json (${config.name} ${config.version}, trained by \`groknet train\` from this config), not trained again.` : ''
   }
@@ -85,12 +92,16 @@ Same cached features (${prepared.rows.rows.length} rows incl. augmented views), 
 |---|---|---|---|
 ${rows.join('\n')}
 
-Multi-label loss (single-task, same budget; F1 thresholds calibrated on one half of the held-out rows and scored on the other):
+${
+  lossRows.length > 0
+    ? `Multi-label loss (single-task, same budget; F1 thresholds calibrated on one half of the held-out rows and scored on the other):
 
 | head | loss | mAP | micro-F1 (calibrated) | micro-F1 at 0.5 |
 |---|---|---|---|---|
 ${lossRows.join('\n')}
-
+`
+    : ''
+}
 Training time (fit only): unified ${unified.seconds.fit.toFixed(0)} s${unifiedModel ? ' (its own run)' : ''}; single-task models ${runs.slice(1).map((r) => `${r.name} ${r.outcome.seconds.fit.toFixed(0)} s`).join(', ')}.`,
 );
 console.log(rows.join('\n'));

@@ -16,7 +16,7 @@ import { buildWhere, filterFields, GARMENT_FIELD, validateFilters, type FilterFi
 import { normalisePhrase, parseQuery, singular } from './parse-query.ts';
 import { STYLE_WORDS } from './synonyms.ts';
 import { checkLimit, explainFilters, groupByProduct, readRows, resultColumns, toResult, type Candidate, type Row } from './results.ts';
-import type { FilterCondition, Filters, RecognisedPhrase, SearchQuery, SearchResponse, SearchResult } from './types.ts';
+import type { FilterCondition, Filters, RecognisedPhrase, SearchQuery, SearchResponse } from './types.ts';
 
 /** Rows considered before ranking, per candidate source; facets are counted over these. */
 export const TEXT_CANDIDATES = 500;
@@ -116,8 +116,8 @@ function wordGroups(terms: readonly string[], recognised: readonly RecognisedPhr
   return groups.filter((g) => g.forms.length > 0);
 }
 
-/** Which groups the listing's own text holds, and where ("title matches \"loveseat\""). */
-function matchGroups(candidate: Candidate, groups: readonly WordGroup[]): { matched: number; why: string[] } {
+/** Which groups the listing's own text holds, and where ("title matches \"loveseat\"") when `explain`. */
+function matchGroups(candidate: Candidate, groups: readonly WordGroup[], explain = true): { matched: number; why: string[] } {
   const parts = ownText(candidate);
   const why: string[] = [];
   let matched = 0;
@@ -125,7 +125,7 @@ function matchGroups(candidate: Candidate, groups: readonly WordGroup[]): { matc
     const part = parts.find(([, have]) => group.forms.some((form) => form.every((w) => have().has(w))));
     if (!part) continue;
     matched++;
-    why.push(`${part[0]} matches "${group.phrase}"`);
+    if (explain) why.push(`${part[0]} matches "${group.phrase}"`);
   }
   return { matched, why };
 }
@@ -148,7 +148,7 @@ function evidenceOf(parsed: Filters): Array<[field: string, values: string[]]> {
 }
 
 /** Mean confidence over the named labels (0 for each the product is not predicted as, or below the floor), with `why`. */
-function labelEvidence(candidate: Candidate, evidence: ReadonlyArray<[string, string[]]>, fields: ReadonlyMap<string, FilterField>): { score: number; why: string[] } {
+function labelEvidence(candidate: Candidate, evidence: ReadonlyArray<[string, string[]]>, fields: ReadonlyMap<string, FilterField>, explain = true): { score: number; why: string[] } {
   if (evidence.length === 0) return { score: 0, why: [] };
   let total = 0;
   const why: string[] = [];
@@ -158,13 +158,13 @@ function labelEvidence(candidate: Candidate, evidence: ReadonlyArray<[string, st
       const predicted = candidate.labels[field.head];
       if (predicted && values.includes(predicted.label) && predicted.score >= LABEL_EVIDENCE_FLOOR) {
         total += predicted.score;
-        why.push(`${key}=${predicted.label} (predicted ${predicted.score.toFixed(2)})`);
+        if (explain) why.push(`${key}=${predicted.label} (predicted ${predicted.score.toFixed(2)})`);
       }
     } else if (field?.list) {
       const found = (candidate.lists[key] ?? []).filter((value) => values.includes(value));
       if (found.length > 0) {
         total += 1;
-        why.push(`${key}=${found.join(', ')} (garment in the photo)`);
+        if (explain) why.push(`${key}=${found.join(', ')} (garment in the photo)`);
       }
     }
   }
@@ -296,27 +296,35 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
   const wanted = withoutPrices(text, parsed.recognised);
   const wantedWords = titleWords(wanted);
   const fields = filterFields(info);
-  const ranked: Array<{ candidate: Candidate; result: SearchResult }> = [];
+  // Scored first without words (hundreds of candidates), explained only for the page returned:
+  // the reasons are most of the strings a query would otherwise make.
+  const scored: Array<{ candidate: Candidate; score: number; matched: number; relevance: number; bonus: number }> = [];
   for (const candidate of [...textMatches, ...labelOnly, ...browsed]) {
-    const own = matchGroups(candidate, groups);
-    const labels = labelEvidence(candidate, evidence, fields);
+    const { matched } = matchGroups(candidate, groups, false);
+    const labels = labelEvidence(candidate, evidence, fields, false);
     const relevance = candidate.raw / best;
-    const coverage = groups.length > 0 ? own.matched / groups.length : 0;
-    if (own.matched === 0 && relevance === 0 && labels.score === 0 && groups.length > 0 && !browsedIds.has(candidate.id)) continue;
+    const coverage = groups.length > 0 ? matched / groups.length : 0;
+    if (matched === 0 && relevance === 0 && labels.score === 0 && groups.length > 0 && !browsedIds.has(candidate.id)) continue;
     const bonus = titleBonus(candidate.title, wanted, wantedWords);
     const score = WEIGHTS.relevance * relevance + WEIGHTS.coverage * coverage + WEIGHTS.labels * labels.score + bonus;
-    const why = [...(bonus > 0 ? ['title is the query'] : []), ...own.why, ...labels.why, ...explainFilters(candidate, hard, info)];
-    if (own.matched === 0 && relevance > 0) why.push(`text relevance ${candidate.raw.toFixed(2)}`);
-    if (own.matched === 0 && relevance === 0 && groups.length > 0) why.push(unmatchedWhy(groups));
-    const isText = own.matched > 0 || relevance > 0;
-    ranked.push({ candidate, result: toResult(candidate, score, isText ? 'text' : 'filter', why) });
+    scored.push({ candidate, score, matched, relevance, bonus });
   }
-  ranked.sort((a, b) => b.result.score - a.result.score || (a.candidate.id < b.candidate.id ? -1 : 1));
+  // Ties by id, on the rounded score the answer shows, so the order is the one a reader sees.
+  const shown = (score: number) => Math.round(score * 10_000);
+  scored.sort((a, b) => shown(b.score) - shown(a.score) || (a.candidate.id < b.candidate.id ? -1 : 1));
+  const results = scored.slice(0, limit).map(({ candidate, score, matched, relevance, bonus }) => {
+    const own = matchGroups(candidate, groups);
+    const labels = labelEvidence(candidate, evidence, fields);
+    const why = [...(bonus > 0 ? ['title is the query'] : []), ...own.why, ...labels.why, ...explainFilters(candidate, hard, info)];
+    if (matched === 0 && relevance > 0) why.push(`text relevance ${candidate.raw.toFixed(2)}`);
+    if (matched === 0 && relevance === 0 && groups.length > 0) why.push(unmatchedWhy(groups));
+    return toResult(candidate, score, matched > 0 || relevance > 0 ? 'text' : 'filter', why);
+  });
   const notes = styleNotes(text, parsed.recognised);
   return {
     query,
-    results: ranked.slice(0, limit).map((r) => r.result),
-    facets: computeFacets(ranked.map((r) => r.candidate)),
+    results,
+    facets: computeFacets(scored.map((r) => r.candidate)),
     ...(notes.length > 0 ? { notes } : {}),
   };
 }

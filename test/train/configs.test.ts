@@ -110,6 +110,14 @@ test('fashion-products-views is the shipped config with a cropped, mirrored view
   assert.deepEqual({ ...views, version: base.version, datasets: base.datasets }, base);
 });
 
+test('shrink-views is the shipped config with thumbnail views of the clothing, grocery and furniture photos', async () => {
+  const base = await readTrainConfig(path.join(root, 'default.json'));
+  const shrink = await readTrainConfig(path.join(root, 'experiments', 'shrink-views.json'));
+  const changed = new Set(['clothing', 'grocery', 'furniture']);
+  for (const d of shrink.datasets) assert.deepEqual(datasetViews(d), changed.has(d.name) ? ['crop+flip+shrink'] : datasetViews(base.datasets.find((b) => b.name === d.name)!), d.name);
+  assert.deepEqual({ ...shrink, version: base.version, datasets: base.datasets }, base);
+});
+
 test('the shipped config leaves any dataset out with one line ("enabled": false): its tasks go with it', async () => {
   const json = JSON.parse(await readFile(path.join(root, 'default.json'), 'utf8')) as { datasets: Array<Record<string, unknown>>; tasks: Array<{ head: string; dataset?: string }> };
   for (const [i, dropped] of json.datasets.entries()) {
