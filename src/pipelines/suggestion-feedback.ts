@@ -14,7 +14,7 @@ import type { Analysis, HeadResult } from '../model/types.ts';
 import { LISTING_IGNORED_HEADS, VERTICALS } from './verticals.ts';
 
 /** The listing field a head's suggestion fills. */
-export type SuggestionField = { kind: 'category' } | { kind: 'attribute'; name: string; list: boolean };
+export type SuggestionField = { kind: 'category'; head: string } | { kind: 'attribute'; name: string; list: boolean };
 
 /** The attribute multi-label heads fill (their labels as a list). */
 export const TAGS_ATTRIBUTE = 'tags';
@@ -23,7 +23,7 @@ export const TAGS_ATTRIBUTE = 'tags';
 export function suggestionField(head: string, kind: HeadResult['kind']): SuggestionField | undefined {
   if (LISTING_IGNORED_HEADS.has(head)) return undefined;
   if (kind === 'multi') return { kind: 'attribute', name: TAGS_ATTRIBUTE, list: true };
-  if (VERTICALS[head]) return { kind: 'category' };
+  if (VERTICALS[head]) return { kind: 'category', head };
   return { kind: 'attribute', name: COLOUR_HEADS.has(head) ? 'colour' : head, list: false };
 }
 
@@ -84,7 +84,10 @@ export function judgeSuggestion(field: SuggestionField, label: string, listing: 
   if (field.kind === 'category') {
     const final = listing.category?.trim() || null;
     if (final === null) return { outcome: 'dropped', final: null };
-    const kept = normal(lastSegment(final)) === wanted || normal(final) === wanted;
+    // The suggested path may name the label as people write it ("T-Shirts" for Tshirts).
+    const shown = VERTICALS[field.head]?.path(label).at(-1);
+    const last = normal(lastSegment(final));
+    const kept = last === wanted || normal(final) === wanted || (shown !== undefined && last === normal(shown));
     return { outcome: kept ? 'accepted' : 'corrected', final };
   }
   const value = listing.attributes[field.name];

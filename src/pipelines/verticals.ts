@@ -22,6 +22,8 @@ const ARTICLE_GROUP: Record<string, string> = {
   Backpacks: 'accessories', Caps: 'accessories', Ties: 'accessories', Scarves: 'accessories', 'Accessory Gift Set': 'accessories',
   Fragrance: 'personal care',
 };
+/** Catalogue names as a category path shows them, where the catalogue's spelling is not a word people type ("Tshirts"). */
+const ARTICLE_PATH: Record<string, string> = { Tshirts: 'T-Shirts', 'Innerwear Vests': 'Vests' };
 /** Plural catalogue names read as one item in a title ("Tshirts" -> "T-Shirt"). */
 const ARTICLE_TITLE: Record<string, string> = {
   Tshirts: 'T-Shirt', Shirts: 'Shirt', Tops: 'Top', Kurtas: 'Kurta', Watches: 'Watch', Handbags: 'Handbag', Sweaters: 'Sweater',
@@ -109,11 +111,11 @@ export const VERTICALS: Record<string, Vertical> = {
     },
   },
   fashion_article: {
-    path: (label) => ['fashion', ARTICLE_GROUP[label] ?? 'clothing', label],
+    path: (label) => ['fashion', ARTICLE_GROUP[label] ?? 'clothing', ARTICLE_PATH[label] ?? label],
     titleWords: (label) => ARTICLE_TITLE[label] ?? label,
   },
   furniture: {
-    path: (label) => ['home', 'furniture', label],
+    path: (label) => ['home', 'furniture', label === 'swivelchair' ? 'swivel chair' : label],
     titleWords: (label) => (label === 'swivelchair' ? 'Swivel chair' : label.charAt(0).toUpperCase() + label.slice(1)),
   },
   category: {

@@ -26,12 +26,17 @@ test('each head maps to the field suggestListing fills with it', () => {
 });
 
 test('outcomes: kept in other spelling is accepted, changed is corrected, empty is dropped', () => {
-  const category = { kind: 'category' } as const;
+  const category = { kind: 'category', head: 'clothing' } as const;
   const colour = { kind: 'attribute', name: 'colour', list: false } as const;
   const tags = { kind: 'attribute', name: 'tags', list: true } as const;
   assert.deepEqual(judgeSuggestion(category, 'Golden-Delicious', { category: 'grocery > Fruit > Apple > Golden Delicious', attributes: {} }), { outcome: 'accepted', final: 'grocery > Fruit > Apple > Golden Delicious' });
   assert.deepEqual(judgeSuggestion(category, 'T-Shirt', { category: 'Tops', attributes: {} }), { outcome: 'corrected', final: 'Tops' });
   assert.deepEqual(judgeSuggestion(category, 'T-Shirt', { category: null, attributes: {} }), { outcome: 'dropped', final: null });
+  // The path the seller was shown names the label as people write it: keeping it is accepting it.
+  const article = { kind: 'category', head: 'fashion_article' } as const;
+  assert.deepEqual(judgeSuggestion(article, 'Tshirts', { category: 'fashion > clothing > T-Shirts', attributes: {} }).outcome, 'accepted');
+  assert.deepEqual(judgeSuggestion(article, 'Tshirts', { category: 'fashion > clothing > Shirts', attributes: {} }).outcome, 'corrected');
+  assert.deepEqual(judgeSuggestion({ kind: 'category', head: 'furniture' }, 'swivelchair', { category: 'home > furniture > swivel chair', attributes: {} }).outcome, 'accepted');
   assert.deepEqual(judgeSuggestion(colour, 'red', { category: null, attributes: { colour: ' Red ' } }), { outcome: 'accepted', final: 'Red' });
   assert.deepEqual(judgeSuggestion(colour, 'red', { category: null, attributes: { colour: '' } }), { outcome: 'dropped', final: null });
   assert.deepEqual(judgeSuggestion(tags, 'v-neck', { category: null, attributes: { tags: 'crew, V neck' } }), { outcome: 'accepted', final: 'v-neck' });

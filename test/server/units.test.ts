@@ -64,7 +64,9 @@ describe('suggestListing', () => {
 
   test('fashion_article and furniture are category heads with paths and title words; vertical is no field', () => {
     const tshirt = suggestListing({ vertical: single('fashion', 0.99), fashion_article: single('Tshirts', 0.9), colour: single('navy', 0.8), gender: single('Men', 0.7) });
-    assert.deepEqual(tshirt.category?.path, ['fashion', 'clothing', 'Tshirts']);
+    // The path says it as people type it (a seller's category is searched as text); the value stays the head's label.
+    assert.deepEqual(tshirt.category?.path, ['fashion', 'clothing', 'T-Shirts']);
+    assert.equal(tshirt.category?.value, 'Tshirts');
     assert.equal(tshirt.title.value, 'Navy T-Shirt');
     assert.equal(tshirt.attributes.gender?.value, 'Men');
     assert.equal(tshirt.attributes.vertical, undefined);
@@ -73,6 +75,7 @@ describe('suggestListing', () => {
     assert.deepEqual(sofa.category, { value: 'sofa', score: 0.9, abstain: false, head: 'furniture', path: ['home', 'furniture', 'sofa'] });
     assert.equal(sofa.title.value, 'Yellow Sofa');
     assert.equal(suggestListing({ furniture: single('swivelchair', 0.9) }).title.value, 'Swivel chair');
+    assert.deepEqual(suggestListing({ furniture: single('swivelchair', 0.9) }).category?.path, ['home', 'furniture', 'swivel chair']);
     // The colour says how it was reached: measured from the pixels where the learned head did not answer.
     const measured = suggestListing({ furniture: single('sofa', 0.9), colour: { kind: 'single', top: [{ label: 'yellow', score: 0.6 }], abstain: false, source: 'pixels' } });
     assert.equal(measured.colour?.source, 'pixels');
