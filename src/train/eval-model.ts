@@ -25,6 +25,8 @@ export interface EvalReport {
 
 interface Outputs {
   probs: Record<string, Float32Array>;
+  /** Per head with a colour-histogram classifier: its probabilities, from the same input tensor. */
+  pixelProbs: Record<string, Float32Array>;
   embedding: Float32Array;
   code: Float32Array;
   ok: boolean[];
@@ -43,6 +45,7 @@ async function runModel(model: LoadedModel, samples: readonly Sample[], startPro
   const embedding = new Float32Array(n * manifest.embedding.dim);
   const code = new Float32Array(n * manifest.embedding.codeBits);
   const ok = new Array<boolean>(n).fill(false);
+  const pixelProbs: Record<string, Float32Array> = Object.fromEntries([...model.pixelHeads].map(([name, pixels]) => [name, new Float32Array(n * pixels.file.labels.length)]));
   const progress = startProgress('eval', n);
   for (let start = 0; start < n; start += batchSize) {
     const batch = samples.slice(start, start + batchSize);
@@ -57,6 +60,7 @@ async function runModel(model: LoadedModel, samples: readonly Sample[], startPro
     good.forEach((i, k) => {
       const row = start + i;
       ok[row] = true;
+      for (const [name, pixels] of model.pixelHeads) pixelProbs[name]!.set(pixels.probabilities(pixels.features(tensors[i]!, manifest.input)), row * pixels.file.labels.length);
       for (const head of manifest.heads) {
         const L = head.labels.length;
         probs[head.name]!.set(out[head.output]!.data.subarray(k * L, (k + 1) * L), row * L);
@@ -69,7 +73,7 @@ async function runModel(model: LoadedModel, samples: readonly Sample[], startPro
     progress.tick(Math.min(n, start + batchSize));
   }
   progress.finish();
-  return { probs, embedding, code, ok };
+  return { probs, pixelProbs, embedding, code, ok };
 }
 
 export async function evaluateModel(modelDir: string | undefined, datasetsRoot: string, options: EvalOptions = {}): Promise<EvalReport> {
@@ -108,6 +112,19 @@ export async function evaluateModel(modelDir: string | undefined, datasetsRoot: 
     if (head.kind === 'single') {
       const targets = rows.map(({ s }) => s.single[head.name]!);
       report.heads[head.name] = { images: rows.length, accuracy: round(topKAccuracy(probs, L, targets, 1)), top5: round(topKAccuracy(probs, L, targets, 5)) };
+      const pixels = model.pixelHeads.get(head.name);
+      if (pixels) {
+        // As users get it: the head's top labels (rounded, as the analyzer gives them) blended with the histograms.
+        let right = 0;
+        rows.forEach(({ i }, k) => {
+          const top = Array.from(probs.subarray(k * L, (k + 1) * L), (score, c) => ({ label: head.labels[c]!, score: Math.round(score * 1e4) / 1e4 }))
+            .sort((a, b) => b.score - a.score)
+            .slice(0, 5);
+          const answer = pixels.blend(out.pixelProbs[head.name]!.subarray(i * L, (i + 1) * L), top);
+          if (answer.kind === 'single' && answer.top[0]?.label === head.labels[targets[k]!]) right++;
+        });
+        report.heads[head.name]!.accuracy_with_pixels = round(right / Math.max(rows.length, 1));
+      }
     } else {
       const targets = new Float32Array(rows.length * L);
       rows.forEach(({ s }, k) => {
