@@ -100,6 +100,7 @@ test('the tarball holds the build, the command, the page and the models, not the
     'web/src/main.ts',
     'models/groknet-base/model.json',
     'models/groknet-base/heads.onnx',
+    'models/groknet-base/colour-pixels.json',
     'models/groknet-segment/model.json',
     'models/groknet-segment/decoder.onnx',
   ]) {

@@ -96,13 +96,14 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual(base.datasets.map((d) => d.vertical), ['fashion', 'grocery', 'fashion', undefined, 'fashion', 'home']);
   assert.deepEqual([base.datasets[3]!.limit, base.datasets[3]!.weight], [4000, 0.4]);
   assert.deepEqual(base.tasks.map((t) => t.head).filter((h) => !epochs9.tasks.some((t) => t.head === h)), ['vertical', 'fashion_article', 'colour', 'gender', 'usage', 'furniture']);
-  const oldDatasets = base.datasets.slice(0, 4).map(({ vertical: _, ...d }) => d);
+  // 0.5.2 gave clothing and grocery thumbnail views (crop+flip+shrink) where 0.4.4 had crop+flip.
+  const oldDatasets = base.datasets.slice(0, 4).map(({ vertical: _, ...d }) => ({ ...d, views: Array.isArray(d.views) ? d.views.map((v) => v.replace('+shrink', '')) : d.views }));
   oldDatasets[3] = { ...oldDatasets[3]!, limit: 12000, weight: 0.8 };
   assert.deepEqual(oldDatasets, epochs9.datasets);
   assert.deepEqual({ ...base, version: epochs9.version, datasets: epochs9.datasets, tasks: base.tasks.filter((t) => epochs9.tasks.some((o) => o.head === t.head)) }, epochs9);
 });
 
-test('fashion-products-views is the shipped config with a cropped, mirrored view of each fashion-products shot', async () => {
+test('fashion-products-views is the shipped config but for its datasets: 0.5.0 with a cropped, mirrored view of each fashion-products shot', async () => {
   const base = await readTrainConfig(path.join(root, 'default.json'));
   const views = await readTrainConfig(path.join(root, 'experiments', 'fashion-products-views.json'));
   assert.deepEqual(datasetViews(views.datasets[4]!), ['crop+flip']);
@@ -110,12 +111,15 @@ test('fashion-products-views is the shipped config with a cropped, mirrored view
   assert.deepEqual({ ...views, version: base.version, datasets: base.datasets }, base);
 });
 
-test('shrink-views is the shipped config with thumbnail views of the clothing, grocery and furniture photos', async () => {
+test('shrink-views became the shipped config (0.5.2): 0.5.1 with thumbnail views of the clothing, grocery and furniture photos', async () => {
   const base = await readTrainConfig(path.join(root, 'default.json'));
   const shrink = await readTrainConfig(path.join(root, 'experiments', 'shrink-views.json'));
   const changed = new Set(['clothing', 'grocery', 'furniture']);
   for (const d of shrink.datasets) assert.deepEqual(datasetViews(d), changed.has(d.name) ? ['crop+flip+shrink'] : datasetViews(base.datasets.find((b) => b.name === d.name)!), d.name);
-  assert.deepEqual({ ...shrink, version: base.version, datasets: base.datasets }, base);
+  assert.deepEqual({ ...shrink, version: base.version }, base);
+  // fashion-products-views was run from 0.5.0, whose photo datasets had crop+flip views.
+  const views = await readTrainConfig(path.join(root, 'experiments', 'fashion-products-views.json'));
+  assert.deepEqual(views.datasets.filter((d) => changed.has(d.name)).map(datasetViews), [['crop+flip'], ['crop+flip'], ['crop+flip']]);
 });
 
 test('the shipped config leaves any dataset out with one line ("enabled": false): its tasks go with it', async () => {
