@@ -188,11 +188,30 @@ function evidenceWhere(evidence: ReadonlyArray<[string, string[]]>, hardWhere: s
   return hardWhere ? `${hardWhere} AND ${any}` : any;
 }
 
+/** How long an indexed table's list of full-text indexes is reused: an index added meanwhile (category, attributes) is used within this. */
+const TEXT_INDEXES_TTL_MS = 2_000;
+const textIndexes = new WeakMap<Table, { at: number; columns: Promise<string[]> }>();
+
 /** Columns with a full-text index: title and description always once optimized, category and attributes in catalogs indexed since. */
-async function textIndexedColumns(table: Table): Promise<string[]> {
-  const indices = await table.listIndices();
-  const candidates = [COLUMNS.title, COLUMNS.description, CATEGORY_COLUMN, COLUMNS.attributes];
-  return candidates.filter((column) => indices.some((i) => i.indexType === 'FTS' && i.columns.includes(column)));
+function textIndexedColumns(table: Table): Promise<string[]> {
+  const now = Date.now();
+  const known = textIndexes.get(table);
+  if (known && now - known.at < TEXT_INDEXES_TTL_MS) return known.columns;
+  // Asked once per table every few seconds, not per query: listing the indexes is a round trip into LanceDB.
+  const columns = table.listIndices().then((indices) => {
+    const candidates = [COLUMNS.title, COLUMNS.description, CATEGORY_COLUMN, COLUMNS.attributes];
+    return candidates.filter((column) => indices.some((i) => i.indexType === 'FTS' && i.columns.includes(column)));
+  });
+  textIndexes.set(table, { at: now, columns });
+  // Only an indexed table's list is kept: one not yet optimized is asked again next query, so
+  // the index is used from the first query after it is built.
+  columns.then(
+    (found) => {
+      if (!found.includes(COLUMNS.title) || !found.includes(COLUMNS.description)) textIndexes.delete(table);
+    },
+    () => textIndexes.delete(table),
+  );
+  return columns;
 }
 
 /** Words reach the FTS engine as plain words only: no operators, no quotes. */
@@ -256,41 +275,35 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
   // Every word counts as text, also those that named a label: "red t-shirt" finds the title.
   const textWords = [...new Set(groups.flatMap((g) => g.forms.flat()))];
 
-  let textRows: Row[] = [];
-  if (textWords.length > 0) {
+  // The listing-text candidates, the label evidence and a filter-only browse are independent
+  // reads: they run together (LanceDB works off the JS thread), not one after the other.
+  const readText = async (): Promise<Row[]> => {
+    if (textWords.length === 0) return [];
     // Title and description indexed (what optimize builds first), else the scan below.
     const indexed = await textIndexedColumns(table);
-    if (!indexed.includes(COLUMNS.title) || !indexed.includes(COLUMNS.description)) indexed.length = 0;
-    if (indexed.length > 0) {
+    if (indexed.includes(COLUMNS.title) && indexed.includes(COLUMNS.description)) {
       let search = table.query().fullTextSearch(ftsQuery(textWords.join(' '), indexed)).select([...columns, '_score']).limit(TEXT_CANDIDATES);
       if (hardWhere) search = search.where(hardWhere);
-      textRows = await readRows(search);
-    } else {
-      // No index yet (optimize has not run): match words in JS over the filtered rows.
-      let scan = table.query().select(columns).limit(TEXT_CANDIDATES * 10);
-      if (hardWhere) scan = scan.where(hardWhere);
-      textRows = (await scan.toArray())
-        .map((row) => ({ ...row, _score: matchGroups(groupByProduct([row], info, () => 0)[0]!, groups).matched }))
-        .filter((row) => row._score > 0);
+      return readRows(search);
     }
-  }
-  const textMatches = groupByProduct(textRows, info, (row) => Number(row._score ?? 0));
-  const best = Math.max(...textMatches.map((c) => c.raw), 0) || 1;
-
+    // No index yet (optimize has not run): match words in JS over the filtered rows.
+    let scan = table.query().select(columns).limit(TEXT_CANDIDATES * 10);
+    if (hardWhere) scan = scan.where(hardWhere);
+    return (await scan.toArray()).map((row) => ({ ...row, _score: matchGroups(groupByProduct([row], info, () => 0)[0]!, groups).matched })).filter((row) => row._score > 0);
+  };
   // Products the model labelled as the words said, whose own text may not say it.
-  let labelOnly: Candidate[] = [];
   const labelWhere = evidenceWhere(evidence, hardWhere, info);
-  if (labelWhere && options.includeFilterOnly !== false) {
-    const rows = await readRows(table.query().where(labelWhere).select(columns).limit(LABEL_CANDIDATES));
-    const seen = new Set(textMatches.map((c) => c.id));
-    labelOnly = groupByProduct(rows, info, () => 0).filter((c) => !seen.has(c.id));
-  }
+  const readLabelled = labelWhere && options.includeFilterOnly !== false ? readRows(table.query().where(labelWhere).select(columns).limit(LABEL_CANDIDATES)) : undefined;
   // Only filters, no words: browse what they let through. With words, a product must match
   // a word or a label the words named: a picked filter narrows, it does not fill the page.
-  let browsed: Candidate[] = [];
-  if (hardWhere && groups.length === 0) {
-    browsed = groupByProduct(await readRows(table.query().where(hardWhere).select(columns).limit(TEXT_CANDIDATES)), info, () => 0);
-  }
+  const readBrowsed = hardWhere && groups.length === 0 ? readRows(table.query().where(hardWhere).select(columns).limit(TEXT_CANDIDATES)) : undefined;
+  const [textRows, labelRows, browsedRows] = await Promise.all([readText(), readLabelled, readBrowsed]);
+
+  const textMatches = groupByProduct(textRows, info, (row) => Number(row._score ?? 0));
+  const best = Math.max(...textMatches.map((c) => c.raw), 0) || 1;
+  const seen = new Set(textMatches.map((c) => c.id));
+  const labelOnly = labelRows ? groupByProduct(labelRows, info, () => 0).filter((c) => !seen.has(c.id)) : [];
+  const browsed = browsedRows ? groupByProduct(browsedRows, info, () => 0) : [];
   const browsedIds = new Set(browsed.map((c) => c.id));
 
   const wanted = withoutPrices(text, parsed.recognised);
