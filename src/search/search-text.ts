@@ -14,7 +14,7 @@ import { sqlIdentifier } from '../catalog/sql.ts';
 import { computeFacets } from './facets.ts';
 import { buildWhere, filterFields, GARMENT_FIELD, validateFilters, type FilterField } from './filters.ts';
 import { normalisePhrase, parseQuery, singular } from './parse-query.ts';
-import { STYLE_WORDS } from './synonyms.ts';
+import { JOINED_WORDS, STYLE_WORDS } from './synonyms.ts';
 import { checkLimit, explainFilters, groupByProduct, readRows, resultColumns, toResult, type Candidate, type Row } from './results.ts';
 import type { FilterCondition, Filters, RecognisedPhrase, SearchQuery, SearchResponse } from './types.ts';
 
@@ -49,6 +49,13 @@ export interface TextSearchOptions {
 // Singular forms by token: titles repeat their words across thousands of candidates.
 const singularOf = new Map<string, string>();
 const SINGULAR_MEMO = 50_000;
+
+/** A text's words as matching sees them: lower case, singular, joined words also split (JOINED_WORDS). */
+export function listingWords(text: string): Set<string> {
+  const out = words(text);
+  for (const word of [...out]) for (const part of JOINED_WORDS[word] ?? []) out.add(part);
+  return out;
+}
 
 function words(text: string): Set<string> {
   const out = new Set<string>();
@@ -88,7 +95,7 @@ function attributeText(row: Row): string {
 function ownText(candidate: Candidate): Array<[part: string, words: () => Set<string>]> {
   const lazy = (text: () => string): (() => Set<string>) => {
     let memo: Set<string> | undefined;
-    return () => (memo ??= words(text()));
+    return () => (memo ??= listingWords(text()));
   };
   return [
     ['title', lazy(() => candidate.title)],
@@ -105,13 +112,19 @@ interface WordGroup {
   forms: string[][];
 }
 
+/** A form and, where it has a joined word ("tshirt"), the same form with it split ("t shirt"). */
+function withSplits(form: string[]): string[][] {
+  if (!form.some((w) => JOINED_WORDS[w])) return [form];
+  return [form, form.flatMap((w) => [...(JOINED_WORDS[w] ?? [w])])];
+}
+
 function wordGroups(terms: readonly string[], recognised: readonly RecognisedPhrase[]): WordGroup[] {
-  const groups: WordGroup[] = terms.map((term) => ({ phrase: term, forms: [[...words(term)]] }));
+  const groups: WordGroup[] = terms.map((term) => ({ phrase: term, forms: withSplits([...words(term)]) }));
   for (const r of recognised) {
     if (HARD_FIELDS.has(r.field)) continue;
     // A garment pair (dress:red) counts in its colour and garment words together.
     const label = String(r.value).replace(':', ' ');
-    groups.push({ phrase: r.phrase, forms: [[...words(r.phrase)], [...words(label)], ...(r.via ? [[...words(r.via)]] : [])].filter((f) => f.length > 0) });
+    groups.push({ phrase: r.phrase, forms: [[...words(r.phrase)], [...words(label)], ...(r.via ? [[...words(r.via)]] : [])].filter((f) => f.length > 0).flatMap(withSplits) });
   }
   return groups.filter((g) => g.forms.length > 0);
 }

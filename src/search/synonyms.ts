@@ -97,3 +97,13 @@ export const STYLE_WORDS = new Set([
   'scandinavian', 'nordic', 'industrial', 'boho', 'bohemian', 'minimalist', 'farmhouse', 'traditional', 'classic',
   'victorian', 'art deco', 'shabby chic', 'coastal', 'preppy', 'grunge', 'streetwear', 'elegant',
 ]);
+
+/**
+ * Words written as one that shoppers also write as two ("Tshirts" in catalogue titles,
+ * "t-shirt" in queries): a listing's word counts as both spellings when its words are matched.
+ */
+export const JOINED_WORDS: Readonly<Record<string, readonly string[]>> = {
+  tshirt: ['t', 'shirt'],
+  sweatshirt: ['sweat', 'shirt'],
+};
+

@@ -6,7 +6,7 @@ import { computeFacets } from '../../src/search/facets.ts';
 import { findDuplicates } from '../../src/search/duplicates.ts';
 import { buildWhere, validateFilters } from '../../src/search/filters.ts';
 import { searchBinary } from '../../src/search/search-binary.ts';
-import { searchText, styleNotes } from '../../src/search/search-text.ts';
+import { listingWords, searchText, styleNotes } from '../../src/search/search-text.ts';
 import { searchByImage, sureLabels } from '../../src/search/search.ts';
 import { SAME_PHOTO_SIMILARITY, searchVector } from '../../src/search/search-vector.ts';
 import type { Analysis } from '../../src/model/types.ts';
@@ -294,6 +294,25 @@ describe('text search without an index', () => {
     const response = await searchText(catalog, 'oak');
     assert.deepEqual(response.results.map((r) => r.id), ['b']);
     assert.deepEqual(response.results[0]!.why, ['title matches "oak"']);
+    await catalog.close();
+  });
+
+  test('a word written joined ("Tshirts") matches the same word written apart ("t-shirt"), both ways', async () => {
+    assert.ok(['tshirt', 't', 'shirt', 'yellow'].every((w) => listingWords('Yellow Tshirts').has(w)));
+    assert.ok(!listingWords('Yellow shirts').has('t'));
+    const catalog = await openCatalog(join(tmp.path, 'joined'), { embeddingDim: shop.analyzer.embeddingDim });
+    await catalog.insertProducts([
+      await productFrom(shop.analyzer, 'joined', [{ background: 'yellow' }], { title: 'Printed Yellow Tshirts' }),
+      await productFrom(shop.analyzer, 'apart', [{ background: 'red' }], { title: 'Plain red T-Shirt' }),
+      await productFrom(shop.analyzer, 'other', [{ background: 'blue' }], { title: 'Blue shirt' }),
+    ]);
+    for (const query of ['t-shirt', 'tshirt', 'T shirts']) {
+      const response = await searchText(catalog, query);
+      assert.deepEqual(response.results.map((r) => r.id).slice(0, 2).sort(), ['apart', 'joined'], query);
+      assert.ok(response.results.slice(0, 2).every((r) => r.why.some((w) => w.startsWith('title matches'))), `${query}: ${JSON.stringify(response.results.map((r) => r.why))}`);
+      // "T shirts" is two words, and the blue shirt's title holds one of them.
+      if (query !== 'T shirts') assert.ok(!response.results.some((r) => r.id === 'other' && r.why.some((w) => w.startsWith('title matches'))), query);
+    }
     await catalog.close();
   });
 });
