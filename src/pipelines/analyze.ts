@@ -8,6 +8,7 @@ import type { SessionOptions } from '../model/backend/onnxruntime.ts';
 import { signsToHex } from '../model/binary-code.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
 import type { HeadSpec } from '../model/manifest.ts';
+import { rankLabels, roundScore, TOP_LABELS } from '../model/heads/rank-labels.ts';
 import type { Analysis, Analyzer, HeadResult } from '../model/types.ts';
 import { chooseColour, measureColour } from './measure-colour.ts';
 import { gateByVertical } from './vertical-gate.ts';
@@ -21,7 +22,6 @@ export interface AnalyzeOptions extends SessionOptions {
 }
 
 export const MAX_BATCH_SIZE = 256;
-const TOP_K = 5;
 
 export class ModelAnalyzer implements Analyzer {
   private readonly batchSize: number;
@@ -139,18 +139,15 @@ export class ModelAnalyzer implements Analyzer {
 }
 
 export function readHead(head: HeadSpec, scores: Float32Array): HeadResult {
-  const ranked = Array.from(scores, (score, index) => ({ label: head.labels[index]!, score })).sort((a, b) => b.score - a.score);
   if (head.kind === 'single') {
-    const top = ranked.slice(0, TOP_K).map(roundScore);
+    const top = rankLabels(scores, head.labels, TOP_LABELS);
     return { kind: 'single', top, abstain: (top[0]?.score ?? 0) < head.abstainBelow };
   }
+  const ranked = Array.from(scores, (score, index) => ({ label: head.labels[index]!, score })).sort((a, b) => b.score - a.score);
   const thresholdOf = (label: string): number => {
     const t = head.thresholds;
     return typeof t === 'number' ? t : (t[head.labels.indexOf(label)] ?? 0.5);
   };
-  return { kind: 'multi', labels: ranked.filter((r) => r.score >= thresholdOf(r.label)).map(roundScore) };
-}
-
-function roundScore(entry: { label: string; score: number }): { label: string; score: number } {
-  return { label: entry.label, score: Math.round(entry.score * 1e4) / 1e4 };
+  // Thresholds compare the unrounded scores; only what is shown is rounded.
+  return { kind: 'multi', labels: ranked.filter((r) => r.score >= thresholdOf(r.label)).map((r) => ({ label: r.label, score: roundScore(r.score) })) };
 }

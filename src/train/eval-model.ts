@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { loadForModel } from '../image/preprocess.ts';
 import { hexToBytes, signsToHex } from '../model/binary-code.ts';
+import { rankLabels, TOP_LABELS } from '../model/heads/rank-labels.ts';
 import { VERTICAL_HEAD } from '../model/heads/vertical-head.ts';
 import { loadModel, type LoadedModel } from '../model/load-model.ts';
 import { silentProgress, type StartProgress } from '../util/progress.ts';
@@ -117,9 +118,7 @@ export async function evaluateModel(modelDir: string | undefined, datasetsRoot: 
         // As users get it: the head's top labels (rounded, as the analyzer gives them) blended with the histograms.
         let right = 0;
         rows.forEach(({ i }, k) => {
-          const top = Array.from(probs.subarray(k * L, (k + 1) * L), (score, c) => ({ label: head.labels[c]!, score: Math.round(score * 1e4) / 1e4 }))
-            .sort((a, b) => b.score - a.score)
-            .slice(0, 5);
+          const top = rankLabels(probs.subarray(k * L, (k + 1) * L), head.labels, TOP_LABELS);
           const answer = pixels.blend(out.pixelProbs[head.name]!.subarray(i * L, (i + 1) * L), top);
           if (answer.kind === 'single' && answer.top[0]?.label === head.labels[targets[k]!]) right++;
         });

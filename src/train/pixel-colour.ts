@@ -13,6 +13,7 @@ import { loadForModel } from '../image/preprocess.ts';
 import { tensorToRgb } from '../image/tensor.ts';
 import { writeAtomic } from '../model/cache.ts';
 import { loadModel } from '../model/load-model.ts';
+import { rankLabels, TOP_LABELS } from '../model/heads/rank-labels.ts';
 import { blendScores, encodeWeights, PIXEL_COLOUR_FORMAT_VERSION, PixelColour, type PixelColourFile } from '../model/heads/pixel-colour.ts';
 import { parseManifest, readManifest, type ModelManifest } from '../model/manifest.ts';
 import type { LabelScore } from '../model/types.ts';
@@ -196,7 +197,7 @@ export async function trainPixelColour(options: PixelColourOptions): Promise<{ m
   return { manifest: updated, report };
 }
 
-/** The head's top 5 labels per photo (scores rounded as the analyzer rounds them): what the blend sees at inference. */
+/** The head's top labels per photo, ranked and rounded as the analyzer does (rankLabels): what the blend sees at inference. */
 async function headAnswers(modelDir: string, head: string, files: string[]): Promise<LabelScore[][]> {
   const model = await loadModel(modelDir);
   const { manifest, session } = model;
@@ -212,11 +213,7 @@ async function headAnswers(modelDir: string, head: string, files: string[]): Pro
       const out = (await session.run(session.inputNames[0]!, batch, dims, [spec.output]))[spec.output]!.data;
       const L = spec.labels.length;
       for (let j = 0; j < inputs.length; j++) {
-        tops.push(
-          Array.from(out.subarray(j * L, (j + 1) * L), (score, c) => ({ label: spec.labels[c]!, score: Math.round(score * 1e4) / 1e4 }))
-            .sort((a, b) => b.score - a.score)
-            .slice(0, 5),
-        );
+        tops.push(rankLabels(out.subarray(j * L, (j + 1) * L), spec.labels, TOP_LABELS));
       }
     }
     return tops;

@@ -12,6 +12,7 @@ import { colourFeatureCount, pixelColourFeatures } from '../../image/colour-feat
 import type { PreprocessSpec } from '../../image/spec.ts';
 import { tensorToRgb } from '../../image/tensor.ts';
 import type { HeadResult, LabelScore } from '../types.ts';
+import { rankLabels, TOP_LABELS } from './rank-labels.ts';
 
 export const PIXEL_COLOUR_FORMAT_VERSION = 1;
 /** Score given to a label the learned head did not rank in its top list. */
@@ -97,11 +98,9 @@ export class PixelColour {
   }
 
   /** The colour answer: histogram and head blended (log-linear), top labels and abstention. */
-  blend(pixelProbs: Float32Array, headTop: readonly LabelScore[], topK = 5): HeadResult {
+  blend(pixelProbs: Float32Array, headTop: readonly LabelScore[], topK = TOP_LABELS): HeadResult {
     const blended = blendScores(pixelProbs, headTop, this.file.labels, this.file.blendWeight);
-    const top = Array.from(blended, (score, i) => ({ label: this.file.labels[i]!, score: Math.round(score * 1e4) / 1e4 }))
-      .sort((a, b) => b.score - a.score)
-      .slice(0, topK);
+    const top = rankLabels(blended, this.file.labels, topK);
     return { kind: 'single', top, abstain: (top[0]?.score ?? 0) < this.file.abstainBelow, source: 'model' };
   }
 }
