@@ -42,6 +42,38 @@ export function isView(name: string): boolean {
   }
 }
 
+/**
+ * A view entry in a dataset's config: one view, or alternatives joined by "|"
+ * ("crop+flip|crop+flip+shrink"), of which each training image takes one, drawn from its
+ * reference: half the photos can be thumbnails and half full-size for the cost of one row.
+ */
+export type ViewEntry = string;
+
+/** The views an entry offers; throws unless each is a view and none repeats. */
+export function viewChoices(entry: ViewEntry): View[] {
+  const choices = entry.split('|');
+  for (const choice of choices) viewTransforms(choice);
+  if (new Set(choices).size !== choices.length) throw new Error(`not a view entry: "${entry}" (an alternative is listed twice)`);
+  return choices;
+}
+
+export function isViewEntry(entry: string): boolean {
+  try {
+    viewChoices(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The view an image takes from an entry: stable across runs, so its cached features are reused. */
+export function pickView(entry: ViewEntry, ref: string): View {
+  const choices = viewChoices(entry);
+  if (choices.length === 1) return choices[0]!;
+  const digest = createHash('sha1').update(`view:${entry}:${ref}`).digest();
+  return choices[digest.readUInt32BE(0) % choices.length]!;
+}
+
 export function viewRef(ref: string, view: View): string {
   return `${ref}@${view}`;
 }

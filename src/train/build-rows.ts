@@ -2,7 +2,7 @@
 // the labels of every task that row's dataset supervises (others masked), product ids for
 // ArcFace, groups and partners for the contrastive loss, and sampling weights that mix
 // datasets by their configured share.
-import { QUERY_VIEW, viewRef } from './augment.ts';
+import { QUERY_VIEW, pickView, viewRef } from './augment.ts';
 import { datasetViews, type DatasetConfig } from './config.ts';
 import type { LabelledDataset, Sample } from './datasets/types.ts';
 
@@ -48,7 +48,7 @@ export function buildRows(datasets: Array<{ config: DatasetConfig; data: Labelle
       datasetOfRow.push(d);
       // Training images get their configured views; validation images of augmented datasets get
       // one crop view, the query of the augmented-view retrieval measure.
-      const views = sample.split === 'train' ? trainViews : trainViews.length > 0 ? [QUERY_VIEW] : [];
+      const views = sample.split === 'train' ? trainViews.map((entry) => pickView(entry, sample.path)) : trainViews.length > 0 ? [QUERY_VIEW] : [];
       for (const view of views) {
         if (!keep(viewRef(sample.path, view))) continue;
         const r = rows.push({ ref: viewRef(sample.path, view), sample, sampleIndex, view }) - 1;

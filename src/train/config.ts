@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { GroknetError, zodIssuesText } from '../errors.ts';
 import { COLOUR_HEADS } from '../model/heads/colour-heads.ts';
 import { hasUpperTrunk, upperTrunkBackbones } from '../model/upper-trunk/block16.ts';
-import { COUNTED_VIEWS, isView, TRANSFORMS, type View } from './augment.ts';
+import { COUNTED_VIEWS, isViewEntry, TRANSFORMS, viewChoices, type ViewEntry } from './augment.ts';
 import { CACHED_GEM_P } from './gem-pool.ts';
 
 const headName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'head names are lower_snake_case');
@@ -28,15 +28,16 @@ export const datasetConfigSchema = z.strictObject({
   /**
    * Augmented views per training image, each cached and trained as one more row: a count (0
    * keeps the original only; 1 adds a mirrored view; 2 adds a crop), or the views by name,
-   * each crop, flip and jitter (colour) joined by "+" in that order, e.g. ["flip+jitter"].
+   * each crop, flip and jitter (colour) joined by "+" in that order, e.g. ["flip+jitter"];
+   * alternatives joined by "|" give each image one of them ("crop+flip|crop+flip+shrink").
    */
   views: z
     .union([
       z.number().int().min(0).max(COUNTED_VIEWS.length),
       z
-        .array(z.string().refine(isView, `a view is ${TRANSFORMS.join(', ')} joined by "+", in that order (e.g. "flip+jitter")`))
+        .array(z.string().refine(isViewEntry, `a view is ${TRANSFORMS.join(', ')} joined by "+", in that order (e.g. "flip+jitter"), or views joined by "|", each image taking one`))
         .max(4)
-        .refine((views) => new Set(views).size === views.length, 'a view is listed twice'),
+        .refine((views) => views.every(isViewEntry) && new Set(views.flatMap(viewChoices)).size === views.flatMap(viewChoices).length, 'a view is listed twice'),
     ])
     .default(1),
   /** false leaves this dataset out of the run, and with it the tasks that read it: one line to drop a dataset. */
@@ -168,7 +169,7 @@ export function parseTrainConfig(value: unknown, where = 'config'): TrainConfig 
     // Colour jitter would teach a colour head that a recoloured photo keeps its colour label.
     const dataset = 'dataset' in task ? config.datasets.find((d) => d.name === task.dataset) : undefined;
     const namesColours = ('labelsNameColours' in task ? task.labelsNameColours : undefined) ?? COLOUR_HEADS.has(task.head);
-    const jittered = dataset ? datasetViews(dataset).filter((v) => v.split('+').includes('jitter')) : [];
+    const jittered = dataset ? datasetViews(dataset).filter((v) => viewChoices(v).some((choice) => choice.split('+').includes('jitter'))) : [];
     // The colour-histogram classifier learns colours; it is blended with a head that names them.
     if ('pixels' in task && task.pixels && !namesColours) throw new GroknetError('invalid_config', `${where}: task '${task.head}' has "pixels": true, which only a head that names colours can have (set "labelsNameColours": true if its labels are colours)`);
     if (namesColours && jittered.length > 0) {
@@ -185,8 +186,8 @@ function withoutDisabled(config: TrainConfig): TrainConfig {
   return { ...config, datasets: config.datasets.filter((d) => d.enabled), tasks: config.tasks.filter((t) => !('dataset' in t) || !off.has(t.dataset)) };
 }
 
-/** The augmented views a dataset's training images get, by name. */
-export function datasetViews(dataset: Pick<DatasetConfig, 'views'>): View[] {
+/** The augmented view entries a dataset's training images get, by name (an entry may offer alternatives). */
+export function datasetViews(dataset: Pick<DatasetConfig, 'views'>): ViewEntry[] {
   return typeof dataset.views === 'number' ? COUNTED_VIEWS.slice(0, dataset.views) : [...dataset.views];
 }
 

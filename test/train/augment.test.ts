@@ -154,3 +154,20 @@ test('rows: each training image gets its named views; held-out images get the cr
   );
   assert.deepEqual(rows.rows.map((r) => r.view), [undefined, 'flip+jitter', 'crop', undefined, 'crop']);
 });
+
+test('rows: a view entry with alternatives gives each training image one of them, the same one every run', () => {
+  const config = parseTrainConfig(base(['crop+flip|crop+flip+shrink'])).datasets[0]!;
+  const samples = Array.from({ length: 40 }, (_, i) => ({ path: `/x/${i}.png`, dataset: 'a', single: { kind: i % 2 }, split: 'train' as const }));
+  const data: LabelledDataset = { name: 'a', tasks: { kind: ['p', 'q'] }, samples };
+  const views = buildRows([{ config, data }]).rows.filter((r) => r.view).map((r) => r.view);
+  assert.equal(views.length, 40, 'one augmented row per image, as a single view gives');
+  const shrunk = views.filter((v) => v === 'crop+flip+shrink').length;
+  assert.ok(shrunk > 10 && shrunk < 30, `about half shrunk: ${shrunk} of 40`);
+  assert.ok(views.every((v) => v === 'crop+flip' || v === 'crop+flip+shrink'));
+  assert.deepEqual(buildRows([{ config, data }]).rows.map((r) => r.ref), buildRows([{ config, data }]).rows.map((r) => r.ref));
+  // Bad alternatives, and one view offered by two entries, are refused.
+  assert.throws(() => parseTrainConfig(base(['crop|shrink+crop'])), (e: unknown) => isCode('invalid_config')(e) && /in that order/.test((e as Error).message));
+  assert.throws(() => parseTrainConfig(base(['crop|crop'])), isCode('invalid_config'));
+  assert.throws(() => parseTrainConfig(base(['flip', 'crop|flip'])), (e: unknown) => isCode('invalid_config')(e) && /listed twice/.test((e as Error).message));
+  assert.throws(() => parseTrainConfig(base(['crop|'])), isCode('invalid_config'));
+});
