@@ -14,6 +14,9 @@ export function analyzerView(model: () => Analyzer, run: Pick<Analyzer, 'analyze
     get exactMatchHeads() {
       return model().exactMatchHeads;
     },
+    get headVerticals() {
+      return model().headVerticals;
+    },
     get embeddingDim() {
       return model().embeddingDim;
     },

@@ -37,6 +37,8 @@ export interface Analyzer {
   readonly exactMatchThreshold: number;
   /** Heads whose confident label marks where that threshold holds (model.json); absent: everywhere. */
   readonly exactMatchHeads?: readonly string[] | undefined;
+  /** Head -> the kind of product it describes (model.json `vertical`), for heads that describe one. */
+  readonly headVerticals?: Readonly<Record<string, string>> | undefined;
   readonly embeddingDim: number;
   /** Analyse encoded image bytes; each item either succeeds or fails alone. */
   analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | import('../errors.ts').GroknetError>>;

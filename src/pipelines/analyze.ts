@@ -53,6 +53,10 @@ export class ModelAnalyzer implements Analyzer {
     return this.model.manifest.embedding.exactMatchHeads;
   }
 
+  get headVerticals(): Readonly<Record<string, string>> {
+    return Object.fromEntries(this.model.manifest.heads.flatMap((head) => (head.vertical ? [[head.name, head.vertical]] : [])));
+  }
+
   get exactMatchThreshold(): number {
     return this.model.manifest.embedding.exactMatchThreshold;
   }

@@ -8,7 +8,8 @@ import { exactVerdict, SAME_PHOTO_SIMILARITY } from './exact-match.ts';
 export { SAME_PHOTO_SIMILARITY };
 import type { CatalogStore } from '../catalog/types.ts';
 import { COLUMNS } from '../catalog/schema.ts';
-import { computeFacets } from './facets.ts';
+import { VERTICAL_HEAD } from '../model/heads/vertical-head.ts';
+import { computeFacets, otherVerticalHeads } from './facets.ts';
 import { buildWhere, validateFilters } from './filters.ts';
 import { filteredNearest } from './filtered-nearest.ts';
 import { checkLimit, explainFilters, groupByProduct, resultColumns, toResult, type Row } from './results.ts';
@@ -33,6 +34,8 @@ export interface VectorSearchOptions {
    * product's side alone decides.
    */
   exactMatchQuery?: Readonly<Record<string, string>> | undefined;
+  /** Head -> the kind of product it describes (analyzer.headVerticals): with the query's sure `vertical`, other verticals' heads get no facets. */
+  headVerticals?: Readonly<Record<string, string>> | undefined;
   /** Drop results less similar than this. */
   minScore?: number;
   /** Leave these products out (e.g. the query product itself). */
@@ -77,6 +80,7 @@ export async function searchVector(
     .slice(0, limit);
 
   const heads = options.exactMatchHeads;
+  const calibratedOn = heads ? calibrationWords(heads, options.headVerticals) : undefined;
   const results = candidates.map((candidate) => {
     const labels = Object.fromEntries(Object.entries(candidate.labels).map(([head, { label }]) => [head, label]));
     const verdict = exactVerdict(candidate.raw, labels, { threshold: options.exactMatchThreshold, heads, queryLabels: options.exactMatchQuery });
@@ -89,14 +93,26 @@ export async function searchVector(
       samePhoto
         ? `image similarity ${candidate.raw.toFixed(3)} (exact: the same photo, re-encoded or resized; >= ${SAME_PHOTO_SIMILARITY})`
         : exact
-        ? `image similarity ${candidate.raw.toFixed(3)} (exact match: >= ${options.exactMatchThreshold}${heads ? `, calibrated where ${heads.join(' and ')} ${heads.length === 1 ? 'is' : 'are'} sure` : ''})`
+        ? `image similarity ${candidate.raw.toFixed(3)} (exact match: >= ${options.exactMatchThreshold}${heads ? `, calibrated on ${calibratedOn!.where}` : ''})`
         : above
-          ? `image similarity ${candidate.raw.toFixed(3)} (similar: the model is not sure this photo and this product share a ${heads!.join(' and ')} label, outside which its exact-match threshold was not calibrated)`
+          ? `image similarity ${candidate.raw.toFixed(3)} (similar: the exact-match threshold was calibrated on ${calibratedOn!.where} only, and the model is not sure this photo and this product are ${calibratedOn!.same})`
           : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
       ...(index > 0 ? [`matched the listing's image #${index + 1}`] : []),
       ...explainFilters(candidate, filters, info),
     ];
     return toResult(candidate, candidate.raw, exact ? 'exact' : 'similar', why);
   });
-  return { query, results, facets: computeFacets(candidates) };
+  const hidden = otherVerticalHeads(options.headVerticals, options.exactMatchQuery?.[VERTICAL_HEAD]);
+  return { query, results, facets: computeFacets(candidates, hidden) };
+}
+
+/**
+ * Where the exact-match threshold holds, in words: "grocery products" when its heads all
+ * describe one vertical (model.json), else the heads' names (a model without verticals).
+ */
+function calibrationWords(heads: readonly string[], headVerticals: Readonly<Record<string, string>> | undefined): { where: string; same: string } {
+  const verticals = new Set(heads.map((head) => headVerticals?.[head]));
+  const [vertical] = verticals;
+  if (verticals.size === 1 && vertical !== undefined) return { where: `${vertical} products`, same: `the same kind of ${vertical} product` };
+  return { where: `photos sure of ${heads.join(' and ')}`, same: `sure of the same ${heads.join(' and ')}` };
 }

@@ -69,6 +69,13 @@ export interface SearchTarget {
   exactMatchThreshold?: number | undefined;
   /** Heads that mark where the threshold holds (analyzer.exactMatchHeads); absent: everywhere. */
   exactMatchHeads?: readonly string[] | undefined;
+  /** Head -> the kind of product it describes (analyzer.headVerticals): a photo query's facets keep its own vertical's heads. */
+  headVerticals?: Readonly<Record<string, string>> | undefined;
+}
+
+/** What a search needs from the catalog's model, where one is loaded (words alone need none). */
+export function searchTarget(catalog: CatalogStore, analyzer?: Pick<Analyzer, 'exactMatchThreshold' | 'exactMatchHeads' | 'headVerticals'>): SearchTarget {
+  return { catalog, exactMatchThreshold: analyzer?.exactMatchThreshold, exactMatchHeads: analyzer?.exactMatchHeads, headVerticals: analyzer?.headVerticals };
 }
 
 export async function searchCatalog(target: SearchTarget, request: SearchRequest): Promise<SearchResponse> {
@@ -77,12 +84,12 @@ export async function searchCatalog(target: SearchTarget, request: SearchRequest
   if (request.embedding !== undefined) {
     const exactMatchThreshold = requireThreshold(target);
     const exactMatchQuery = request.labels;
-    return searchVector(catalog, request.embedding, { limit, filters, exactMatchThreshold, exactMatchHeads: target.exactMatchHeads, exactMatchQuery, minScore: MIN_SIMILARITY }, 'image');
+    return searchVector(catalog, request.embedding, { limit, filters, exactMatchThreshold, exactMatchHeads: target.exactMatchHeads, headVerticals: target.headVerticals, exactMatchQuery, minScore: MIN_SIMILARITY }, 'image');
   }
   if (request.productId !== undefined) {
     const exactMatchThreshold = requireThreshold(target);
     const { embedding, labels } = await productEmbedding(catalog, request.productId);
-    return searchVector(catalog, embedding, { limit, filters, exactMatchThreshold, exactMatchHeads: target.exactMatchHeads, exactMatchQuery: labels, minScore: MIN_SIMILARITY, excludeIds: [request.productId] });
+    return searchVector(catalog, embedding, { limit, filters, exactMatchThreshold, exactMatchHeads: target.exactMatchHeads, headVerticals: target.headVerticals, exactMatchQuery: labels, minScore: MIN_SIMILARITY, excludeIds: [request.productId] });
   }
   // Surrounding spaces are not part of the query (the echoed `query.text` included).
   return searchText(catalog, request.text.trim(), { limit, filters });
@@ -99,7 +106,7 @@ export async function searchByImage(
   if (!analysis) throw new GroknetError('internal', 'the analyzer returned nothing');
   if (analysis instanceof GroknetError) throw analysis;
   const response = await searchCatalog(
-    { catalog, exactMatchThreshold: analyzer.exactMatchThreshold, exactMatchHeads: analyzer.exactMatchHeads },
+    searchTarget(catalog, analyzer),
     // 10: what searchByImage has always returned by default.
     { embedding: analysis.embedding, labels: sureLabels(analysis), filters: options.filters ?? {}, limit: options.limit ?? 10 },
   );

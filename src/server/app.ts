@@ -36,7 +36,7 @@ import { productRoutes } from './routes/products.ts';
 import { searchRoutes } from './routes/search.ts';
 import { shopTheLookRoutes } from './routes/shop-the-look.ts';
 import { type SearchService } from './search-port.ts';
-import { searchCatalog } from '../search/search.ts';
+import { searchCatalog, searchTarget } from '../search/search.ts';
 import { MAX_ID_LENGTH } from './schemas.ts';
 import { ServerSegmentation, type SegmentationSettings, type SegmenterSource } from './segmentation.ts';
 import { registerWeb } from './web.ts';
@@ -137,7 +137,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     // With a catalog and no search given, search that catalog with src/search.
     // With a catalog and no search given, search that catalog with src/search, at the
     // exact-match threshold of the request's model (a switch may bring a new calibration).
-    search: options.search ?? (catalog ? { search: (request) => searchCatalog({ catalog, exactMatchThreshold: holder.analyzer.exactMatchThreshold, exactMatchHeads: holder.analyzer.exactMatchHeads }, request) } : undefined),
+    search: options.search ?? (catalog ? { search: (request) => searchCatalog(searchTarget(catalog, holder.analyzer), request) } : undefined),
     detection: options.detector ? new ServerDetection(options.detector, holder.view, queue, config.limits) : undefined,
     segmentation: options.segmenter
       ? new ServerSegmentation(options.segmenter, segmentationSettings(config.inference), config.limits, metrics)

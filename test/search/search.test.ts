@@ -56,14 +56,18 @@ describe('vector search', () => {
     // Every shop product has a sure `type`: calibrated there, all are exact.
     const sure = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type'] });
     assert.ok(sure.results.length === 4 && sure.results.every((r) => r.match === 'exact'));
-    assert.match(sure.results[1]!.why[0]!, /calibrated where type is sure/);
+    assert.match(sure.results[1]!.why[0]!, /calibrated on photos sure of type\)/);
     // A head no product has a label for (calibrated elsewhere): the same photo is still exact, nothing else is.
     const elsewhere = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type', 'grocery_fine'] });
     assert.equal(elsewhere.results[0]?.id, 'sofa-yellow');
     assert.equal(elsewhere.results[0]?.match, 'exact');
     assert.match(elsewhere.results[0]!.why[0]!, /the same photo/);
     assert.ok(elsewhere.results.slice(1).every((r) => r.match === 'similar' && r.score < SAME_PHOTO_SIMILARITY));
-    assert.match(elsewhere.results[1]!.why[0]!, /not sure this photo and this product share a type and grocery_fine label/);
+    assert.match(elsewhere.results[1]!.why[0]!, /calibrated on photos sure of type and grocery_fine only, and the model is not sure this photo and this product are sure of the same type and grocery_fine/);
+    // With the model's verticals the reason names the kind of product, not internal head names.
+    const named = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['grocery_fine'], headVerticals: { grocery_fine: 'grocery' } });
+    assert.match(named.results[1]!.why[0]!, /calibrated on grocery products only, and the model is not sure this photo and this product are the same kind of grocery product\)$/);
+    assert.doesNotMatch(named.results[1]!.why[0]!, /grocery_fine/);
     // The query photo must be sure of the same label: a photo the model calls a lamp gets no exact sofa but its own photo.
     const asLamp = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type'], exactMatchQuery: { type: 'lamp' } });
     assert.deepEqual(asLamp.results.map((r) => r.match), ['exact', 'similar', 'similar', 'similar']);
@@ -72,6 +76,20 @@ describe('vector search', () => {
     // Without calibration heads (a model calibrated on every photo), the threshold alone decides.
     const everywhere = await searchVector(shop.catalog, embedding, loose);
     assert.ok(everywhere.results.every((r) => r.match === 'exact'));
+  });
+
+  test('a photo query\'s facets keep only its own vertical\'s heads, once the model is sure of it', async () => {
+    const { embedding } = await analyse(shop.bytes.get('sofa-yellow')!);
+    const base = { limit: 4, exactMatchThreshold: 0.9, headVerticals: { type: 'home', colour: 'fashion' } };
+    // The photo is sure it shows groceries: the home head `type` offers no facet; colour stays (measured where its head is gated).
+    const grocery = await searchVector(shop.catalog, embedding, { ...base, exactMatchQuery: { vertical: 'grocery' } });
+    assert.equal(grocery.facets.type, undefined);
+    assert.ok(grocery.facets.colour);
+    // Sure of home, not sure of any vertical, or no verticals known: the head's facet is there.
+    for (const options of [{ ...base, exactMatchQuery: { vertical: 'home' } }, base, { limit: 4, exactMatchThreshold: 0.9, exactMatchQuery: { vertical: 'grocery' } }]) {
+      const response = await searchVector(shop.catalog, embedding, options);
+      assert.ok(response.facets.type && Object.keys(response.facets.type).length > 0, JSON.stringify(options));
+    }
   });
 
   test('a photo\'s sure labels: single-label heads that did not abstain', () => {

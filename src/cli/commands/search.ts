@@ -8,7 +8,7 @@ import { openCatalog } from '../../catalog/index.ts';
 import { existingCatalogDir } from '../existing-catalog.ts';
 import { GroknetError } from '../../errors.ts';
 import { ModelAnalyzer } from '../../pipelines/analyze.ts';
-import { searchCatalog, sureLabels, type SearchSubject } from '../../search/search.ts';
+import { searchCatalog, searchTarget, sureLabels, type SearchSubject } from '../../search/search.ts';
 import type { Filters } from '../../search/types.ts';
 import { intOption, parse } from '../args.ts';
 
@@ -68,7 +68,7 @@ export async function searchCommand(args: string[]): Promise<number> {
       analyzer = await ModelAnalyzer.open(values.model ? path.resolve(values.model) : undefined);
       subject = values.image !== undefined ? await photoEmbedding(analyzer, values.image) : { productId: values.product! };
     }
-    const response = await searchCatalog({ catalog, exactMatchThreshold: analyzer?.exactMatchThreshold, exactMatchHeads: analyzer?.exactMatchHeads }, { ...subject, filters, limit: k });
+    const response = await searchCatalog(searchTarget(catalog, analyzer), { ...subject, filters, limit: k });
     // Results name their image by its path; the index is what the API's photo URLs use.
     const printed = { ...response, results: response.results.map(({ imageIndex: _index, ...result }) => result) };
     process.stdout.write(values.json ? `${JSON.stringify(printed)}\n` : `${JSON.stringify(printed, null, 2)}\n`);

@@ -20,7 +20,7 @@ import { Segmenter } from '../../pipelines/segment.ts';
 import { catalogColourField, lookJson, shopTheLookInCatalog } from '../../pipelines/shop-the-look-catalog.ts';
 import { DEFAULT_LOOK_K, DEFAULT_MAX_GARMENTS, findGarments, MAX_GARMENTS_LIMIT, MAX_LOOK_K } from '../../pipelines/shop-the-look.ts';
 import type { SearchResult } from '../../search/types.ts';
-import { searchCatalog } from '../../search/search.ts';
+import { searchCatalog, searchTarget } from '../../search/search.ts';
 import { hitShape } from '../../server/views.ts';
 import { intOption, numberOption, parse } from '../args.ts';
 import { reportPhotoError } from './segment.ts';
@@ -68,7 +68,7 @@ export async function shopTheLookCommand(args: string[]): Promise<number> {
   try {
     // Embeddings of another model than the catalog's cannot be compared with it.
     await assertCompatible(catalog, analyzer);
-    const target = { catalog, exactMatchThreshold: analyzer.exactMatchThreshold, exactMatchHeads: analyzer.exactMatchHeads };
+    const target = searchTarget(catalog, analyzer);
     const look = await shopTheLookInCatalog(
       photo,
       {
