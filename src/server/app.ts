@@ -37,7 +37,7 @@ import { searchRoutes } from './routes/search.ts';
 import { shopTheLookRoutes } from './routes/shop-the-look.ts';
 import { type SearchService } from './search-port.ts';
 import { searchCatalog, searchTarget } from '../search/search.ts';
-import { MAX_ID_LENGTH } from './schemas.ts';
+import { MAX_ID_LENGTH, NoQuerySchema } from './schemas.ts';
 import { ServerSegmentation, type SegmentationSettings, type SegmenterSource } from './segmentation.ts';
 import { registerWeb } from './web.ts';
 
@@ -207,6 +207,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   }
   await registerDocs(app);
   registerFavicon(app);
+  // An API route without query parameters refuses any: POST /v1/search?limit=3 would otherwise
+  // answer 10 results as if the client's limit had been read (the size is the body's `k`).
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/') || route.schema?.querystring) return;
+    route.schema = { ...route.schema, querystring: NoQuerySchema };
+  });
 
   healthRoutes(app, ctx);
   analyzeRoutes(app, ctx);

@@ -95,6 +95,9 @@ export const ProductSchema = z
 /** A product id a client chooses (`id` of POST /v1/products): the same rule as `groknet index`'s ids. */
 export const ClientProductIdSchema = ListingIdSchema;
 
+/** The query string of an API route that takes no parameters there: any is refused, not ignored. */
+export const NoQuerySchema = z.strictObject({});
+
 export const ProductIdParams = z.strictObject({
   id: z.string().min(1).max(MAX_ID_LENGTH, `at most ${MAX_ID_LENGTH} characters`).meta({ description: `Product id (1 to ${MAX_ID_LENGTH} characters, URL-encoded)` }),
 });

@@ -300,6 +300,16 @@ describe('search', () => {
     assertError(await app.inject(`/v1/products/${ids.red}/similar?k=1000`), 400, 'invalid_argument');
     assertError(await app.inject('/v1/products/p_nope/seen-together'), 404, 'not_found');
   });
+
+  test('an unknown query parameter is refused, not ignored, also on routes that take none', async () => {
+    const limited = await app.inject({ method: 'POST', url: '/v1/search?limit=3', payload: { text: 'tee' } });
+    assert.match(assertError(limited, 400, 'invalid_argument').message, /limit/);
+    assertError(await app.inject(`/v1/products/${ids.red}?fields=title`), 400, 'invalid_argument');
+    assertError(await app.inject(`/v1/products/${ids.red}/similar?limit=3`), 400, 'invalid_argument');
+    // Without one, the same requests answer.
+    assert.equal((await app.inject({ method: 'POST', url: '/v1/search', payload: { text: 'tee' } })).statusCode, 200);
+    assert.equal((await app.inject(`/v1/products/${ids.red}`)).statusCode, 200);
+  });
 });
 
 describe('images', () => {
