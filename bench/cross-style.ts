@@ -11,6 +11,8 @@
 // answers (not abstained, after the vertical gate where the model has one) and the accuracy
 // where it answers. Heads of another vertical should answer nothing: the share of photos
 // where they answer anyway is reported per set ("confident off-vertical answers").
+// Photo -> catalog R@1 per style: each held-out grocery photo, restyled, against the catalog
+// images (as is) of every grocery product, as the trainer's EVAL.md measures it in style.
 // Colour on the fashion-products held-out shots: the pixel palette, the learned head, a blend
 // and the shipped rule (the learned head where it is sure, else the palette).
 // Run: node --import tsx bench/cross-style.ts [--models models/groknet-base,OTHER] [--per 400] [--datasets ../shared/datasets] [--print]
@@ -64,6 +66,8 @@ const KNOWN_VERTICALS: Record<string, string> = { clothing: 'fashion', garment_t
 
 interface Photo {
   file: string;
+  /** The product whose catalog image is the right nearest neighbour (grocery). */
+  productId?: string;
   /** Head -> the labels counted right (absent: the head is not scored on this photo). */
   truth: Record<string, string[]>;
 }
@@ -101,10 +105,11 @@ const sets: PhotoSet[] = [
       return { file: s.path, truth: { ...truth, ...(mapped ? { clothing: mapped } : {}) } };
     })).slice(0, PER),
   },
-  { name: 'grocery (in-store photos)', vertical: 'grocery', photos: order(heldOut(grocery).map((s) => ({ file: s.path, truth: labelsOf(grocery, s) }))).slice(0, PER) },
+  { name: 'grocery (in-store photos)', vertical: 'grocery', photos: order(heldOut(grocery).map((s) => ({ file: s.path, truth: labelsOf(grocery, s), ...(s.productId && !s.catalogImage ? { productId: s.productId } : {}) }))).slice(0, PER) },
   { name: 'furniture (web photos)', vertical: 'home', photos: order(heldOut(furniture).map((s) => ({ file: s.path, truth: labelsOf(furniture, s) }))).slice(0, PER) },
 ];
 for (const set of sets) for (const p of set.photos) p.truth.vertical = [set.vertical];
+const catalogImages = grocery.samples.filter((s) => s.catalogImage && s.productId);
 
 const STYLES: Record<string, (bytes: Buffer) => Promise<Buffer>> = {
   'as is': async (bytes) => bytes,
@@ -135,6 +140,8 @@ interface ModelReport {
   /** set -> style -> [photos, photos with any confident answer from another vertical's heads] */
   offVertical: Map<string, Map<string, { photos: number; raw: number; gated: number }>>;
   colour?: Record<string, { right: number; scored: number }>;
+  /** style -> photo -> catalog retrieval: queries, right at rank 1. */
+  retrieval: Map<string, { queries: number; right: number }>;
   /** The vertical head's top score and whether it was right, on every photo of every set and style. */
   vertical: Array<{ score: number; right: boolean }>;
   seconds: number;
@@ -148,7 +155,26 @@ for (const dir of modelDirs) {
   const manifest = analyzer.model.manifest;
   // Models before 0.5.0 name no head's vertical: the shipped heads' own, so their off-vertical answers count too.
   const verticalOf = new Map(manifest.heads.map((h) => [h.name, h.vertical ?? KNOWN_VERTICALS[h.name]]));
-  const report: ModelReport = { version: analyzer.modelVersion, heads: new Map(), offVertical: new Map(), vertical: [], seconds: 0 };
+  const report: ModelReport = { version: analyzer.modelVersion, heads: new Map(), offVertical: new Map(), retrieval: new Map(), vertical: [], seconds: 0 };
+  // The grocery catalog images, as is: the gallery every restyled photo is searched against.
+  const galleryAnalyses = await analyzer.analyzeBuffers(await Promise.all(catalogImages.map((c) => readFile(c.path))));
+  const gallery = galleryAnalyses.flatMap((a, i) => (a instanceof GroknetError ? [] : [{ productId: catalogImages[i]!.productId!, embedding: a.embedding }]));
+  const nearestProduct = (embedding: Float32Array): string | undefined => {
+    let best = -Infinity;
+    let id: string | undefined;
+    for (const g of gallery) {
+      let dot = 0;
+      let norm = 0;
+      for (let k = 0; k < embedding.length; k++) {
+        dot += embedding[k]! * g.embedding[k]!;
+        norm += g.embedding[k]! * g.embedding[k]!;
+      }
+      // Cosine up to the query's own norm, which ranks nothing differently.
+      const cosine = dot / Math.sqrt(norm || 1);
+      if (cosine > best) [best, id] = [cosine, g.productId];
+    }
+    return id;
+  };
   const colourTallies: Record<string, { right: number; scored: number }> = {};
   for (const set of sets) {
     const bySet = new Map<string, Map<string, Tally>>();
@@ -168,6 +194,12 @@ for (const dir of modelDirs) {
           if (analysis instanceof GroknetError) continue;
           const photo = batch[j]!;
           const gated = gateByVertical(manifest.heads, analysis.heads);
+          if (photo.productId) {
+            const r = report.retrieval.get(style) ?? { queries: 0, right: 0 };
+            report.retrieval.set(style, r);
+            r.queries++;
+            if (nearestProduct(analysis.embedding) === photo.productId) r.right++;
+          }
           for (const [head, truth] of Object.entries(photo.truth)) {
             const raw = analysis.heads[head];
             const after = gated[head];
@@ -254,6 +286,16 @@ for (const set of sets) {
     return o ? `${pct(o.gated, o.photos)}${o.raw !== o.gated ? ` (ungated ${pct(o.raw, o.photos)})` : ''}` : '-';
   }).join(' vs ')}`);
   lines.push('', `Photos where a head of another vertical answered (e.g. garment tags on fruit): ${offCells.join('; ')}.`, '');
+}
+if (reports.some((r) => r.retrieval.size > 0)) {
+  lines.push(`### grocery photo -> catalog R@1 (the ${catalogImages.length} products' catalog images as is; cosine over the embedding)`, '', `| style | ${reports.map((r) => r.version).join(' | ')} |`, `|---|${reports.map(() => '---|').join('')}`);
+  for (const style of Object.keys(STYLES)) {
+    lines.push(`| ${style} | ${reports.map((r) => {
+      const t = r.retrieval.get(style);
+      return t ? `${pct(t.right, t.queries)} (${t.queries})` : '-';
+    }).join(' | ')} |`);
+  }
+  lines.push('');
 }
 for (const r of reports) {
   if (r.vertical.length === 0) continue;
