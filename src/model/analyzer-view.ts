@@ -17,6 +17,9 @@ export function analyzerView(model: () => Analyzer, run: Pick<Analyzer, 'analyze
     get headVerticals() {
       return model().headVerticals;
     },
+    get headTitles() {
+      return model().headTitles;
+    },
     get embeddingDim() {
       return model().embeddingDim;
     },

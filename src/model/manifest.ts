@@ -7,6 +7,8 @@ import { PreprocessSpecSchema } from '../image/spec.ts';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 
+const headTitle = z.string().trim().min(1).max(60).optional();
+
 const headSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/),
@@ -20,6 +22,8 @@ const headSchema = z.discriminatedUnion('kind', [
     pixels: z.strictObject({ file: z.string().min(1) }).optional(),
     /** The kind of product this head describes: shown only where the model's `vertical` head says the photo is of it (or is not sure). */
     vertical: z.string().min(1).optional(),
+    /** What a person calls this head's field ("Grocery item"): menus and reasons say it instead of the head's name. */
+    title: headTitle,
   }),
   z.strictObject({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/),
@@ -31,6 +35,8 @@ const headSchema = z.discriminatedUnion('kind', [
     trainedOn: z.string().optional(),
     /** The kind of product this head describes: shown only where the model's `vertical` head says the photo is of it (or is not sure). */
     vertical: z.string().min(1).optional(),
+    /** What a person calls this head's field ("Grocery item"): menus and reasons say it instead of the head's name. */
+    title: headTitle,
   }),
 ]);
 

@@ -39,6 +39,8 @@ export interface Analyzer {
   readonly exactMatchHeads?: readonly string[] | undefined;
   /** Head -> the kind of product it describes (model.json `vertical`), for heads that describe one. */
   readonly headVerticals?: Readonly<Record<string, string>> | undefined;
+  /** Head -> what a person calls its field (model.json `title`), for heads that have one. */
+  readonly headTitles?: Readonly<Record<string, string>> | undefined;
   readonly embeddingDim: number;
   /** Analyse encoded image bytes; each item either succeeds or fails alone. */
   analyzeBuffers(images: readonly Buffer[]): Promise<Array<Analysis | import('../errors.ts').GroknetError>>;

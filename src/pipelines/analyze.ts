@@ -57,6 +57,10 @@ export class ModelAnalyzer implements Analyzer {
     return Object.fromEntries(this.model.manifest.heads.flatMap((head) => (head.vertical ? [[head.name, head.vertical]] : [])));
   }
 
+  get headTitles(): Readonly<Record<string, string>> {
+    return Object.fromEntries(this.model.manifest.heads.flatMap((head) => (head.title ? [[head.name, head.title]] : [])));
+  }
+
   get exactMatchThreshold(): number {
     return this.model.manifest.embedding.exactMatchThreshold;
   }

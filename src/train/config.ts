@@ -52,10 +52,13 @@ export const datasetConfigSchema = z.strictObject({
   vertical: headName.optional(),
 });
 
+/** What a person calls a head's field ("Grocery item"), written into model.json for menus and reasons. */
+const headTitle = z.string().trim().min(1).max(60).optional();
+
 export const taskConfigSchema = z.discriminatedUnion('loss', [
   // dataset "*" with field "vertical": every dataset's rows, labelled by the dataset's `vertical`.
-  z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1), labelsNameColours: z.boolean().optional(), pixels: z.boolean().default(false) }),
-  z.strictObject({ head: headName, loss: z.enum(['bce', 'multilabel-softmax']), dataset: z.string(), field: z.string().default('tags'), weight: z.number().positive().default(1), labelsNameColours: z.boolean().optional() }),
+  z.strictObject({ head: headName, loss: z.literal('softmax'), dataset: z.string(), field: z.string().default('label'), weight: z.number().positive().default(1), labelSmoothing: z.number().min(0).max(0.5).default(0.1), labelsNameColours: z.boolean().optional(), pixels: z.boolean().default(false), title: headTitle }),
+  z.strictObject({ head: headName, loss: z.enum(['bce', 'multilabel-softmax']), dataset: z.string(), field: z.string().default('tags'), weight: z.number().positive().default(1), labelsNameColours: z.boolean().optional(), title: headTitle }),
   z.strictObject({ head: z.literal('embedding'), loss: z.literal('arcface'), weight: z.number().positive().default(1), scale: z.number().positive().default(24), margin: z.number().min(0).max(1).default(0.3) }),
   z.strictObject({
     head: z.literal('embedding'),

@@ -118,7 +118,7 @@ export function trainedArtifact(run: TrainedRun): HeadsArtifact {
 }
 
 /** What a head was trained on (datasets and labelled training rows) and the vertical it describes. */
-function headProvenance(run: TrainedRun, head: string): { trainedOn: string; vertical?: string } {
+function headProvenance(run: TrainedRun, head: string): { trainedOn: string; vertical?: string; title?: string } {
   const { config, datasets } = run.prepared;
   const task = config.tasks.find((t) => t.head === head);
   const names = task ? taskDatasets(config, task) : [];
@@ -130,7 +130,8 @@ function headProvenance(run: TrainedRun, head: string): { trainedOn: string; ver
   const trainedOn = `${names.join(' + ')}${field}: ${rows} labelled training rows (images and their augmented views)`;
   const verticals = new Set(names.map((n) => datasets.find((d) => d.config.name === n)?.config.vertical));
   const vertical = names.length === 1 && verticals.size === 1 ? [...verticals][0] : undefined;
-  return { trainedOn, ...(vertical ? { vertical } : {}) };
+  const title = task && 'title' in task ? task.title : undefined;
+  return { trainedOn, ...(vertical ? { vertical } : {}), ...(title ? { title } : {}) };
 }
 
 function round(value: number): number {

@@ -48,16 +48,18 @@ after(async () => {
 const url = (id: string, index: number) => `/v1/products/${encodeURIComponent(id)}/images/${index}`;
 
 describe('GET /v1/catalog', () => {
-  test('an empty catalog: 0 products and the model; after `groknet index`: the count', async () => {
+  test('an empty catalog: 0 products, the model and its heads\' titles; after `groknet index`: the count', async () => {
     const empty = await app.inject('/v1/catalog');
     assert.equal(empty.statusCode, 200, empty.body);
-    assert.deepEqual(empty.json(), { products: 0, model: { name: 'tiny-shop', version: '0.0.1' } });
+    // The titles are the model.json's (test/server/helpers/shop-model.ts), not the head names.
+    const fields = { colour: 'Colour', clothing: 'Clothing type' };
+    assert.deepEqual(empty.json(), { products: 0, model: { name: 'tiny-shop', version: '0.0.1' }, fields });
     assert.equal(`${empty.json().model.name}@${empty.json().model.version}`, shop.analyzer.modelVersion);
 
     const summary = await ingest(photos.path, { catalog: shop.catalog, analyzer: shop.analyzer });
     assert.deepEqual(summary.failed, []);
     assert.equal(summary.indexed, 5);
-    assert.deepEqual((await app.inject('/v1/catalog')).json(), { products: 5, model: { name: 'tiny-shop', version: '0.0.1' } });
+    assert.deepEqual((await app.inject('/v1/catalog')).json(), { products: 5, model: { name: 'tiny-shop', version: '0.0.1' }, fields });
   });
 
   test('a server without a catalog answers 503', async () => {

@@ -81,7 +81,7 @@ test('train: three datasets, softmax + multi-label + ArcFace + contrastive, expo
       { name: 'products', adapter: 'grocery', path: path.join(root, 'products'), views: 0 },
     ],
     tasks: [
-      { head: 'shape', loss: 'softmax', dataset: 'shapes' },
+      { head: 'shape', loss: 'softmax', dataset: 'shapes', title: 'Shape' },
       { head: 'tags', loss: 'bce', dataset: 'tags' },
       { head: 'embedding', loss: 'arcface', weight: 1, scale: 24, margin: 0.3 },
       { head: 'embedding', loss: 'contrastive' },
@@ -124,6 +124,8 @@ test('train: three datasets, softmax + multi-label + ArcFace + contrastive, expo
   assert.match(await readFile(path.join(out, 'EVAL.md'), 'utf8'), /## shape/);
 
   const analyzer = await ModelAnalyzer.open(out);
+  // A task's title is what model.json calls its head; a head without one has none.
+  assert.deepEqual(analyzer.headTitles, { shape: 'Shape' });
   const [result] = await analyzer.analyzeBuffers([await shape('circle', '#d22', 3)]);
   assert.ok(result && !(result instanceof GroknetError));
   assert.deepEqual(Object.keys(result.heads).sort(), ['colour', 'shape', 'tags'], 'learned heads plus the measured colour');
@@ -230,6 +232,10 @@ test('train with a fused backbone: CenterNet pooled features beside the fine-tun
 
 test('train config errors are clear', async () => {
   assert.throws(() => parseTrainConfig({ datasets: [], tasks: [], model: {}, optimizer: {}, surprise: 1 }), isCode('invalid_config'));
+  // A head's title names it to people: blank or a paragraph is refused.
+  for (const title of ['  ', 'x'.repeat(61)]) {
+    assert.throws(() => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'a', title }], model: {}, optimizer: {} }), isCode('invalid_config'));
+  }
   assert.throws(
     () => parseTrainConfig({ datasets: [{ name: 'a', adapter: 'folder', path: '/x', head: 'a' }], tasks: [{ head: 'a', loss: 'softmax', dataset: 'b' }], model: {}, optimizer: {} }),
     (e: unknown) => isCode('invalid_config')(e) && /dataset 'b'/.test((e as Error).message),

@@ -5,7 +5,7 @@ import { fileToBase64, search, seenTogether, similar } from './api.ts';
 import { formatPrice, opensProduct, picture, stripCard, titleLink } from './cards.ts';
 import { byId, el, setStatus } from './dom.ts';
 import { nothingFoundText, sawProducts } from './empty-state.ts';
-import { fieldName, isListingField, valueText } from './fields.ts';
+import { fieldName, isListingField, loadFieldTitles, valueText } from './fields.ts';
 import { TEXT } from './messages.ts';
 import { errorText } from './sell.ts';
 import type { Facets, FilterCondition, SearchHit } from './types.ts';
@@ -94,7 +94,8 @@ export function initBuy(): Buy {
     const filters: Record<string, FilterCondition> = {};
     for (const [field, value] of chosen) filters[field] = conditionOf(field, value);
     try {
-      const answer = await search({ ...(text ? { text } : {}), ...(image ? { image } : {}), filters, k: 24 });
+      // The menus name the model's heads as model.json titles them: fetched once, beside the first search.
+      const [answer] = await Promise.all([search({ ...(text ? { text } : {}), ...(image ? { image } : {}), filters, k: 24 }), loadFieldTitles()]);
       if (ticket !== latest) return;
       renderFilters(answer.facets);
       renderResults(answer.results);

@@ -36,18 +36,8 @@ export function describeError(code: string, message: string): string {
 /** Files the sell form cannot use as a photo: one message, whatever the server's code. */
 export const UNREADABLE_CODES = new Set(['not_an_image', 'unsupported_format', 'truncated']);
 
-/** Names of the filter fields and model heads a person sees; others are humanised (fields.ts). */
+/** Names of the listing's own filter fields a person sees; heads are named by their model (fields.ts). */
 export const FIELD_NAMES: Record<string, string> = {
-  clothing: 'Clothing type',
-  grocery_fine: 'Grocery item',
-  grocery_coarse: 'Grocery kind',
-  garment_tags: 'Garment',
-  vertical: 'Department',
-  fashion_article: 'Fashion item',
-  furniture: 'Furniture',
-  gender: 'Gender',
-  usage: 'Occasion',
-  colour: 'Colour',
   category: 'Category',
   garment: 'Garment in the photo',
   garment_colour: 'Garment colour',

@@ -4,7 +4,7 @@
 import { ApiError, product as fetchProduct, seenTogether, similar } from './api.ts';
 import { formatPrice, picture, stripCard } from './cards.ts';
 import { byId, el } from './dom.ts';
-import { fieldName, isListingField } from './fields.ts';
+import { fieldName, isListingField, loadFieldTitles } from './fields.ts';
 import { TEXT } from './messages.ts';
 import { errorText } from './sell.ts';
 import type { ListResponse, Product, SeenTogetherResponse } from './types.ts';
@@ -141,8 +141,8 @@ export function initProduct(): ProductView {
       // Settled here too, so a product that is gone leaves no unhandled rejection behind.
       similarAnswer.catch(() => undefined);
       seenAnswer.catch(() => undefined);
-      fetchProduct(id).then(
-        (item) => {
+      Promise.all([fetchProduct(id), loadFieldTitles()]).then(
+        ([item]) => {
           if (ticket === latest) render(item, back, similarAnswer, seenAnswer);
         },
         (error: unknown) => {

@@ -4,7 +4,7 @@
 import { analyze, ApiError, publish, storedKey, storeKey, type ShownSuggestions } from './api.ts';
 import { byId, el, percent, setStatus } from './dom.ts';
 import { describeError, NOT_AN_IMAGE, UNREADABLE_CODES } from './messages.ts';
-import { fieldName } from './fields.ts';
+import { fieldName, loadFieldTitles } from './fields.ts';
 import type { ListingField, Product, SuggestedListing } from './types.ts';
 
 type Suggestion = Pick<ListingField, 'score' | 'abstain' | 'source'> | null;
@@ -84,7 +84,7 @@ export function initSell(showInBuy: (text: string) => void): void {
     void showPreviewIfReadable(file, () => ticket === latest && !refused);
     setStatus(status, 'Looking at your photo…');
     try {
-      const result = await analyze(file);
+      const [result] = await Promise.all([analyze(file), loadFieldTitles()]);
       if (ticket !== latest) return;
       photo = file;
       fill(result.listing);

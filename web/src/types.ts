@@ -77,6 +77,8 @@ export interface SearchResponse {
 export interface CatalogSummary {
   products: number;
   model: { name: string; version: string };
+  /** Head -> what a person calls it (model.json `title`). */
+  fields: Record<string, string>;
 }
 
 export interface ListResponse {

@@ -1,5 +1,6 @@
 // GET /v1/catalog: what a client needs before it searches: how many products there are
-// (the page says "the catalog is empty" from it) and which model analyses photos here.
+// (the page says "the catalog is empty" from it), which model analyses photos here and what
+// its heads are called.
 import { z } from 'zod';
 import { requireCatalog, type App, type RouteContext } from '../context.ts';
 import { errorResponses } from '../error-responses.ts';
@@ -10,6 +11,9 @@ export const CatalogSummarySchema = z
     model: z
       .object({ name: z.string(), version: z.string() })
       .meta({ description: 'The model this server analyses photos with; products are indexed with it (`modelVersion` of a product is `name@version`)' }),
+    fields: z
+      .record(z.string(), z.string())
+      .meta({ description: "What a person calls each of the model's heads (filter and facet fields), from its model.json: `grocery_fine` -> \"Grocery item\". Heads without a title are absent." }),
   })
   .meta({ id: 'CatalogSummary' });
 
@@ -30,6 +34,6 @@ export function catalogRoutes(app: App, ctx: RouteContext): void {
         response: { 200: CatalogSummarySchema, ...errorResponses(503) },
       },
     },
-    async () => ({ products: await requireCatalog(ctx).countProducts(), model: modelOf(ctx.analyzer.modelVersion) }),
+    async () => ({ products: await requireCatalog(ctx).countProducts(), model: modelOf(ctx.analyzer.modelVersion), fields: { ...ctx.analyzer.headTitles } }),
   );
 }

@@ -71,8 +71,8 @@ export async function createShopModel(): Promise<{ dir: string; manifest: ModelM
       headsFile: 'model.onnx',
       modelFile: 'model.onnx',
       heads: [
-        { name: 'colour', kind: 'single', output: headOutputName('colour'), labels: colours, abstainBelow: 0.3 },
-        { name: 'clothing', kind: 'single', output: headOutputName('clothing'), labels: clothing, abstainBelow: 0.3 },
+        { name: 'colour', kind: 'single', output: headOutputName('colour'), labels: colours, abstainBelow: 0.3, title: 'Colour' },
+        { name: 'clothing', kind: 'single', output: headOutputName('clothing'), labels: clothing, abstainBelow: 0.3, title: 'Clothing type' },
       ],
       embedding: { output: EMBEDDING_OUTPUT, dim: 16, codeOutput: CODE_OUTPUT, codeBits: 16, exactMatchThreshold: 0.95 },
     },
