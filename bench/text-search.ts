@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openCatalog } from '../src/catalog/open.ts';
 import type { ProductInput } from '../src/catalog/types.ts';
-import { searchText } from '../src/search/search-text.ts';
+import { LABEL_CANDIDATES, searchText, TEXT_CANDIDATES } from '../src/search/search-text.ts';
 import { rng } from '../src/util/random.ts';
 import { machine, peakRssMiB, writeSection } from './report.ts';
 
@@ -123,7 +123,7 @@ const markdown = [
   '',
   `Command: \`node --import tsx bench/text-search.ts --rows ${N} --queries ${Q}\`. Machine: ${machine()}. Peak RSS ${peakRssMiB().toFixed(0)} MiB.`,
   '',
-  `${N} synthetic products written by the catalog's insert (titles "<brand> <style> <colour> <kind> <n>", a description, a price, predicted colour and type agreeing with the title 80% of the time at confidence 0.4-1.0), ${insertSeconds.toFixed(0)} s to insert, ${optimizeSeconds.toFixed(0)} s to index (FTS on title, description and attributes; bitmap indexes on the labels). Each query through \`searchText\` (what the API and CLI call), ${Q} per kind after 5 warm-up queries, limit 20. Plan: every query with words runs a BM25 full-text query over the indexed text columns (at most 1,000 rows); one whose words name a label also reads the rows so labelled with a score of 0.5 or more (at most 1,000); a price phrase is a WHERE on both.`,
+  `${N} synthetic products written by the catalog's insert (titles "<brand> <style> <colour> <kind> <n>", a description, a price, predicted colour and type agreeing with the title 80% of the time at confidence 0.4-1.0), ${insertSeconds.toFixed(0)} s to insert, ${optimizeSeconds.toFixed(0)} s to index (FTS on title, description and attributes; bitmap indexes on the labels). Each query through \`searchText\` (what the API and CLI call), ${Q} per kind after 5 warm-up queries, limit 20. Plan: every query with words runs a BM25 full-text query over the indexed text columns (at most ${TEXT_CANDIDATES} rows); one whose words name a label also reads the rows so labelled with a score of 0.5 or more (at most ${LABEL_CANDIDATES}), at the same time; a price phrase is a WHERE on both.`,
   '',
   '| query | p50 ms | p99 ms | results | |',
   '|---|---|---|---|---|',
