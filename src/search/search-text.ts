@@ -185,7 +185,13 @@ function labelEvidence(candidate: Candidate, evidence: ReadonlyArray<[string, st
 }
 
 /** Rows the model labelled as the words named (any of them), inside the hard filters. */
-function evidenceWhere(evidence: ReadonlyArray<[string, string[]]>, hardWhere: string | undefined, info: CatalogInfo): string | undefined {
+/**
+ * Where the labels the words named hold: `any` where one of them does, `all` (only when the
+ * words named labels of two fields or more, "navy tshirts") where every one does. A read is
+ * cut at a row limit in table order, not by score: products labelled as both words said are
+ * read on their own, so those labelled as one word only cannot crowd them out.
+ */
+function evidenceWhere(evidence: ReadonlyArray<[string, string[]]>, hardWhere: string | undefined, info: CatalogInfo): { any: string; all?: string } | undefined {
   const fields = filterFields(info);
   const known = new Set(info.filterColumns);
   const parts = evidence.flatMap(([key, values]) => {
@@ -197,8 +203,8 @@ function evidenceWhere(evidence: ReadonlyArray<[string, string[]]>, hardWhere: s
     return [field.scoreColumn ? `(${clause} AND ${sqlIdentifier(field.scoreColumn, known)} >= ${LABEL_EVIDENCE_FLOOR})` : clause];
   });
   if (parts.length === 0) return undefined;
-  const any = `(${parts.join(' OR ')})`;
-  return hardWhere ? `${hardWhere} AND ${any}` : any;
+  const within = (clause: string) => (hardWhere ? `${hardWhere} AND ${clause}` : clause);
+  return { any: within(`(${parts.join(' OR ')})`), ...(parts.length > 1 ? { all: within(`(${parts.join(' AND ')})`) } : {}) };
 }
 
 /** How long an indexed table's list of full-text indexes is reused: an index added meanwhile (category, attributes) is used within this. */
@@ -306,11 +312,15 @@ export async function searchText(catalog: CatalogStore, text: string, options: T
   };
   // Products the model labelled as the words said, whose own text may not say it.
   const labelWhere = evidenceWhere(evidence, hardWhere, info);
-  const readLabelled = labelWhere && options.includeFilterOnly !== false ? readRows(table.query().where(labelWhere).select(columns).limit(LABEL_CANDIDATES)) : undefined;
+  const readEvidence = (where: string | undefined, limit: number) => (where && options.includeFilterOnly !== false ? readRows(table.query().where(where).select(columns).limit(limit)) : undefined);
+  // With two labels named, the rows labelled as both come first (most of the budget), then either.
+  const readLabelledAll = readEvidence(labelWhere?.all, Math.round((LABEL_CANDIDATES * 2) / 3));
+  const readLabelled = readEvidence(labelWhere?.any, labelWhere?.all ? Math.round(LABEL_CANDIDATES / 3) : LABEL_CANDIDATES);
   // Only filters, no words: browse what they let through. With words, a product must match
   // a word or a label the words named: a picked filter narrows, it does not fill the page.
   const readBrowsed = hardWhere && groups.length === 0 ? readRows(table.query().where(hardWhere).select(columns).limit(TEXT_CANDIDATES)) : undefined;
-  const [textRows, labelRows, browsedRows] = await Promise.all([readText(), readLabelled, readBrowsed]);
+  const [textRows, labelAllRows, labelAnyRows, browsedRows] = await Promise.all([readText(), readLabelledAll, readLabelled, readBrowsed]);
+  const labelRows = labelAllRows || labelAnyRows ? [...(labelAllRows ?? []), ...(labelAnyRows ?? [])] : undefined;
 
   const textMatches = groupByProduct(textRows, info, (row) => Number(row._score ?? 0));
   const best = Math.max(...textMatches.map((c) => c.raw), 0) || 1;

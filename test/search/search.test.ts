@@ -10,6 +10,7 @@ import { listingWords, searchText, styleNotes } from '../../src/search/search-te
 import { searchByImage, sureLabels } from '../../src/search/search.ts';
 import { SAME_PHOTO_SIMILARITY, searchVector } from '../../src/search/search-vector.ts';
 import type { Analysis } from '../../src/model/types.ts';
+import type { ProductInput } from '../../src/catalog/types.ts';
 import { productFrom } from '../helpers/catalog.ts';
 import { renderImage } from '../helpers/images.ts';
 import { buildShop, SHOP, type Shop } from '../helpers/shop.ts';
@@ -331,6 +332,35 @@ describe('text search without an index', () => {
       // "T shirts" is two words, and the blue shirt's title holds one of them.
       if (query !== 'T shirts') assert.ok(!response.results.some((r) => r.id === 'other' && r.why.some((w) => w.startsWith('title matches'))), query);
     }
+    await catalog.close();
+  });
+});
+
+describe('text search over the model\'s labels (a catalog of photos without words)', () => {
+  test('words naming two labels find the products labelled as both, however many are labelled as one', async () => {
+    const catalog = await openCatalog(join(tmp.path, 'labels-only'), { embeddingDim: 8 });
+    const product = (id: string, colour: string, type: string): ProductInput => {
+      const embedding = Float32Array.from({ length: 8 }, (_, i) => (i === id.length % 8 ? 1 : 0));
+      return {
+        id,
+        title: id,
+        images: [{ path: `/photos/${id}.jpg`, contentHash: Buffer.from(id).toString('hex').padStart(64, '0'), analysis: { heads: { colour: { kind: 'single', top: [{ label: colour, score: 0.9 }] }, type: { kind: 'single', top: [{ label: type, score: 0.9 }] } }, embedding, code: '00', modelVersion: 'test@1' } }],
+      };
+    };
+    // More products labelled "navy" alone than one read of the labels takes, written first (a read takes rows in table order).
+    const products = [
+      ...Array.from({ length: 320 }, (_, i) => product(`c${i}`, 'navy', 'chair')),
+      ...['s1', 's2', 's3'].map((id) => product(id, 'navy', 'sofa')),
+      ...Array.from({ length: 20 }, (_, i) => product(`r${i}`, 'red', 'sofa')),
+    ];
+    await catalog.insertProducts(products);
+    await catalog.optimize();
+    const response = await searchText(catalog, 'navy sofa', { limit: 5 });
+    assert.deepEqual(response.results.slice(0, 3).map((r) => r.id).sort(), ['s1', 's2', 's3']);
+    assert.ok(response.results.slice(0, 3).every((r) => r.why.includes('colour=navy (predicted 0.90)') && r.why.includes('type=sofa (predicted 0.90)')), JSON.stringify(response.results[0]?.why));
+    // One label named: the products labelled so, as before.
+    const sofas = await searchText(catalog, 'sofa', { limit: 30 });
+    assert.equal(sofas.results.length, 23);
     await catalog.close();
   });
 });
