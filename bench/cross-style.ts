@@ -15,7 +15,7 @@
 // images (as is) of every grocery product, as the trainer's EVAL.md measures it in style.
 // Colour on the fashion-products held-out shots: the pixel palette, the learned head, a blend
 // and the shipped rule (the learned head where it is sure, else the palette).
-// Run: node --import tsx bench/cross-style.ts [--models models/groknet-base,OTHER] [--per 400] [--datasets ../shared/datasets] [--print]
+// Run: node --import tsx bench/cross-style.ts [--models models/groknet-base,OTHER] [--per 400] [--datasets ../shared/datasets] [--print] [--section ID --title TEXT]
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -42,6 +42,9 @@ const { values } = parseArgs({
     per: { type: 'string', default: '400' },
     datasets: { type: 'string', default: '../shared/datasets' },
     print: { type: 'boolean', default: false },
+    // Which BENCHMARKS.md section to write (one per comparison: cross-style, cross-style-shrink, ...).
+    section: { type: 'string', default: 'cross-style' },
+    title: { type: 'string', default: 'Accuracy across photo styles' },
   },
 });
 const PER = Number(values.per);
@@ -263,9 +266,9 @@ for (const dir of modelDirs) {
 const lines: string[] = [];
 const models = reports.map((r) => r.version).join(' against ');
 lines.push(
-  '## Accuracy across photo styles',
+  `## ${values.title}`,
   '',
-  `Command: \`node --import tsx bench/cross-style.ts --models ${values.models} --per ${PER}\`. Machine: ${machine()}. Models: ${models} (${reports.map((r) => `${r.version} ${Math.round(r.seconds)} s`).join(', ')}).`,
+  `Command: \`node --import tsx bench/cross-style.ts --models ${values.models} --per ${PER}${values.section === 'cross-style' ? '' : ` --section ${values.section}`}\`. Machine: ${machine()}. Models: ${models} (${reports.map((r) => `${r.version} ${Math.round(r.seconds)} s`).join(', ')}).`,
   `Photos: up to ${PER} held-out photos per dataset (the trainer's own splits, rebuilt by its adapters; fixed hash order), each as is and restyled: small (48 px long side, JPEG q70), blur (sigma 2.5), framed (half size on a white canvas). Cells: accuracy over every photo / share answered (not abstained, after the vertical gate) / accuracy where answered. Cross-dataset rows map labels that name the same thing (clothing Pants = Trousers, Jeans or Track Pants, ...; bench/cross-style.ts).`,
   '',
 );
@@ -314,4 +317,4 @@ for (const r of reports) {
 }
 const markdown = lines.join('\n');
 if (values.print) process.stdout.write(`${markdown}\n`);
-else await writeSection('cross-style', markdown);
+else await writeSection(values.section!, markdown);
