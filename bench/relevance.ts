@@ -7,7 +7,7 @@
 // The queries are split in two halves by a hash: "dev" and "held back". Nothing in the ranking
 // was tuned on either (the weights predate this bench); both are reported, so a later change
 // tuned on dev can be checked on the held-back half.
-// Run: node --import tsx bench/relevance.ts [--listings 2000] [--titles 300] [--datasets ../shared/datasets] [--label NAME] [--all-rows]
+// Run: node --import tsx bench/relevance.ts [--listings 2000] [--titles 300] [--datasets ../shared/datasets] [--label NAME] [--all-rows] [--model DIR]
 // (in each checkout to compare; BENCHMARKS.md "Search relevance" holds the two columns side by side)
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,10 +19,9 @@ import type { CatalogStore } from '../src/catalog/types.ts';
 import { LOCAL_POLICY, publish, type PublishListing } from '../src/ingest/index.ts';
 import { ModelAnalyzer } from '../src/pipelines/analyze.ts';
 import { searchCatalog } from '../src/search/search.ts';
-import { round } from '../scripts/reliability/lib/common.ts';
+import { REPO, round } from '../scripts/reliability/lib/common.ts';
 import { readFashionProducts } from './lib/fashion-products.ts';
 import { loadFashionProducts } from '../src/train/datasets/fashion-products.ts';
-import { REPO } from '../scripts/reliability/lib/common.ts';
 import { machine } from './report.ts';
 
 const { values } = parseArgs({
@@ -34,6 +33,8 @@ const { values } = parseArgs({
     // Only the shots the trainer holds out (its own split): a model trained on fashion-products
     // (0.5.0 on) must not be scored on photos it learned. --all-rows reads the developers' part as before.
     'all-rows': { type: 'boolean', default: false },
+    // The model that analyses the listings' photos (default: the shipped one).
+    model: { type: 'string' },
     // Accepted for symmetry with the other benches: the table is always printed.
     print: { type: 'boolean', default: false },
   },
@@ -57,7 +58,7 @@ const rows: Row[] = (await readFashionProducts(values.datasets!))
 const half = (key: string): 'dev' | 'held back' => (parseInt(sha256(`half:${key}`).slice(0, 8), 16) % 2 === 0 ? 'dev' : 'held back');
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'groknet-relevance-bench-'));
-const analyzer = await ModelAnalyzer.open();
+const analyzer = await ModelAnalyzer.open(values.model ? path.resolve(REPO, values.model) : undefined);
 
 async function build(name: string, titled: boolean): Promise<CatalogStore> {
   const catalog = await openCatalog(path.join(work, name), { embeddingDim: analyzer.embeddingDim });
@@ -135,7 +136,7 @@ console.log(JSON.stringify(report, null, 2));
 const markdown = [
   `### ${values.label}`,
   '',
-  `Command: \`node --import tsx bench/relevance.ts --listings ${LISTINGS} --titles ${TITLES} --label "${values.label}"${values['all-rows'] ? ' --all-rows' : ''}\`. Machine: ${machine()}. Listings: ${rows.length} fashion-products shots, ${values['all-rows'] ? 'the developers\' part (a model trained on fashion-products has seen most of them)' : 'those the trainer holds out (never trained on)'}; model ${analyzer.modelVersion}.`,
+  `Command: \`node --import tsx bench/relevance.ts --listings ${LISTINGS} --titles ${TITLES} --label "${values.label}"${values['all-rows'] ? ' --all-rows' : ''}${values.model ? ` --model ${values.model}` : ''}\`. Machine: ${machine()}. Listings: ${rows.length} fashion-products shots, ${values['all-rows'] ? 'the developers\' part (a model trained on fashion-products has seen most of them)' : 'those the trainer holds out (never trained on)'}; model ${analyzer.modelVersion}.`,
   '',
   `| measure | ${values.label} |`,
   '|---|---|',
