@@ -22,9 +22,12 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.ok(files.length >= 3, `${files.length} configs`);
   const configs = new Map<string, Awaited<ReturnType<typeof readTrainConfig>>>();
   for (const file of files) configs.set(path.basename(file, '.json'), await readTrainConfig(file));
-  const base = configs.get('default')!;
-  // Dataset paths resolve to the same folders from either place (the experiments read 0.4.4's four datasets).
-  for (const config of configs.values()) assert.deepEqual(config.datasets.map((d) => d.path), base.datasets.slice(0, config.datasets.length).map((d) => d.path));
+  // The lineage below runs through 0.5.2 (shrink-views), the last shipped config with every
+  // dataset; the shipped default (0.5.3) is checked against it in its own test.
+  const base = configs.get('shrink-views')!;
+  // Dataset paths resolve to the same folders from either place.
+  const pathOf = new Map(base.datasets.map((d) => [d.name, d.path]));
+  for (const [name, config] of configs) for (const d of config.datasets) assert.equal(d.path, pathOf.get(d.name), `${name}: ${d.name}`);
   assert.deepEqual(datasetViews(configs.get('colour-jitter')!.datasets[1]!), ['flip+jitter']);
   assert.equal(configs.get('learned-gem')!.model.upperTrunk?.learnGemP, true);
   assert.equal(base.model.upperTrunk?.learnGemP, false);
@@ -98,7 +101,7 @@ test('the committed configs parse, and the experiments differ from the default w
   sameAsBlock15('trunk-epochs-9', (c) => ({ ...c, datasets: block15.datasets, optimizer: { ...c.optimizer, epochs: block15.optimizer.epochs } }));
   assert.equal(configs.get('trunk-epochs-9-seed-8')!.seed, 8);
   assert.deepEqual({ ...configs.get('trunk-epochs-9-seed-8')!, version: epochs9.version, seed: epochs9.seed }, epochs9);
-  // 0.4.4 was trunk-epochs-9. The shipped default (0.5.x) is it with two more datasets
+  // 0.4.4 was trunk-epochs-9. 0.5.0 to 0.5.2 are it with two more datasets
   // (fashion-products, furniture), a vertical for each photo dataset, their heads, and
   // Fashion-MNIST cut to 4,000 training rows at weight 0.4 to pay for them (issue #25).
   assert.deepEqual(base.datasets.map((d) => d.name), ['clothing', 'grocery', 'clothing-parsing', 'fashion-mnist', 'fashion-products', 'furniture']);
@@ -114,20 +117,35 @@ test('the committed configs parse, and the experiments differ from the default w
   assert.deepEqual({ ...base, version: epochs9.version, datasets: epochs9.datasets, tasks: base.tasks.filter((t) => epochs9.tasks.some((o) => o.head === t.head)) }, epochs9);
 });
 
-test('fashion-products-views is the shipped config but for its datasets: 0.5.0 with a cropped, mirrored view of each fashion-products shot', async () => {
-  const base = await readTrainConfig(path.join(root, 'default.json'));
+test('fashion-products-views is 0.5.2\'s config but for its datasets: 0.5.0 with a cropped, mirrored view of each fashion-products shot', async () => {
+  const base = await readTrainConfig(path.join(root, 'experiments', 'shrink-views.json'));
   const views = await readTrainConfig(path.join(root, 'experiments', 'fashion-products-views.json'));
   assert.deepEqual(datasetViews(views.datasets[4]!), ['crop+flip']);
   assert.deepEqual(datasetViews(base.datasets[4]!), []);
   assert.deepEqual({ ...views, version: base.version, datasets: base.datasets }, base);
 });
 
-test('shrink-views became the shipped config (0.5.2): 0.5.1 with thumbnail views of the clothing, grocery and furniture photos', async () => {
-  const base = await readTrainConfig(path.join(root, 'default.json'));
+test('shrink-views was 0.5.2; the shipped config (0.5.3) is no-fmnist-epochs-16: half-thumbnail views, Fashion-MNIST out, 16 epochs', async () => {
   const shrink = await readTrainConfig(path.join(root, 'experiments', 'shrink-views.json'));
   const changed = new Set(['clothing', 'grocery', 'furniture']);
-  for (const d of shrink.datasets) assert.deepEqual(datasetViews(d), changed.has(d.name) ? ['crop+flip+shrink'] : datasetViews(base.datasets.find((b) => b.name === d.name)!), d.name);
-  assert.deepEqual({ ...shrink, version: base.version }, base);
+  for (const d of shrink.datasets) assert.deepEqual(datasetViews(d), changed.has(d.name) ? ['crop+flip+shrink'] : d.name === 'clothing-parsing' ? ['crop+flip'] : [], d.name);
+  // half-shrink: 0.5.2 with each of those photos a thumbnail or a full-size crop.
+  const half = await readTrainConfig(path.join(root, 'experiments', 'half-shrink.json'));
+  assert.deepEqual(half.datasets.filter((d) => changed.has(d.name)).map(datasetViews), [['crop+flip|crop+flip+shrink'], ['crop+flip|crop+flip+shrink'], ['crop+flip|crop+flip+shrink']]);
+  assert.deepEqual({ ...half, version: shrink.version, datasets: shrink.datasets }, shrink);
+  assert.deepEqual(half.datasets.map(({ views: _, ...d }) => d), shrink.datasets.map(({ views: _, ...d }) => d));
+  // no-fmnist-epochs-16: half-shrink with Fashion-MNIST (and its head) left out and 16 epochs.
+  const shipped = await readTrainConfig(path.join(root, 'experiments', 'no-fmnist-epochs-16.json'));
+  assert.deepEqual(shipped.datasets.map((d) => d.name), ['clothing', 'grocery', 'clothing-parsing', 'fashion-products', 'furniture']);
+  assert.equal(shipped.optimizer.epochs, 16);
+  const withoutMnist = { ...half, datasets: half.datasets.filter((d) => d.name !== 'fashion-mnist'), tasks: half.tasks.filter((t) => t.head !== 'fashion_mnist') };
+  assert.deepEqual({ ...shipped, version: half.version, optimizer: half.optimizer }, withoutMnist);
+  const raw = JSON.parse(await readFile(path.join(root, 'experiments', 'no-fmnist-epochs-16.json'), 'utf8')) as { datasets: Array<{ name: string; enabled?: boolean }> };
+  assert.equal(raw.datasets.find((d) => d.name === 'fashion-mnist')?.enabled, false, 'one line leaves it out');
+  // The shipped default is that file but for where its dataset paths are written from.
+  const base = await readTrainConfig(path.join(root, 'default.json'));
+  assert.equal(base.version, '0.5.3');
+  assert.deepEqual(base, shipped);
   // fashion-products-views was run from 0.5.0, whose photo datasets had crop+flip views.
   const views = await readTrainConfig(path.join(root, 'experiments', 'fashion-products-views.json'));
   assert.deepEqual(views.datasets.filter((d) => changed.has(d.name)).map(datasetViews), [['crop+flip'], ['crop+flip'], ['crop+flip']]);
@@ -135,15 +153,19 @@ test('shrink-views became the shipped config (0.5.2): 0.5.1 with thumbnail views
 
 test('the shipped config leaves any dataset out with one line ("enabled": false): its tasks go with it', async () => {
   const json = JSON.parse(await readFile(path.join(root, 'default.json'), 'utf8')) as { datasets: Array<Record<string, unknown>>; tasks: Array<{ head: string; dataset?: string }> };
+  // Fashion-MNIST is already left out of the shipped config (0.5.3), with its head.
+  const off = new Set(json.datasets.filter((d) => d.enabled === false).map((d) => String(d.name)));
+  assert.deepEqual([...off], ['fashion-mnist']);
+  assert.ok(!parseTrainConfig(json).tasks.some((t) => t.head === 'fashion_mnist'));
   for (const [i, dropped] of json.datasets.entries()) {
     const datasets = json.datasets.map((d, j) => (j === i ? { ...d, enabled: false } : d));
     const config = parseTrainConfig({ ...json, datasets });
     assert.ok(!config.datasets.some((d) => d.name === dropped.name));
-    assert.deepEqual(config.tasks.map((t) => t.head), json.tasks.filter((t) => t.dataset !== dropped.name).map((t) => t.head), String(dropped.name));
+    assert.deepEqual(config.tasks.map((t) => t.head), json.tasks.filter((t) => t.dataset !== dropped.name && !off.has(t.dataset ?? '')).map((t) => t.head), String(dropped.name));
   }
   // Two verticals are needed for the vertical head: leaving out every fashion dataset still leaves grocery and home.
   const noFashion = json.datasets.map((d) => (d.vertical === 'fashion' ? { ...d, enabled: false } : d));
-  assert.deepEqual(parseTrainConfig({ ...json, datasets: noFashion }).datasets.map((d) => d.name), ['grocery', 'fashion-mnist', 'furniture']);
+  assert.deepEqual(parseTrainConfig({ ...json, datasets: noFashion }).datasets.map((d) => d.name), ['grocery', 'furniture']);
   const onlyGrocery = json.datasets.map((d) => (d.name === 'grocery' ? d : { ...d, enabled: false }));
   assert.throws(() => parseTrainConfig({ ...json, datasets: onlyGrocery }), /at least two verticals/);
   assert.throws(() => parseTrainConfig({ ...json, datasets: json.datasets.map((d) => ({ ...d, enabled: false })) }), /every dataset is disabled/);
