@@ -96,7 +96,9 @@ export async function searchVector(
         ? `image similarity ${candidate.raw.toFixed(3)} (exact match: >= ${options.exactMatchThreshold}${heads ? `, calibrated on ${calibratedOn!.where}` : ''})`
         : above
           ? `image similarity ${candidate.raw.toFixed(3)} (similar: the exact-match threshold was calibrated on ${calibratedOn!.where} only, and the model is not sure this photo and this product are ${calibratedOn!.same})`
-          : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
+          : exactVerdict(1, labels, { threshold: options.exactMatchThreshold, heads, queryLabels: options.exactMatchQuery }) !== 'exact'
+            ? `image similarity ${candidate.raw.toFixed(3)} (similar; exact is only claimed for ${calibratedOn!.where}, or for the same photo)`
+            : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
       ...(index > 0 ? [`matched the listing's image #${index + 1}`] : []),
       ...explainFilters(candidate, filters, info),
     ];

@@ -69,6 +69,11 @@ describe('vector search', () => {
     const named = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['grocery_fine'], headVerticals: { grocery_fine: 'grocery' } });
     assert.match(named.results[1]!.why[0]!, /calibrated on grocery products only, and the model is not sure this photo and this product are the same kind of grocery product\)$/);
     assert.doesNotMatch(named.results[1]!.why[0]!, /grocery_fine/);
+    // Below the threshold where it was not calibrated: not "exact needs >= t", which no similarity would make true.
+    const strict = await searchVector(shop.catalog, embedding, { limit: 4, exactMatchThreshold: 0.99999, exactMatchHeads: ['grocery_fine'], headVerticals: { grocery_fine: 'grocery' } });
+    assert.match(strict.results[1]!.why[0]!, /\(similar; exact is only claimed for grocery products, or for the same photo\)$/);
+    const calibrated = await searchVector(shop.catalog, embedding, { limit: 4, exactMatchThreshold: 0.99999, exactMatchHeads: ['type'] });
+    assert.match(calibrated.results[1]!.why[0]!, /\(similar; exact needs >= 0\.99999\)$/);
     // The query photo must be sure of the same label: a photo the model calls a lamp gets no exact sofa but its own photo.
     const asLamp = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type'], exactMatchQuery: { type: 'lamp' } });
     assert.deepEqual(asLamp.results.map((r) => r.match), ['exact', 'similar', 'similar', 'similar']);
