@@ -87,18 +87,17 @@ export async function searchVector(
     // Outside the calibrated verticals only the same photo (re-encoded, resized) is claimed.
     const samePhoto = verdict === 'same-photo';
     const exact = verdict === 'exact' || samePhoto;
-    const above = verdict === 'uncalibrated';
+    // Where the threshold does not hold, no similarity short of the same photo makes it exact: say so, not "needs >= t".
+    const uncalibrated = verdict === 'uncalibrated' || (verdict === 'below' && exactVerdict(1, labels, { threshold: options.exactMatchThreshold, heads, queryLabels: options.exactMatchQuery }) !== 'exact');
     const index = Number(candidate.row[COLUMNS.imageIndex]);
     const why = [
       samePhoto
         ? `image similarity ${candidate.raw.toFixed(3)} (exact: the same photo, re-encoded or resized; >= ${SAME_PHOTO_SIMILARITY})`
         : exact
         ? `image similarity ${candidate.raw.toFixed(3)} (exact match: >= ${options.exactMatchThreshold}${heads ? `, calibrated on ${calibratedOn!.where}` : ''})`
-        : above
-          ? `image similarity ${candidate.raw.toFixed(3)} (similar: the exact-match threshold was calibrated on ${calibratedOn!.where} only, and the model is not sure this photo and this product are ${calibratedOn!.same})`
-          : exactVerdict(1, labels, { threshold: options.exactMatchThreshold, heads, queryLabels: options.exactMatchQuery }) !== 'exact'
-            ? `image similarity ${candidate.raw.toFixed(3)} (similar; exact is only claimed for ${calibratedOn!.where}, or for the same photo)`
-            : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
+        : uncalibrated
+          ? `image similarity ${candidate.raw.toFixed(3)} (similar; exact is only claimed for ${calibratedOn!.where}, where its threshold was calibrated, or for the same photo)`
+          : `image similarity ${candidate.raw.toFixed(3)} (similar; exact needs >= ${options.exactMatchThreshold})`,
       ...(index > 0 ? [`matched the listing's image #${index + 1}`] : []),
       ...explainFilters(candidate, filters, info),
     ];
@@ -112,9 +111,9 @@ export async function searchVector(
  * Where the exact-match threshold holds, in words: "grocery products" when its heads all
  * describe one vertical (model.json), else the heads' names (a model without verticals).
  */
-function calibrationWords(heads: readonly string[], headVerticals: Readonly<Record<string, string>> | undefined): { where: string; same: string } {
+function calibrationWords(heads: readonly string[], headVerticals: Readonly<Record<string, string>> | undefined): { where: string } {
   const verticals = new Set(heads.map((head) => headVerticals?.[head]));
   const [vertical] = verticals;
-  if (verticals.size === 1 && vertical !== undefined) return { where: `${vertical} products`, same: `the same kind of ${vertical} product` };
-  return { where: `photos sure of ${heads.join(' and ')}`, same: `sure of the same ${heads.join(' and ')}` };
+  if (verticals.size === 1 && vertical !== undefined) return { where: `${vertical} products` };
+  return { where: `photos sure of ${heads.join(' and ')}, with the same label` };
 }

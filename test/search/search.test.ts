@@ -57,21 +57,21 @@ describe('vector search', () => {
     // Every shop product has a sure `type`: calibrated there, all are exact.
     const sure = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type'] });
     assert.ok(sure.results.length === 4 && sure.results.every((r) => r.match === 'exact'));
-    assert.match(sure.results[1]!.why[0]!, /calibrated on photos sure of type\)/);
+    assert.match(sure.results[1]!.why[0]!, /calibrated on photos sure of type, with the same label\)/);
     // A head no product has a label for (calibrated elsewhere): the same photo is still exact, nothing else is.
     const elsewhere = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['type', 'grocery_fine'] });
     assert.equal(elsewhere.results[0]?.id, 'sofa-yellow');
     assert.equal(elsewhere.results[0]?.match, 'exact');
     assert.match(elsewhere.results[0]!.why[0]!, /the same photo/);
     assert.ok(elsewhere.results.slice(1).every((r) => r.match === 'similar' && r.score < SAME_PHOTO_SIMILARITY));
-    assert.match(elsewhere.results[1]!.why[0]!, /calibrated on photos sure of type and grocery_fine only, and the model is not sure this photo and this product are sure of the same type and grocery_fine/);
+    assert.match(elsewhere.results[1]!.why[0]!, /\(similar; exact is only claimed for photos sure of type and grocery_fine, with the same label, where its threshold was calibrated, or for the same photo\)$/);
     // With the model's verticals the reason names the kind of product, not internal head names.
     const named = await searchVector(shop.catalog, embedding, { ...loose, exactMatchHeads: ['grocery_fine'], headVerticals: { grocery_fine: 'grocery' } });
-    assert.match(named.results[1]!.why[0]!, /calibrated on grocery products only, and the model is not sure this photo and this product are the same kind of grocery product\)$/);
+    assert.match(named.results[1]!.why[0]!, /\(similar; exact is only claimed for grocery products, where its threshold was calibrated, or for the same photo\)$/);
     assert.doesNotMatch(named.results[1]!.why[0]!, /grocery_fine/);
     // Below the threshold where it was not calibrated: not "exact needs >= t", which no similarity would make true.
     const strict = await searchVector(shop.catalog, embedding, { limit: 4, exactMatchThreshold: 0.99999, exactMatchHeads: ['grocery_fine'], headVerticals: { grocery_fine: 'grocery' } });
-    assert.match(strict.results[1]!.why[0]!, /\(similar; exact is only claimed for grocery products, or for the same photo\)$/);
+    assert.match(strict.results[1]!.why[0]!, /\(similar; exact is only claimed for grocery products, where its threshold was calibrated, or for the same photo\)$/);
     const calibrated = await searchVector(shop.catalog, embedding, { limit: 4, exactMatchThreshold: 0.99999, exactMatchHeads: ['type'] });
     assert.match(calibrated.results[1]!.why[0]!, /\(similar; exact needs >= 0\.99999\)$/);
     // The query photo must be sure of the same label: a photo the model calls a lamp gets no exact sofa but its own photo.
