@@ -12,7 +12,8 @@ import type { CatalogInfo, CatalogStore } from '../catalog/types.ts';
 import { CATEGORY_COLUMN, COLUMNS } from '../catalog/schema.ts';
 import { sqlIdentifier } from '../catalog/sql.ts';
 import { computeFacets } from './facets.ts';
-import { buildWhere, filterFields, GARMENT_FIELD, validateFilters, type FilterField } from './filters.ts';
+import { buildWhere, filterFields, GARMENT_COLOUR_FIELD, GARMENT_FIELD, validateFilters, type FilterField } from './filters.ts';
+import { COLOUR_HEADS } from '../model/heads/colour-heads.ts';
 import { normalisePhrase, parseQuery, singular } from './parse-query.ts';
 import { JOINED_WORDS, STYLE_WORDS } from './synonyms.ts';
 import { checkLimit, explainFilters, groupByProduct, readRows, resultColumns, toResult, type Candidate, type Row } from './results.ts';
@@ -160,31 +161,41 @@ function evidenceOf(parsed: Filters): Array<[field: string, values: string[]]> {
     .filter(([, values]) => values.length > 0);
 }
 
-/** Mean confidence over the named labels (0 for each the product is not predicted as, or below the floor), with `why`. */
+/**
+ * How much a named label weighs in the evidence: what kind of product it is (a sofa, a
+ * t-shirt) twice what colour it is, so "yellow sofa" ranks a grey sofa above a yellow shoe.
+ */
+function evidenceWeight(key: string): number {
+  return COLOUR_HEADS.has(key) || key === GARMENT_COLOUR_FIELD ? 1 : 2;
+}
+
+/** Weighted mean confidence over the named labels (0 for each the product is not predicted as, or below the floor), with `why`. */
 function labelEvidence(candidate: Candidate, evidence: ReadonlyArray<[string, string[]]>, fields: ReadonlyMap<string, FilterField>, explain = true): { score: number; why: string[] } {
   if (evidence.length === 0) return { score: 0, why: [] };
   let total = 0;
+  let weights = 0;
   const why: string[] = [];
   for (const [key, values] of evidence) {
     const field = fields.get(key);
+    const weight = evidenceWeight(key);
+    weights += weight;
     if (field?.head) {
       const predicted = candidate.labels[field.head];
       if (predicted && values.includes(predicted.label) && predicted.score >= LABEL_EVIDENCE_FLOOR) {
-        total += predicted.score;
+        total += weight * predicted.score;
         if (explain) why.push(`${key}=${predicted.label} (predicted ${predicted.score.toFixed(2)})`);
       }
     } else if (field?.list) {
       const found = (candidate.lists[key] ?? []).filter((value) => values.includes(value));
       if (found.length > 0) {
-        total += 1;
+        total += weight;
         if (explain) why.push(`${key}=${found.join(', ')} (garment in the photo)`);
       }
     }
   }
-  return { score: total / evidence.length, why };
+  return { score: total / weights, why };
 }
 
-/** Rows the model labelled as the words named (any of them), inside the hard filters. */
 /**
  * Where the labels the words named hold: `any` where one of them does, `all` (only when the
  * words named labels of two fields or more, "navy tshirts") where every one does. A read is

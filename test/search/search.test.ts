@@ -342,16 +342,30 @@ describe('text search without an index', () => {
 });
 
 describe('text search over the model\'s labels (a catalog of photos without words)', () => {
+  /** A listing titled by its id alone, with the model's colour and type labels at these scores. */
+  const product = (id: string, colour: string, type: string, scores: [colour: number, type: number] = [0.9, 0.9]): ProductInput => {
+    const embedding = Float32Array.from({ length: 8 }, (_, i) => (i === id.length % 8 ? 1 : 0));
+    const single = (label: string, score: number) => ({ kind: 'single' as const, top: [{ label, score }] });
+    return {
+      id,
+      title: id,
+      images: [{ path: `/photos/${id}.jpg`, contentHash: Buffer.from(id).toString('hex').padStart(64, '0'), analysis: { heads: { colour: single(colour, scores[0]), type: single(type, scores[1]) }, embedding, code: '00', modelVersion: 'test@1' } }],
+    };
+  };
+
+  test('what kind of product it is weighs more than its colour: "yellow sofa" ranks a grey sofa above a yellow shoe', async () => {
+    const catalog = await openCatalog(join(tmp.path, 'kind-over-colour'), { embeddingDim: 8 });
+    // Ids that share no word with the query: only the labels can find them.
+    await catalog.insertProducts([product('p1', 'yellow', 'shoe', [1, 0.9]), product('p2', 'grey', 'sofa', [0.9, 0.99]), product('p3', 'yellow', 'sofa', [0.7, 0.9])]);
+    await catalog.optimize();
+    const response = await searchText(catalog, 'yellow sofa');
+    // The yellow sofa, then the grey sofa, then the yellow shoe.
+    assert.deepEqual(response.results.map((r) => r.id), ['p3', 'p2', 'p1']);
+    await catalog.close();
+  });
+
   test('words naming two labels find the products labelled as both, however many are labelled as one', async () => {
     const catalog = await openCatalog(join(tmp.path, 'labels-only'), { embeddingDim: 8 });
-    const product = (id: string, colour: string, type: string): ProductInput => {
-      const embedding = Float32Array.from({ length: 8 }, (_, i) => (i === id.length % 8 ? 1 : 0));
-      return {
-        id,
-        title: id,
-        images: [{ path: `/photos/${id}.jpg`, contentHash: Buffer.from(id).toString('hex').padStart(64, '0'), analysis: { heads: { colour: { kind: 'single', top: [{ label: colour, score: 0.9 }] }, type: { kind: 'single', top: [{ label: type, score: 0.9 }] } }, embedding, code: '00', modelVersion: 'test@1' } }],
-      };
-    };
     // More products labelled "navy" alone than one read of the labels takes, written first (a read takes rows in table order).
     const products = [
       ...Array.from({ length: 320 }, (_, i) => product(`c${i}`, 'navy', 'chair')),
