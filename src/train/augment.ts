@@ -33,15 +33,6 @@ export function viewTransforms(view: View): Transform[] {
   return parts as Transform[];
 }
 
-export function isView(name: string): boolean {
-  try {
-    viewTransforms(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A view entry in a dataset's config: one view, or alternatives joined by "|"
  * ("crop+flip|crop+flip+shrink"), of which each training image takes one, drawn from its
@@ -64,6 +55,11 @@ export function isViewEntry(entry: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** One view, no alternatives ("crop+flip", not "crop|flip"). */
+export function isView(name: string): boolean {
+  return !name.includes('|') && isViewEntry(name);
 }
 
 /** The view an image takes from an entry: stable across runs, so its cached features are reused. */
